@@ -1,0 +1,373 @@
+"""The chain-rule engine: reverse accumulation over a network's named graph.
+
+For every parameter it yields a :class:`Derivation`: the local factors in chain-rule order (for display),
+the gradient in terms of the named intermediates (:attr:`Derivation.compact`) and fully explicit
+(:attr:`Derivation.closed_form`). The engine is generic: it asks each layer for its local partials and
+never looks at which kind of layer it has. All gradients share one list of subexpressions (the forward
+nodes and the adjoints ``z̄ = ∂J/∂z``), so their cost grows linearly with depth.
+
+>>> from bnsym import chain
+>>> grads = chain(3, names="abc").gradients()
+>>> grads["a"].compact
+dJ/dyhat*b*c*x
+>>> [str(f) for f in grads["a"].factors]
+['∂J/∂yhat = dJ/dyhat', '∂yhat/∂h2 = c', '∂h2/∂h1 = b', '∂h1/∂a = x']
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Iterator
+
+import numpy as np
+import sympy
+from sympy import Expr, Matrix, Symbol
+
+from .errors import UnknownParameterError, ValuesError
+from .functions import Partial
+from .layers import entry_symbols, flat
+from .network import Network
+
+__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name"]
+
+
+def adjoint_name(node: str) -> str:
+    """Name of the adjoint ``∂J/∂node`` of a node: a bar over its letters (``z1`` → ``zbar1``).
+
+    >>> adjoint_name("z1"), adjoint_name("zhat2"), adjoint_name("yhat")
+    ('zbar1', 'zhatbar2', 'yhatbar')
+    """
+    match = re.match(r"^(.*?)(\d*)$", node)
+    return f"{match.group(1)}bar{match.group(2)}"
+
+
+def _scalar_or_matrix(matrix: Matrix):
+    return matrix[0, 0] if matrix.shape == (1, 1) else matrix
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One local partial ``∂of/∂wrt`` of the chain rule, with its value (an expression or a Jacobian).
+
+    Matrix values are Jacobians of the flattened nodes (samples first, then features).
+
+    >>> str(Factor(sympy.Symbol("z2"), sympy.Symbol("a1"), sympy.Symbol("w2")))
+    '∂z2/∂a1 = w2'
+    """
+
+    of: Symbol
+    wrt: Symbol
+    value: Any
+
+    def __str__(self) -> str:
+        return f"∂{self.of}/∂{self.wrt} = {self.value}"
+
+
+class Gradients(Mapping):
+    """All ``∂J/∂p`` of a network, sharing subexpressions (a mapping from parameter name to Derivation).
+
+    :attr:`shared` lists ``(symbol, definition)`` pairs in evaluation order: the forward nodes, then the
+    adjoints ``∂J/∂node`` from the output back. :attr:`raw` gives each gradient in those symbols.
+
+    >>> from bnsym import chain
+    >>> g = chain(2).gradients()
+    >>> g.raw["w1"]
+    Matrix([[hbar1*x]])
+    >>> g.count_ops() <= 3 * 2 + 1
+    True
+    """
+
+    def __init__(self, network: Network, raw: dict[str, Matrix], adjoints: list[tuple[Symbol, Expr]],
+                 seed: Matrix) -> None:
+        self.network = network
+        self.raw = raw
+        self.adjoints = adjoints
+        self.seed = seed
+        self._derivations: dict[str, Derivation] = {}
+
+    @property
+    def shared(self) -> list[tuple[Symbol, Expr]]:
+        """Forward definitions then adjoint definitions: one shared-subexpression list for every gradient."""
+        return list(self.network.definitions) + list(self.adjoints)
+
+    @cached_property
+    def resolved_adjoints(self) -> dict[Symbol, Expr]:
+        """Each adjoint symbol as an expression of the named forward intermediates only."""
+        resolved: dict[Symbol, Expr] = {}
+        for symbol, definition in self.adjoints:
+            resolved[symbol] = definition.xreplace(resolved)
+        return resolved
+
+    def count_ops(self) -> int:
+        """Operations in the shared representation (forward + adjoints + gradients): the cost of all gradients."""
+        total = sum(sympy.count_ops(d) for _, d in self.shared)
+        return total + sum(sympy.count_ops(e) for m in self.raw.values() for e in m)
+
+    def cse(self) -> tuple[list[tuple[Symbol, Expr]], list[Matrix]]:
+        """``(replacements, gradients)`` in the shape :func:`sympy.cse` returns: usable as ``lambdify(cse=...)``."""
+        return self.shared, [self.raw[name] for name in self.raw]
+
+    def __getitem__(self, name: str) -> "Derivation":
+        if name not in self.raw:
+            raise UnknownParameterError(
+                f"the network has no parameter {name!r}; its parameters are: {', '.join(self.raw)}"
+            )
+        if name not in self._derivations:
+            self._derivations[name] = Derivation(self, name)
+        return self._derivations[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __repr__(self) -> str:
+        return f"<Gradients of {self.network!r}: {', '.join(self.raw)}>"
+
+
+def reverse_accumulate(network: Network) -> Gradients:
+    """Reverse accumulation: one backward sweep over the layers gives every parameter's gradient.
+
+    Each node's adjoint gets its own symbols (``z̄ = ∂J/∂z``), defined from the adjoint of the node after
+    it through that layer's local Jacobian; each parameter's gradient is its layer's output adjoint times
+    the layer's parameter Jacobian.
+
+    >>> from bnsym import two_layer
+    >>> g = reverse_accumulate(two_layer())
+    >>> g.adjoints[0]
+    (zbar2, dJ/dyhat*ReLU'(z2))
+    """
+    nodes = network.nodes
+    last = nodes[-1]
+    if network.loss_kind == "mse":
+        seed = Matrix([[sympy.Integer(1)]])
+    else:
+        seed = last.symbols.applyfunc(lambda s: Partial(f"dJ/d{s.name}"))
+    bar = seed
+    adjoints: list[tuple[Symbol, Expr]] = []
+    raw: dict[str, Matrix] = {}
+    for k in range(len(nodes) - 1, 0, -1):
+        layer = nodes[k].layer
+        x, y = nodes[k - 1].symbols, nodes[k].symbols
+        row = flat(bar).T
+        for name in layer.parameters:
+            shape = network.parameters[name].shape
+            raw[name] = (row * layer.parameter_jacobian(x, name)).reshape(*shape)
+        if k == 1:
+            break
+        values = (row * layer.jacobian(x, y)).reshape(*x.shape)
+        symbols = entry_symbols(adjoint_name(nodes[k - 1].name), network.batch, x.cols)
+        if network.batch is None and x.shape == (1, 1):
+            symbols = Matrix([[Symbol(adjoint_name(nodes[k - 1].name), real=True)]])
+        bar = sympy.zeros(*x.shape)
+        for i in range(x.rows):
+            for j in range(x.cols):
+                value = values[i, j]
+                if value.is_Atom:
+                    bar[i, j] = value
+                else:
+                    adjoints.append((symbols[i, j], value))
+                    bar[i, j] = symbols[i, j]
+    ordered = {name: raw[name] for name in network.parameters}
+    return Gradients(network, ordered, adjoints, seed)
+
+
+class Derivation:
+    """``∂J/∂p`` for one parameter ``p``: the chain-rule factors, the compact and the closed form.
+
+    * :attr:`factors` — local partials in chain-rule order, ``∂J/∂ŷ, ∂ŷ/∂z₂, …, ∂z₁/∂p``;
+    * :attr:`compact` — the gradient in the named intermediates (``z₁, a₁, …``; :attr:`definitions`);
+    * :attr:`closed_form` — the same, explicit in inputs, parameters (and ``∂J/∂ŷ`` if the loss is abstract);
+    * :meth:`evaluate` — numbers.
+
+    >>> from bnsym import two_layer
+    >>> d = two_layer(activation="relu").gradient("w1")
+    >>> [f"∂{f.of}/∂{f.wrt}" for f in d.factors]
+    ['∂J/∂yhat', '∂yhat/∂z2', '∂z2/∂a1', '∂a1/∂z1', '∂z1/∂w1']
+    >>> d.closed_form
+    dJ/dyhat*w2*x*ReLU'(b1 + w1*x)*ReLU'(b2 + w2*ReLU(b1 + w1*x))
+    >>> d.evaluate({"x": 2.0, "w1": 1.0, "b1": 0.5, "w2": -3.0, "b2": 10.0, "dJ/dyhat": 1.0})
+    -6.0
+    """
+
+    def __init__(self, gradients: Gradients, name: str) -> None:
+        self.gradients = gradients
+        self.network = gradients.network
+        self.parameter_name = name
+        self.parameter = _scalar_or_matrix(self.network.parameters[name])
+        self.loss_symbol = Symbol("J", real=True)
+
+    @property
+    def definitions(self) -> list[tuple[Symbol, Expr]]:
+        """The named intermediates (symbol, definition in terms of the previous node) the compact form uses."""
+        return list(self.network.definitions)
+
+    @cached_property
+    def factors(self) -> list[Factor]:
+        """The local partials in chain-rule order; their product is the gradient."""
+        net = self.network
+        k = net.layer_of(self.parameter_name)
+        factors: list[Factor] = []
+        if net.loss_kind != "mse":
+            factors.append(Factor(self.loss_symbol, net.nodes[-1].label,
+                                  _scalar_or_matrix(flat(self.gradients.seed).T)))
+        for j in range(len(net.nodes) - 1, k, -1):
+            node, previous = net.nodes[j], net.nodes[j - 1]
+            jac = node.layer.jacobian(previous.symbols, node.symbols)
+            factors.append(Factor(self.loss_symbol if node.name == "J" else node.label, previous.label,
+                                  _scalar_or_matrix(jac)))
+        node = net.nodes[k]
+        jac = node.layer.parameter_jacobian(net.nodes[k - 1].symbols, self.parameter_name)
+        factors.append(Factor(self.loss_symbol if node.name == "J" else node.label,
+                              Symbol(self.parameter_name, real=True), _scalar_or_matrix(jac)))
+        return factors
+
+    def product(self):
+        """The chain-rule product of :attr:`factors`, multiplied out (equals :attr:`compact`).
+
+        >>> from bnsym import chain
+        >>> d = chain(3, names="abc").gradient("b")
+        >>> sympy.simplify(d.product() - d.compact)
+        0
+        """
+        result = Matrix([[1]])
+        for factor in self.factors:
+            value = factor.value if isinstance(factor.value, sympy.MatrixBase) else Matrix([[factor.value]])
+            result = result * value
+        shape = self.network.parameters[self.parameter_name].shape
+        return _scalar_or_matrix(result.reshape(*shape))
+
+    @cached_property
+    def compact(self):
+        """The gradient in terms of the named intermediates (``z₁, a₁, x̂₁, σ₁ …``)."""
+        raw = self.gradients.raw[self.parameter_name]
+        return _scalar_or_matrix(raw.xreplace(self.gradients.resolved_adjoints))
+
+    @cached_property
+    def closed_form(self):
+        """The gradient explicit in inputs and parameters (and ``∂J/∂ŷ`` when the loss is abstract)."""
+        return self.network.explicit(self.compact)
+
+    def doit(self):
+        """The chain-rule product evaluated: the closed form (SymPy's ``doit`` idiom)."""
+        return self.closed_form
+
+    def evaluate(self, values: Mapping) -> Any:
+        """Numeric value of the gradient at ``values`` (a float, or an array shaped like the parameter).
+
+        ``values`` maps names to numbers or arrays: parameters by name (``"w1"``, ``"W1"``), ``"x"`` for
+        the inputs (shape ``samples × features``), ``"t"`` for MSE targets, ``"dJ/dyhat"`` for an abstract
+        loss's upstream gradient; single SymPy symbols may also be keys.
+
+        >>> from bnsym import chain
+        >>> chain(2).gradient("w1").evaluate({"x": 1.0, "w1": 2.0})
+        Traceback (most recent call last):
+        ...
+        bnsym.errors.ValuesError: missing values for: dJ/dyhat, w2
+        """
+        return evaluate(self.network, self.closed_form, values, what=f"∂J/∂{self.parameter_name}")
+
+    def _repr_latex_(self) -> str:
+        from .latex import to_latex
+
+        return "$\\displaystyle " + to_latex(self) + "$"
+
+    def __str__(self) -> str:
+        pretty = lambda e: sympy.pretty(e, use_unicode=True, wrap_line=False)  # noqa: E731
+        name = f"∂J/∂{pretty(Symbol(self.parameter_name))}"
+        lines = [f"{name} = " + " · ".join(f"∂{pretty(f.of)}/∂{pretty(f.wrt)}" for f in self.factors)]
+        for factor in self.factors:
+            lines.append(f"  ∂{pretty(factor.of)}/∂{pretty(factor.wrt)} = " + pretty(factor.value).replace("\n", "\n    "))
+        lines.append(f"{name} = " + pretty(self.compact).replace("\n", "\n    "))
+        lines.append("  where " + "; ".join(f"{pretty(s)} = {pretty(d)}" for s, d in self.definitions
+                                            if "\n" not in pretty(d)))
+        lines.append(f"{name} = " + pretty(self.closed_form).replace("\n", "\n    "))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Derivation ∂J/∂{self.parameter_name} of {self.network!r}>"
+
+
+def _as_array(name: str, value, shape: tuple[int, int]) -> np.ndarray:
+    if isinstance(value, (str, bytes)) or isinstance(value, sympy.Basic) and not value.is_number:
+        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}")
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}") from exc
+    if array.size == 1 and shape == (1, 1):
+        array = array.reshape(1, 1)
+    elif array.ndim == 1 and 1 in shape and array.size == shape[0] * shape[1]:
+        array = array.reshape(shape)
+    if array.shape != shape:
+        raise ValuesError(f"value for {name!r} must have shape {shape}, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValuesError(f"value for {name!r} must be finite, got {value!r}")
+    return array
+
+
+def named_symbols(network: Network) -> dict[str, Matrix]:
+    """Every name a user can give a value for: parameters, ``x``, ``t`` and the abstract ``dJ/d…``.
+
+    >>> from bnsym import chain
+    >>> list(named_symbols(chain(2)))
+    ['w1', 'w2', 'x', 'dJ/dyhat']
+    """
+    names = dict(network.parameters)
+    names["x"] = network.inputs
+    if network.targets is not None:
+        names["t"] = network.targets
+    if network.loss_kind != "mse":
+        last = network.nodes[-1]
+        names[f"dJ/d{last.name}"] = last.symbols.applyfunc(lambda s: Partial(f"dJ/d{s.name}"))
+    return names
+
+
+def evaluate(network: Network, expr, values: Mapping, *, what: str = "expression"):
+    """Evaluate an expression of ``network``'s symbols at ``values`` (see :meth:`Derivation.evaluate`).
+
+    >>> from bnsym import chain
+    >>> evaluate(chain(2), chain(2).output[0], {"x": 3, "w1": 2, "w2": 0.5})
+    3.0
+    """
+    if not isinstance(values, Mapping):
+        raise ValuesError(f"values must be a mapping from names to numbers, got {type(values).__name__}")
+    known = named_symbols(network)
+    substitution: dict[Symbol, float] = {}
+    for key, value in values.items():
+        if isinstance(key, Symbol):
+            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValuesError(f"value for {key} must be a finite real number, got {value!r}")
+            substitution[key] = float(value)
+            continue
+        if key not in known:
+            raise ValuesError(f"unknown name {key!r}; give values for: {', '.join(known)}")
+        symbols = known[key]
+        array = _as_array(key, value, symbols.shape)
+        substitution.update({s: float(v) for s, v in zip(symbols, array.flat)})
+    matrix = expr if isinstance(expr, sympy.MatrixBase) else Matrix([[expr]])
+    free = set().union(*(e.free_symbols for e in matrix)) if len(matrix) else set()
+    missing = sorted({_owner(s, known) for s in free if s not in substitution})
+    if missing:
+        raise ValuesError(f"missing values for: {', '.join(missing)}")
+    args = sorted(free, key=str)
+    function = sympy.lambdify(args, matrix, modules="numpy", cse=True)
+    with np.errstate(all="ignore"):
+        result = np.asarray(function(*[substitution[a] for a in args]), dtype=float)
+    if not np.all(np.isfinite(result)):
+        raise ValuesError(
+            f"{what} is not finite at these values (a constant batch with eps = 0 makes σ = 0 and BN undefined)"
+        )
+    return float(result[0, 0]) if result.shape == (1, 1) else result
+
+
+def _owner(symbol: Symbol, known: dict[str, Matrix]) -> str:
+    for name, symbols in known.items():
+        if symbol in set(symbols):
+            return name
+    return str(symbol)

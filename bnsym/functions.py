@@ -1,0 +1,274 @@
+"""SymPy functions the CAS lacks, in SymPy's own idiom: ``eval``, ``fdiff`` and printer hooks.
+
+``sympy.diff``, ``sympy.latex``, ``sympy.cse`` and ``sympy.lambdify`` work on them unchanged:
+
+>>> import sympy
+>>> z = sympy.Symbol("z", real=True)
+>>> sympy.diff(relu(z), z)
+ReLU'(z)
+>>> sympy.latex(sympy.diff(relu(z), z))
+"\\\\mathrm{ReLU}'\\\\left(z\\\\right)"
+>>> f = sympy.lambdify(z, sympy.diff(sigmoid(z), z))
+>>> round(float(f(0.0)), 6)
+0.25
+
+The batch statistics of a feature over ``m`` samples (biased variance, as in Ioffe & Szegedy 2015,
+Algorithm 1) are plain expressions built by :func:`batch_mean`, :func:`batch_variance` and
+:func:`batch_normalize` for a concrete batch.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import sympy
+from sympy import Expr, Function, S
+
+from .errors import ConditionError
+
+__all__ = [
+    "Partial",
+    "relu",
+    "relu_prime",
+    "sigmoid",
+    "ReLU",
+    "ReLUPrime",
+    "Sigmoid",
+    "batch_mean",
+    "batch_variance",
+    "batch_normalize",
+]
+
+
+class ReLUPrime(Function):
+    """Derivative of ReLU, with PyTorch's convention at the kink: ``ReLU'(0) = 0``.
+
+    >>> ReLUPrime(0), ReLUPrime(3), ReLUPrime(-2)
+    (0, 1, 0)
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_extended_positive:
+            return S.One
+        if x.is_extended_nonpositive:
+            return S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1):
+        return S.Zero  # almost everywhere; undefined at 0 like ReLU' itself
+
+    def _eval_is_real(self):
+        return True
+
+    def _eval_is_nonnegative(self):
+        return True
+
+    def _eval_rewrite_as_Piecewise(self, x, **kwargs):
+        return sympy.Piecewise((S.One, x > 0), (S.Zero, True))
+
+    def _latex(self, printer, exp=None):
+        s = r"\mathrm{ReLU}'\left(%s\right)" % printer._print(self.args[0])
+        return s if exp is None else r"\left(%s\right)^{%s}" % (s, printer._print(exp))
+
+    def _sympystr(self, printer):
+        return "ReLU'(%s)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        arg = printer._print(self.args[0])
+        return "%s(%s > 0, 1.0, 0.0)" % (printer._module_format("numpy.where"), arg)
+
+    def _pythoncode(self, printer):
+        return "(1.0 if (%s) > 0 else 0.0)" % printer._print(self.args[0])
+
+    _mpmathcode = _pythoncode
+
+
+class ReLU(Function):
+    """The rectified linear unit ``max(x, 0)``; its derivative is :class:`ReLUPrime`.
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> ReLU(-1), ReLU(sympy.Rational(5, 2)), ReLU(x).diff(x)
+    (0, 5/2, ReLU'(x))
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_extended_nonnegative:
+            return x
+        if x.is_extended_nonpositive:
+            return S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1):
+        return ReLUPrime(self.args[0])
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_nonnegative(self):
+        return True if self.args[0].is_real else None
+
+    def _eval_rewrite_as_Piecewise(self, x, **kwargs):
+        return sympy.Piecewise((x, x > 0), (S.Zero, True))
+
+    def _eval_rewrite_as_Max(self, x, **kwargs):
+        return sympy.Max(x, 0)
+
+    def _latex(self, printer, exp=None):
+        s = r"\mathrm{ReLU}\left(%s\right)" % printer._print(self.args[0])
+        return s if exp is None else r"%s^{%s}" % (s, printer._print(exp))
+
+    def _sympystr(self, printer):
+        return "ReLU(%s)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        arg = printer._print(self.args[0])
+        return "%s(%s, 0.0)" % (printer._module_format("numpy.maximum"), arg)
+
+    def _pythoncode(self, printer):
+        return "max((%s), 0.0)" % printer._print(self.args[0])
+
+    _mpmathcode = _pythoncode
+
+
+class Sigmoid(Function):
+    """The logistic sigmoid ``1/(1 + exp(-x))``, with ``sigmoid' = sigmoid(1 - sigmoid)``.
+
+    Printed as ``\\sigma`` in LaTeX, as in the deep-learning literature.
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> Sigmoid(0), Sigmoid(x).diff(x)
+    (1/2, (1 - sigmoid(x))*sigmoid(x))
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return S.Half
+        if x.is_Number:
+            return 1 / (1 + sympy.exp(-x))
+        return None
+
+    def fdiff(self, argindex: int = 1):
+        return self * (1 - self)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_real else None
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sympy.exp(-x))
+
+    def _latex(self, printer, exp=None):
+        s = r"\sigma\left(%s\right)" % printer._print(self.args[0])
+        return s if exp is None else r"%s^{%s}" % (s, printer._print(exp))
+
+    def _sympystr(self, printer):
+        return "sigmoid(%s)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        arg = printer._print(self.args[0])
+        return "1.0/(1.0 + %s(-(%s)))" % (printer._module_format("numpy.exp"), arg)
+
+    def _pythoncode(self, printer):
+        return "1.0/(1.0 + %s(-(%s)))" % (printer._module_format("math.exp"), printer._print(self.args[0]))
+
+    def _mpmathcode(self, printer):
+        return "1/(1 + %s(-(%s)))" % (printer._module_format("mpmath.exp"), printer._print(self.args[0]))
+
+
+class Partial(sympy.Symbol):
+    r"""A partial derivative kept abstract, such as the upstream gradient ``∂J/∂ŷ`` of an unspecified loss.
+
+    Its name is ``"dJ/d<node>"``; it prints as a ``\frac{\partial J}{\partial ...}`` in LaTeX.
+
+    >>> p = Partial("dJ/dyhat")
+    >>> print(p, sympy.latex(2 * p))
+    dJ/dyhat 2 \frac{\partial J}{\partial \hat{y}}
+    """
+
+    def __new__(cls, name: str, **assumptions):
+        if "/d" not in name or not name.startswith("d"):
+            raise ValueError(f"a Partial is named 'dJ/d<node>', got {name!r}")
+        return super().__new__(cls, name, real=True)
+
+    def __getnewargs_ex__(self):
+        return ((self.name,), {})
+
+    @property
+    def parts(self) -> tuple[sympy.Symbol, sympy.Symbol]:
+        """The symbols ``(J, node)`` of ``∂J/∂node``."""
+        of, wrt = self.name[1:].split("/d", 1)
+        return sympy.Symbol(of, real=True), sympy.Symbol(wrt, real=True)
+
+    def _latex(self, printer, exp=None):
+        of, wrt = self.parts
+        s = r"\frac{\partial %s}{\partial %s}" % (printer._print(of), printer._print(wrt))
+        return s if exp is None else r"\left(%s\right)^{%s}" % (s, printer._print(exp))
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        of, wrt = self.parts
+        return prettyForm("∂%s/∂%s" % (printer._print(of), printer._print(wrt)))
+
+
+relu = ReLU
+relu_prime = ReLUPrime
+sigmoid = Sigmoid
+
+
+def batch_mean(values: Sequence[Expr]) -> Expr:
+    """Batch mean ``(1/m) Σ z_i`` of a concrete batch.
+
+    >>> z = sympy.symbols("z1:4", real=True)
+    >>> batch_mean(z)
+    z1/3 + z2/3 + z3/3
+    """
+    values = list(values)
+    if not values:
+        raise ConditionError("batch_mean needs at least one sample")
+    return sympy.Add(*values) / len(values)
+
+
+def batch_variance(values: Sequence[Expr]) -> Expr:
+    """Biased batch variance ``(1/m) Σ (z_i - μ)²`` (divide by ``m``, as in the original paper).
+
+    >>> batch_variance([sympy.Integer(1), sympy.Integer(3)])
+    1
+    """
+    values = list(values)
+    mu = batch_mean(values)
+    return sympy.Add(*[(v - mu) ** 2 for v in values]) / len(values)
+
+
+def batch_normalize(values: Sequence[Expr], eps: Expr | float = 0) -> list[Expr]:
+    """Normalized batch ``x̂_i = (z_i - μ)/sqrt(σ² + ε)`` of a concrete batch (``m ≥ 2``).
+
+    With ``ε = 0`` a batch of one, or a constant batch, has ``σ = 0`` and no normalization: refused.
+
+    >>> batch_normalize([sympy.Integer(1), sympy.Integer(3)])
+    [-1, 1]
+    >>> batch_normalize([sympy.Integer(2)])
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.ConditionError: batch normalization needs a batch of m >= 2 samples, got m = 1
+    """
+    values = [sympy.sympify(v) for v in values]
+    if len(values) < 2:
+        raise ConditionError(f"batch normalization needs a batch of m >= 2 samples, got m = {len(values)}")
+    eps = sympy.sympify(eps)
+    var = batch_variance(values)
+    if eps.is_zero and var.is_zero:
+        raise ConditionError("constant batch: its variance is 0 and with eps = 0 it cannot be normalized")
+    mu = batch_mean(values)
+    s = sympy.sqrt(var + eps)
+    return [(v - mu) / s for v in values]

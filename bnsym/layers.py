@@ -1,0 +1,281 @@
+"""One class per layer kind. A layer knows its parameters, its forward expression and its local partials.
+
+A layer maps the symbols of its input node (a SymPy ``Matrix`` of shape ``(samples, features)``) to
+expressions for its output node. Its local partials default to ``sympy.diff`` of that forward expression
+(``Function.fdiff`` supplies the activations' derivatives); a layer overrides them only where a closed form
+reads better, as :class:`Normalize` does with the BN Jacobian ``(δ_ik − 1/m − x̂_i x̂_k/m)/σ``.
+
+>>> import sympy
+>>> x = sympy.Matrix([[sympy.Symbol("x", real=True)]])
+>>> lin = Linear("h1", weight="a", n_in=1, n_out=1, bias=None)
+>>> lin.forward(x)
+Matrix([[a*x]])
+>>> lin.parameter_jacobian(x, "a")
+Matrix([[x]])
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import sympy
+from sympy import Expr, Matrix, Symbol
+
+from .errors import NetworkSpecError
+from .functions import ReLU, Sigmoid
+
+__all__ = [
+    "ACTIVATIONS",
+    "Layer",
+    "Linear",
+    "Activation",
+    "Normalize",
+    "ScaleShift",
+    "MSELoss",
+    "entry_symbols",
+    "flat",
+]
+
+#: Activations by name: each maps a SymPy expression to its image; derivatives come from ``fdiff``.
+ACTIVATIONS: dict[str, Callable[[Expr], Expr]] = {
+    "relu": ReLU,
+    "sigmoid": Sigmoid,
+    "tanh": sympy.tanh,
+    "identity": lambda z: z,
+}
+
+
+def entry_symbols(base: str, samples: int | None, features: int, **assumptions) -> Matrix:
+    """The symbols of one node: row ``i`` is sample ``i``, column ``j`` feature ``j``.
+
+    Without a batch (``samples=None``) there is one row and no sample index; a batch index is written
+    as a superscript ``(i)``, a feature index as a subscript.
+
+    >>> entry_symbols("z1", None, 1)
+    Matrix([[z1]])
+    >>> entry_symbols("z1", 2, 1)
+    Matrix([
+    [z1^(1)],
+    [z1^(2)]])
+    >>> entry_symbols("z1", None, 2)
+    Matrix([[z1_1, z1_2]])
+    """
+    assumptions = assumptions or {"real": True}
+    rows = []
+    for i in range(1 if samples is None else samples):
+        sample = "" if samples is None else f"^({i + 1})"
+        row = []
+        for j in range(features):
+            feature = "" if features == 1 else f"_{j + 1}"
+            row.append(Symbol(f"{base}{sample}{feature}", **assumptions))
+        rows.append(row)
+    return Matrix(rows)
+
+
+def flat(matrix: Matrix) -> Matrix:
+    """The entries of a matrix as a column, row by row (sample-major).
+
+    >>> flat(sympy.Matrix([[1, 2], [3, 4]])).T
+    Matrix([[1, 2, 3, 4]])
+    """
+    return matrix.reshape(len(matrix), 1)
+
+
+class Layer:
+    """Base class: a named output node, parameters, a forward expression, local partials.
+
+    Subclasses implement :meth:`forward`; they may override :meth:`jacobian` and
+    :meth:`parameter_jacobian` with closed forms and :meth:`statistics` with named subexpressions
+    (such as a batch's standard deviation) that their closed forms refer to.
+    """
+
+    kind = "layer"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.parameters: dict[str, Matrix] = {}
+
+    def forward(self, x: Matrix) -> Matrix:
+        """The output node's entries as expressions of the input node ``x`` and the parameters."""
+        raise NotImplementedError
+
+    def statistics(self, x: Matrix) -> list[tuple[Symbol, Expr]]:
+        """Named subexpressions (symbol, definition in terms of ``x``) used by the local partials."""
+        return []
+
+    def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
+        """``∂ vec(y)/∂ vec(x)``: the local partial with respect to the input node (sample-major)."""
+        return flat(self.forward(x)).jacobian(flat(x))
+
+    def parameter_jacobian(self, x: Matrix, name: str) -> Matrix:
+        """``∂ vec(y)/∂ vec(p)`` for the parameter called ``name``."""
+        return flat(self.forward(x)).jacobian(flat(self.parameters[name]))
+
+    def output_shape(self, x: Matrix) -> tuple[int, int]:
+        """Shape of the output node for an input node ``x``."""
+        return self.forward(x).shape
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, parameters={list(self.parameters)})"
+
+
+class Linear(Layer):
+    """``z = W a + b`` for each sample (weights ``(n_out, n_in)``, an optional bias ``(n_out,)``).
+
+    Scalar parameters (one unit in, one out) are single symbols named ``weight``/``bias``; wider ones
+    are matrices of symbols ``W1_jk``/``b1_j``.
+
+    >>> lin = Linear("z1", weight="w1", bias="b1", n_in=1, n_out=1)
+    >>> lin.forward(sympy.Matrix([[sympy.Symbol("x", real=True)]]))
+    Matrix([[b1 + w1*x]])
+    """
+
+    kind = "linear"
+
+    def __init__(self, name: str, *, weight: str, n_in: int, n_out: int, bias: str | None = None) -> None:
+        super().__init__(name)
+        self.weight, self.bias = weight, bias
+        if n_in == 1 and n_out == 1:
+            self.parameters[weight] = Matrix([[Symbol(weight, real=True)]])
+        else:
+            self.parameters[weight] = Matrix(
+                n_out, n_in, lambda j, k: Symbol(f"{weight}_{j + 1}{k + 1}", real=True)
+            )
+        if bias is not None:
+            self.parameters[bias] = (
+                Matrix([[Symbol(bias, real=True)]])
+                if n_out == 1
+                else Matrix(1, n_out, lambda _, j: Symbol(f"{bias}_{j + 1}", real=True))
+            )
+
+    def forward(self, x: Matrix) -> Matrix:
+        out = x * self.parameters[self.weight].T
+        if self.bias is not None:
+            out = out + Matrix.ones(x.rows, 1) * self.parameters[self.bias]
+        return out
+
+
+class Activation(Layer):
+    """``a = g(z)`` entrywise, for ``g`` one of :data:`ACTIVATIONS`.
+
+    >>> z = sympy.Symbol("z1", real=True)
+    >>> Activation("a1", "relu").jacobian(sympy.Matrix([[z]]), None)
+    Matrix([[ReLU'(z1)]])
+    """
+
+    kind = "activation"
+
+    def __init__(self, name: str, activation: str) -> None:
+        super().__init__(name)
+        if activation not in ACTIVATIONS:
+            raise NetworkSpecError(
+                f"unknown activation {activation!r}; choose one of {', '.join(sorted(ACTIVATIONS))}"
+            )
+        self.activation = activation
+
+    def forward(self, x: Matrix) -> Matrix:
+        return x.applyfunc(ACTIVATIONS[self.activation])
+
+    def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
+        g = ACTIVATIONS[self.activation]
+        d = sympy.Dummy(real=True)
+        derivative = sympy.diff(g(d), d)
+        return sympy.diag(*[derivative.xreplace({d: v}) for v in flat(x)])
+
+
+class Normalize(Layer):
+    """Batch normalization's normalizing step ``x̂_i = (z_i − μ)/σ`` per feature over the batch.
+
+    ``μ`` is the batch mean, ``σ = sqrt(σ²_B + ε)`` with the **biased** batch variance (Ioffe & Szegedy
+    2015, Alg. 1). The local partial is the closed form ``∂x̂_i/∂z_k = (δ_ik − 1/m − x̂_i x̂_k/m)/σ``
+    (bn-math §2), written in the output symbols ``x̂`` and the named statistic ``σ``.
+
+    >>> z = sympy.Matrix(sympy.symbols("z1:3", real=True))
+    >>> bn = Normalize("zhat1", samples=2, features=1, eps=0)
+    >>> bn.forward(sympy.Matrix([[1], [3]])).T
+    Matrix([[-1, 1]])
+    """
+
+    kind = "normalize"
+
+    def __init__(self, name: str, *, samples: int, features: int, eps: Expr | float = 0,
+                 statistic: str | None = None) -> None:
+        super().__init__(name)
+        if samples < 2:
+            raise NetworkSpecError(
+                f"batch normalization needs a batch of m >= 2 samples (got m = {samples}): "
+                "pass batch=m with m >= 2"
+            )
+        self.samples, self.features = samples, features
+        self.eps = sympy.nsimplify(eps) if isinstance(eps, float) else sympy.sympify(eps)
+        if not (self.eps.is_real and self.eps.is_nonnegative):
+            raise NetworkSpecError(f"eps must be a real number >= 0, got {eps!r}")
+        base = statistic or "sigma" + name.split("hat")[-1]
+        self.sigma = entry_symbols(base, None, features, positive=True)
+
+    def _columns(self, x: Matrix):
+        for j in range(x.cols):
+            column = list(x[:, j])
+            mean = sympy.Add(*column) / len(column)
+            variance = sympy.Add(*[(v - mean) ** 2 for v in column]) / len(column)
+            yield j, column, mean, variance
+
+    def statistics(self, x: Matrix) -> list[tuple[Symbol, Expr]]:
+        return [(self.sigma[j], sympy.sqrt(var + self.eps)) for j, _, _, var in self._columns(x)]
+
+    def forward(self, x: Matrix) -> Matrix:
+        out = sympy.zeros(*x.shape)
+        for j, column, mean, var in self._columns(x):
+            s = sympy.sqrt(var + self.eps)
+            for i, v in enumerate(column):
+                out[i, j] = (v - mean) / s
+        return out
+
+    def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
+        m, n = x.shape
+        jac = sympy.zeros(m * n, m * n)
+        for j in range(n):
+            for i in range(m):
+                for k in range(m):
+                    delta = 1 if i == k else 0
+                    jac[i * n + j, k * n + j] = (delta - sympy.Rational(1, m) - y[i, j] * y[k, j] / m) / self.sigma[j]
+        return jac
+
+
+class ScaleShift(Layer):
+    """Batch normalization's learnable affine step ``y = γ x̂ + β`` per feature.
+
+    >>> ss = ScaleShift("ztilde1", gamma="gamma1", beta="beta1", features=1)
+    >>> ss.forward(sympy.Matrix([[sympy.Symbol("zhat1", real=True)]]))
+    Matrix([[beta1 + gamma1*zhat1]])
+    """
+
+    kind = "scale_shift"
+
+    def __init__(self, name: str, *, gamma: str, beta: str, features: int) -> None:
+        super().__init__(name)
+        self.gamma, self.beta = gamma, beta
+        self.parameters[gamma] = entry_symbols(gamma, None, features)
+        self.parameters[beta] = entry_symbols(beta, None, features)
+
+    def forward(self, x: Matrix) -> Matrix:
+        gamma, beta = self.parameters[self.gamma], self.parameters[self.beta]
+        return Matrix(x.rows, x.cols, lambda i, j: gamma[j] * x[i, j] + beta[j])
+
+
+class MSELoss(Layer):
+    """Mean squared error ``J = (1/m) Σ_i ‖ŷ_i − t_i‖²`` against target symbols ``t``.
+
+    >>> y = sympy.Matrix([[sympy.Symbol("yhat", real=True)]])
+    >>> MSELoss("J", targets=sympy.Matrix([[sympy.Symbol("t", real=True)]])).forward(y)
+    Matrix([[(-t + yhat)**2]])
+    """
+
+    kind = "loss"
+
+    def __init__(self, name: str, *, targets: Matrix) -> None:
+        super().__init__(name)
+        self.targets = targets
+
+    def forward(self, x: Matrix) -> Matrix:
+        residuals = x - self.targets
+        return Matrix([[sympy.Add(*[r**2 for r in residuals]) / x.rows]])

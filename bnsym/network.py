@@ -1,0 +1,356 @@
+"""``Network``: an ordered list of layers over an input batch, with named intermediates, and its builders.
+
+>>> net = chain(5, names="abcde")
+>>> net.output[0]
+a*b*c*d*e*x
+>>> [node.name for node in net.nodes]
+['x', 'h1', 'h2', 'h3', 'h4', 'yhat']
+>>> two_layer(activation="relu").output[0]
+ReLU(b2 + w2*ReLU(b1 + w1*x))
+"""
+from __future__ import annotations
+
+import numbers
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import sympy
+from sympy import Expr, Matrix, Symbol
+
+from .errors import NetworkSpecError, UnknownParameterError
+from .layers import ACTIVATIONS, Activation, Layer, Linear, MSELoss, Normalize, ScaleShift, entry_symbols, flat
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .derive import Derivation, Gradients
+
+__all__ = ["Node", "Network", "chain", "two_layer", "mlp"]
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_LOSSES = ("abstract", "mse")
+_BN_PLACES = (None, "pre", "post")
+
+
+@dataclass(frozen=True)
+class Node:
+    """A named intermediate: its symbols (``samples × features``) and the layer that produced it."""
+
+    name: str
+    symbols: Matrix
+    layer: Layer | None
+
+    @property
+    def label(self) -> Symbol:
+        """The symbol naming the whole node, e.g. ``z2`` or ``yhat`` (for ``∂J/∂z2`` in displays)."""
+        return Symbol(self.name, real=True)
+
+
+class Network:
+    """A feed-forward graph of layers over an input batch, built with SymPy.
+
+    ``inputs`` are the input symbols (``samples × features``); each layer makes a node whose entries are
+    symbols defined in terms of the previous node (:attr:`definitions`), so derivations can speak of
+    ``z₁, a₁, …`` while :attr:`output` and :attr:`loss` are fully explicit.
+
+    >>> net = chain(2)
+    >>> net.parameters
+    {'w1': Matrix([[w1]]), 'w2': Matrix([[w2]])}
+    >>> net.definitions
+    [(h1, w1*x), (yhat, h1*w2)]
+    """
+
+    def __init__(self, layers: Sequence[Layer], inputs: Matrix, *, batch: int | None,
+                 loss: str = "abstract", description: str = "") -> None:
+        _check_choice(loss, "loss", _LOSSES)
+        if not layers:
+            raise NetworkSpecError("a network needs at least one layer")
+        self.layers = list(layers)
+        self.inputs = inputs
+        self.batch = batch
+        self.loss_kind = loss
+        self.targets: Matrix | None = None
+        self.description = description
+        self.parameters: dict[str, Matrix] = {}
+        self.nodes: list[Node] = [Node("x", inputs, None)]
+        self.definitions: list[tuple[Symbol, Expr]] = []
+        self._taken = {"x", "t", "J"}
+        for layer in self.layers:
+            self._add(layer)
+        if loss == "mse":
+            last = self.nodes[-1].symbols
+            self.targets = entry_symbols("t", batch, last.cols)
+            loss_layer = MSELoss("J", targets=self.targets)
+            self.layers.append(loss_layer)
+            self._add(loss_layer)
+        self._explicit: dict[Symbol, Expr] | None = None
+
+    def _add(self, layer: Layer) -> None:
+        for pname, psyms in layer.parameters.items():
+            if pname in self.parameters or pname in self._taken:
+                raise NetworkSpecError(f"the name {pname!r} is used twice in the network; choose distinct names")
+            self.parameters[pname] = psyms
+        self._taken.update(layer.parameters)
+        if layer.name in self._taken and not isinstance(layer, MSELoss):
+            raise NetworkSpecError(f"the node name {layer.name!r} clashes with another name in the network")
+        self._taken.add(layer.name)
+        previous = self.nodes[-1].symbols
+        self.definitions.extend(layer.statistics(previous))
+        values = layer.forward(previous)
+        if isinstance(layer, MSELoss):
+            symbols = Matrix([[Symbol(layer.name, real=True)]])
+        else:
+            symbols = entry_symbols(layer.name, self.batch, values.cols)
+        self.definitions.extend(zip(flat(symbols), flat(values)))
+        self.nodes.append(Node(layer.name, symbols, layer))
+
+    # -- explicit forms ------------------------------------------------------------------------------
+    def explicit(self, expr):
+        """``expr`` with every named intermediate replaced by its definition, recursively.
+
+        >>> net = chain(3, names="abc")
+        >>> net.explicit(sympy.Symbol("h2", real=True))
+        a*b*x
+        """
+        if self._explicit is None:
+            resolved: dict[Symbol, Expr] = {}
+            for symbol, definition in self.definitions:
+                resolved[symbol] = definition.xreplace(resolved)
+            self._explicit = resolved
+        return expr.xreplace(self._explicit)
+
+    @property
+    def output_node(self) -> Node:
+        """The node holding ``ŷ`` (the one before the loss when the loss is MSE)."""
+        return self.nodes[-2] if self.loss_kind == "mse" else self.nodes[-1]
+
+    @property
+    def output(self) -> Matrix:
+        """``ŷ`` for every sample, explicit in inputs and parameters."""
+        return self.explicit(self.output_node.symbols)
+
+    @property
+    def loss(self) -> Expr | None:
+        """The loss ``J`` explicit in inputs, targets and parameters; ``None`` when kept abstract."""
+        if self.loss_kind != "mse":
+            return None
+        return self.explicit(self.nodes[-1].symbols[0, 0])
+
+    def parameter(self, name: str) -> Matrix:
+        """The symbols of one parameter, with a clear error for an unknown name.
+
+        >>> chain(2).parameter("w9")
+        Traceback (most recent call last):
+        ...
+        bnsym.errors.UnknownParameterError: the network has no parameter 'w9'; its parameters are: w1, w2
+        """
+        if not isinstance(name, str) or name not in self.parameters:
+            raise UnknownParameterError(
+                f"the network has no parameter {name!r}; its parameters are: {', '.join(self.parameters)}"
+            )
+        return self.parameters[name]
+
+    def layer_of(self, name: str) -> int:
+        """Index (1-based, as in :attr:`nodes`) of the layer that owns parameter ``name``."""
+        self.parameter(name)
+        for index, layer in enumerate(self.layers, start=1):
+            if name in layer.parameters:
+                return index
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- derivations ---------------------------------------------------------------------------------
+    def gradients(self) -> "Gradients":
+        """``∂J/∂p`` for every parameter at once, by reverse accumulation with shared subexpressions.
+
+        >>> grads = chain(3, names="abc").gradients()
+        >>> list(grads)
+        ['a', 'b', 'c']
+        """
+        from .derive import reverse_accumulate
+
+        return reverse_accumulate(self)
+
+    def gradient(self, name: str) -> "Derivation":
+        """The :class:`~bnsym.derive.Derivation` of ``∂J/∂name``.
+
+        >>> chain(5, names="abcde").gradient("a").closed_form
+        dJ/dyhat*b*c*d*e*x
+        """
+        self.parameter(name)
+        return self.gradients()[name]
+
+    def __repr__(self) -> str:
+        return f"<Network {self.description or 'custom'}: {' -> '.join(n.name for n in self.nodes)}>"
+
+
+# -- validation helpers ----------------------------------------------------------------------------------
+def _check_int(value, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise NetworkSpecError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise NetworkSpecError(f"{what} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_batch(batch, bn: bool) -> int | None:
+    if batch is None:
+        if bn:
+            raise NetworkSpecError(
+                "batch normalization needs a batch: pass batch=m with m >= 2 (the statistics are over m samples)"
+            )
+        return None
+    batch = _check_int(batch, "batch", 1)
+    if bn and batch < 2:
+        raise NetworkSpecError(
+            f"batch normalization needs a batch of m >= 2 samples, got batch={batch}: with one sample the "
+            "batch variance is 0 and BN is undefined (eps = 0) or constant"
+        )
+    return batch
+
+
+def _check_eps(eps) -> Expr:
+    if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, sympy.Basic)):
+        raise NetworkSpecError(f"eps must be a real number >= 0 (or a nonnegative SymPy symbol), got {eps!r}")
+    value = sympy.Rational(repr(eps)) if isinstance(eps, float) else sympy.sympify(eps)
+    if isinstance(eps, float) and not (eps == eps and abs(eps) != float("inf")):
+        raise NetworkSpecError(f"eps must be finite, got {eps!r}")
+    if value.is_nonnegative is not True:
+        raise NetworkSpecError(f"eps must be >= 0 (declare a symbol with nonnegative=True), got {eps!r}")
+    return value
+
+
+def _check_choice(value, what: str, choices: Iterable) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        raise NetworkSpecError(f"unknown {what} {value!r}; choose one of {', '.join(map(repr, choices))}")
+
+
+def _inputs(batch: int | None, features: int) -> Matrix:
+    return entry_symbols("x", batch, features)
+
+
+def _finish(layers: list[Layer], inputs: Matrix, batch: int | None, loss: str, description: str) -> Network:
+    return Network(layers, inputs, batch=batch, loss=loss, description=description)
+
+
+def _bn_layers(index: int, node: str, *, batch: int, features: int, eps: Expr, affine: bool) -> list[Layer]:
+    layers: list[Layer] = [Normalize(f"{node}hat{index}", samples=batch, features=features, eps=eps,
+                                     statistic=f"sigma{index}")]
+    if affine:
+        layers.append(ScaleShift(f"{node}tilde{index}", gamma=f"gamma{index}", beta=f"beta{index}", features=features))
+    return layers
+
+
+# -- builders ------------------------------------------------------------------------------------------
+def chain(depth: int, names: str | Sequence[str] | None = None, *, bn: bool = False, batch: int | None = None,
+          eps=0, affine: bool = True, loss: str = "abstract") -> Network:
+    """Goodfellow's scalar chain ``ŷ = x·w₁·w₂⋯w_L``: ``depth`` one-unit linear layers, no activation.
+
+    ``names`` gives the weights' names (``"abcde"`` or a list); the default is ``w1 … wL``. With
+    ``bn=True`` a batch normalization (statistics over ``batch`` samples) follows every layer but the last,
+    so the output is ``w_L`` times the normalized ``h_{L−1}`` (Deep Learning §8.7.1).
+
+    >>> chain(5, names="abcde").gradient("a").factors[-1].value
+    x
+    >>> chain(0)
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: depth must be an integer >= 1, got 0
+    """
+    depth = _check_int(depth, "depth", 1)
+    batch = _check_batch(batch, bn and depth > 1)
+    eps = _check_eps(eps)
+    _check_choice(loss, "loss", _LOSSES)
+    if names is None:
+        names = [f"w{k}" for k in range(1, depth + 1)]
+    names = list(names)
+    if len(names) != depth:
+        raise NetworkSpecError(f"chain of depth {depth} needs {depth} weight names, got {len(names)}: {names!r}")
+    for name in names:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise NetworkSpecError(
+                f"weight name {name!r} must be a letter followed by letters or digits (e.g. 'a' or 'w1')"
+            )
+    layers: list[Layer] = []
+    for k, name in enumerate(names, start=1):
+        last = k == depth
+        layers.append(Linear("yhat" if last else f"h{k}", weight=name, n_in=1, n_out=1))
+        if bn and not last:
+            layers += _bn_layers(k, "h", batch=batch, features=1, eps=eps, affine=affine)
+    kind = "chain" + (" with BN" if bn else "")
+    return _finish(layers, _inputs(batch, 1), batch, loss, f"{kind}, depth {depth}")
+
+
+def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = True, batch: int | None = None,
+              eps=0, affine: bool = True, inputs: int = 1, loss: str = "abstract") -> Network:
+    """The seed's network ``z₁ = w₁x + b₁, a₁ = g(z₁), z₂ = w₂a₁ + b₂, ŷ = g(z₂)`` (one unit per layer).
+
+    ``bn="pre"`` normalizes ``z₁`` before the activation (Ioffe & Szegedy's placement), ``bn="post"``
+    normalizes ``a₁``; either needs ``batch=m`` with ``m ≥ 2``. ``inputs`` > 1 gives the first unit several
+    inputs (weights ``w1_11, w1_12, …``), where BN's ``1/σ`` acts on the gradient's direction too.
+
+    >>> d = two_layer(activation="relu").gradient("w1")
+    >>> d.compact
+    dJ/dyhat*w2*x*ReLU'(z1)*ReLU'(z2)
+    """
+    _check_choice(activation, "activation", ACTIVATIONS)
+    _check_choice(bn, "bn placement", _BN_PLACES)
+    _check_choice(loss, "loss", _LOSSES)
+    inputs = _check_int(inputs, "inputs", 1)
+    batch = _check_batch(batch, bn is not None)
+    eps = _check_eps(eps)
+    layers: list[Layer] = [Linear("z1", weight="w1", bias="b1" if bias else None, n_in=inputs, n_out=1)]
+    if bn == "pre":
+        layers += _bn_layers(1, "z", batch=batch, features=1, eps=eps, affine=affine)
+    layers.append(Activation("a1", activation))
+    if bn == "post":
+        layers += _bn_layers(1, "a", batch=batch, features=1, eps=eps, affine=affine)
+    layers.append(Linear("z2", weight="w2", bias="b2" if bias else None, n_in=1, n_out=1))
+    layers.append(Activation("yhat", activation))
+    where = {None: "", "pre": ", BN before the activation", "post": ", BN after the activation"}[bn]
+    return _finish(layers, _inputs(batch, inputs), batch, loss, f"two-layer {activation}{where}")
+
+
+def mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | None = None, bias: bool = True,
+        batch: int | None = 1, eps=0, affine: bool = True, output_activation: str = "identity",
+        loss: str = "abstract") -> Network:
+    """A small multilayer perceptron over a batch: ``z_l = W_l a_{l−1} + b_l``, ``a_l = g(z_l)``.
+
+    ``widths = [n_0, n_1, …, n_L]`` are the layer widths (input first). Hidden layers use ``activation``;
+    the last uses ``output_activation``. ``bn`` places batch normalization on every hidden layer, before
+    (``"pre"``) or after (``"post"``) its activation.
+
+    >>> net = mlp([2, 3, 1], activation="tanh", bn="post", batch=3)
+    >>> net.parameters["W1"].shape, net.inputs.shape
+    ((3, 2), (3, 2))
+    >>> mlp([2, 0, 1])
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: layer width 1 must be an integer >= 1, got 0
+    """
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2:
+        raise NetworkSpecError(f"widths must be a list of at least two layer widths [n_0, ..., n_L], got {widths!r}")
+    widths = [_check_int(w, f"layer width {k}", 1) for k, w in enumerate(widths)]
+    _check_choice(activation, "activation", ACTIVATIONS)
+    _check_choice(output_activation, "output activation", ACTIVATIONS)
+    _check_choice(bn, "bn placement", _BN_PLACES)
+    _check_choice(loss, "loss", _LOSSES)
+    depth = len(widths) - 1
+    batch = _check_batch(batch, bn is not None and depth > 1)
+    eps = _check_eps(eps)
+    layers: list[Layer] = []
+    for l in range(1, depth + 1):
+        last = l == depth
+        linear_name = "yhat" if last and output_activation == "identity" else f"z{l}"
+        layers.append(Linear(linear_name, weight=f"W{l}", bias=f"b{l}" if bias else None,
+                             n_in=widths[l - 1], n_out=widths[l]))
+        if last:
+            if output_activation != "identity":
+                layers.append(Activation("yhat", output_activation))
+            break
+        if bn == "pre":
+            layers += _bn_layers(l, "z", batch=batch, features=widths[l], eps=eps, affine=affine)
+        layers.append(Activation(f"a{l}", activation))
+        if bn == "post":
+            layers += _bn_layers(l, "a", batch=batch, features=widths[l], eps=eps, affine=affine)
+    where = {None: "", "pre": ", BN before activations", "post": ", BN after activations"}[bn]
+    return _finish(layers, _inputs(batch, widths[0]), batch, loss, f"MLP {widths} {activation}{where}")

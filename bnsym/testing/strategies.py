@@ -1,0 +1,205 @@
+"""Hypothesis strategies for batch-norm inputs, built to avoid the traps of bn-math §10.
+
+- :func:`batches`: shape ``(m, features)`` with ``m ≥ 2`` (``m = 2`` included), square and non-square shapes,
+  centred batches, wide value ranges and nearly constant batches far from 0.
+- :func:`gammas`: ``|γ|`` kept away from 0 and 1 (``γ = 1`` hides a missing ``γ``), both signs.
+- :func:`upstream_gradients`: random ``g``, not all ones (all ones makes the true ``∂ℓ/∂x`` and ``∂ℓ/∂γ`` zero).
+- :func:`scales`: ``a = ±2^k`` (exact in binary floating point), positive or negative.
+- :func:`bn_cases`: all of it at once, as a :class:`~bnsym.testing.case.BNCase`.
+
+>>> from hypothesis import find
+>>> case = find(bn_cases(features=3), lambda c: c.m >= 4)
+>>> case.x.shape[1], case.m >= 4
+(3, True)
+>>> find(scales(positive=False), lambda a: True) < 0
+True
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ..errors import KitUsageError
+from .case import BNCase
+
+__all__ = ["batches", "gammas", "betas", "upstream_gradients", "scales", "running_statistics", "bn_cases"]
+
+_WIDTHS = {np.dtype(np.float16): 16, np.dtype(np.float32): 32, np.dtype(np.float64): 64}
+
+
+def _width(dtype) -> int:
+    try:
+        return _WIDTHS[np.dtype(dtype)]
+    except (KeyError, TypeError):
+        raise KitUsageError(f"dtype must be float16, float32 or float64, got {dtype!r}") from None
+
+
+def _cast(a: np.ndarray, dtype) -> np.ndarray:
+    """Round to ``dtype`` and return float64 (so every value is representable in ``dtype``)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(a, np.float64).astype(dtype).astype(np.float64)
+
+
+def _unit(shape, width) -> st.SearchStrategy:
+    return hnp.arrays(np.float64, shape, elements=st.floats(-1.0, 1.0, width=width))
+
+
+def _nondegenerate(x: np.ndarray, dtype) -> bool:
+    """Every feature has a spread well above rounding, so ``ε = 0`` can normalize it."""
+    spread = x.max(axis=0) - x.min(axis=0)
+    return bool((spread > 64 * float(np.finfo(dtype).eps) * np.abs(x).max(axis=0)).all() and (spread > 0).all())
+
+
+@st.composite
+def batches(
+    draw,
+    *,
+    features: Optional[int] = None,
+    min_m: int = 2,
+    max_m: int = 12,
+    max_features: int = 4,
+    dtype=np.float64,
+    allow_constant: bool = True,
+) -> np.ndarray:
+    """Batches of shape ``(m, features)``: ``0.5 × offset + spread × U(-1, 1)`` with three regimes (plain,
+    wide: spread ``10^-3 … 10^3``, nearly constant: spread ``10^-5 … 10^-2`` around an offset up to 100). With
+    ``allow_constant=False`` (for ``ε = 0``) every feature has a non-zero spread.
+
+    >>> from hypothesis import find
+    >>> find(batches(min_m=5, features=2), lambda x: True).shape
+    (5, 2)
+    """
+    if min_m < 2 or max_m < min_m:
+        raise KitUsageError(f"batches need 2 <= min_m <= max_m, got min_m={min_m}, max_m={max_m}")
+    if features is not None and (not isinstance(features, (int, np.integer)) or features < 1):
+        raise KitUsageError(f"features must be a positive integer, got {features!r}")
+    width = _width(dtype)
+    m = draw(st.integers(min_m, max_m))
+    f = int(features) if features is not None else draw(st.integers(1, max_features))
+    regime = draw(st.sampled_from(["plain", "wide", "nearly_constant"]))
+    if regime == "plain":
+        offset, spread = 0.0, 1.0
+    elif regime == "wide":
+        spread = 10.0 ** draw(st.integers(-3, 3))
+        offset = draw(st.floats(-10.0, 10.0, width=width)) * spread
+    else:
+        spread = 10.0 ** draw(st.integers(-5, -2))
+        offset = draw(st.floats(1.0, 100.0, width=width)) * draw(st.sampled_from([1.0, -1.0]))
+    x = _cast(offset + spread * draw(_unit((m, f), width)), dtype)
+    if not allow_constant:
+        # a deterministic fallback keeps shrinking cheap: spread the first two rows apart
+        if not _nondegenerate(x, dtype):
+            x[0] -= spread
+            x[1] += spread
+            x = _cast(x, dtype)
+        assume(_nondegenerate(x, dtype))
+    return x
+
+
+def gammas(features: int, *, dtype=np.float64) -> st.SearchStrategy:
+    """``γ`` per feature: ``|γ| ∈ [0.25, 0.9] ∪ [1.1, 4]``, either sign.
+
+    >>> from hypothesis import find
+    >>> g = find(gammas(3), lambda g: True)
+    >>> bool((np.abs(g) >= 0.25).all() and (np.abs(np.abs(g) - 1) >= 0.1).all())
+    True
+    """
+    width = _width(dtype)
+    magnitude = st.floats(0.25, 0.9, width=width) | st.floats(1.1, 4.0, width=width)
+    element = st.tuples(magnitude, st.sampled_from([1.0, -1.0])).map(lambda t: t[0] * t[1])
+    return hnp.arrays(np.float64, (features,), elements=element)
+
+
+def betas(features: int, *, dtype=np.float64) -> st.SearchStrategy:
+    """``β`` per feature in ``[-2, 2]``.
+
+    >>> from hypothesis import find
+    >>> find(betas(2), lambda b: True).shape
+    (2,)
+    """
+    return hnp.arrays(np.float64, (features,), elements=st.floats(-2.0, 2.0, width=_width(dtype)))
+
+
+def upstream_gradients(shape: tuple, *, dtype=np.float64) -> st.SearchStrategy:
+    """Upstream gradients ``g = ∂ℓ/∂y`` in ``[-2, 2]``, never constant along the batch (a constant ``g``, e.g. all
+    ones, makes the correct ``∂ℓ/∂x`` and ``∂ℓ/∂γ`` zero and hides most mistakes).
+
+    >>> from hypothesis import find
+    >>> g = find(upstream_gradients((3, 2)), lambda g: True)
+    >>> bool((g.max(axis=0) > g.min(axis=0)).all())
+    True
+    """
+    width = _width(dtype)
+
+    def vary(g: np.ndarray) -> np.ndarray:
+        g = g.copy()
+        flat = (g.max(axis=0) == g.min(axis=0))
+        g[0, flat] += 1.0  # deterministic fix, keeps shrinking simple
+        return g
+
+    return hnp.arrays(np.float64, shape, elements=st.floats(-2.0, 2.0, width=width)).map(vary)
+
+
+def scales(*, positive: bool = True, negative: bool = True, max_exponent: int = 6) -> st.SearchStrategy:
+    """Scales ``a = ±2^k``, ``1 ≤ |k| ≤ max_exponent``: exact in binary floating point, so ``a·x`` and ``ε/a²``
+    carry no rounding of their own.
+
+    >>> from hypothesis import find
+    >>> find(scales(negative=False), lambda a: True) > 0
+    True
+    """
+    if not (positive or negative):
+        raise KitUsageError("scales() needs positive=True or negative=True")
+    signs = [s for s, keep in ((1.0, positive), (-1.0, negative)) if keep]
+    exponent = st.integers(-max_exponent, max_exponent).filter(lambda k: k != 0)
+    return st.tuples(st.sampled_from(signs), exponent).map(lambda t: t[0] * 2.0 ** t[1])
+
+
+def running_statistics(features: int, *, dtype=np.float64) -> st.SearchStrategy:
+    """Initial ``(running_mean, running_var)``: means in ``[-2, 2]``, variances in ``[0.1, 4]``.
+
+    >>> from hypothesis import find
+    >>> mean, var = find(running_statistics(2), lambda t: True)
+    >>> bool((var > 0).all())
+    True
+    """
+    width = _width(dtype)
+    return st.tuples(
+        hnp.arrays(np.float64, (features,), elements=st.floats(-2.0, 2.0, width=width)),
+        hnp.arrays(np.float64, (features,), elements=st.floats(0.1, 4.0, width=width)),
+    )
+
+
+@st.composite
+def bn_cases(
+    draw,
+    *,
+    features: Optional[int] = None,
+    min_m: int = 2,
+    max_m: int = 12,
+    max_features: int = 4,
+    dtype=np.float64,
+    allow_constant: bool = True,
+    affine: bool = True,
+) -> BNCase:
+    """A whole :class:`BNCase`. With ``affine=False`` (a module without ``γ``/``β``) ``γ = 1`` and ``β = 0``.
+
+    >>> from hypothesis import find
+    >>> case = find(bn_cases(max_m=3, features=1, affine=False), lambda c: True)
+    >>> case.gamma.tolist(), case.beta.tolist()
+    ([1.0], [0.0])
+    """
+    x = draw(batches(features=features, min_m=min_m, max_m=max_m, max_features=max_features, dtype=dtype,
+                     allow_constant=allow_constant))
+    m, f = x.shape
+    if affine:
+        gamma, beta = draw(gammas(f, dtype=dtype)), draw(betas(f, dtype=dtype))
+    else:
+        gamma, beta = np.ones(f), np.zeros(f)
+    dy = _cast(draw(upstream_gradients((m, f), dtype=dtype)), dtype)
+    running_mean, running_var = draw(running_statistics(f, dtype=dtype))
+    return BNCase(x, _cast(gamma, dtype), _cast(beta, dtype), dy, running_mean, running_var)

@@ -1,0 +1,112 @@
+"""Tolerances derived from the dtype and the batch's conditioning (overridable).
+
+For a batch ``x`` of shape ``(m, features)`` run in a dtype with unit roundoff ``u`` (``numpy.finfo(dtype).eps``),
+each feature ``j`` has the conditioning ``κ_j = max(1, max_i |x_ij| / s_j)`` with ``s_j = √(σ_j² + ε)``: ``κ`` is
+about 1 for a centred batch and grows for nearly constant batches far from 0, where ``x - μ`` cancels. With
+``c = factor·m`` (summations over the batch lose up to ``m·u``) a value ``actual`` passes when, elementwise,
+``|actual - expected| ≤ atol + rtol·|expected|`` with ``rtol = c·u`` and ``atol = c·u·scale``, where ``scale`` is
+the size of the terms the quantity is computed from:
+
+=================  =========================================
+quantity           scale
+=================  =========================================
+``y``              ``κ·|γ| + |β|``
+``∂ℓ/∂x``          ``κ·|γ|·max_i|g_i| / s`` (an absolute floor: at ``m = 2`` the true value is ``O(ε/σ²)``)
+``∂ℓ/∂γ``          ``κ·Σ_i |g_i|``
+``∂ℓ/∂β``          ``Σ_i |g_i|``
+running mean/var   ``|old| + max|x|`` and ``|old| + max|x|²``
+=================  =========================================
+
+Sums of ``∂ℓ/∂x`` (the null-space property) get ``m`` times the ``∂ℓ/∂x`` bound. ``Tolerance(rtol=..., atol=...)``
+replaces the derived values by fixed ones; ``Tolerance(factor=...)`` scales them.
+
+>>> import numpy as np
+>>> tol = Tolerance()
+>>> bound = tol.bound(np.float64, m=4, scale=np.array([1.0]))
+>>> float(bound.rtol) == 16 * 4 * np.finfo(np.float64).eps
+True
+>>> bool(bound.holds(np.array([1.0 + 1e-15]), np.array([1.0])).all())
+True
+>>> bool(bound.holds(np.array([1.0 + 1e-9]), np.array([1.0])).all())
+False
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from ..errors import KitUsageError
+
+__all__ = ["Tolerance", "Bound", "conditioning"]
+
+
+class Bound(NamedTuple):
+    """An elementwise bound ``|actual - expected| ≤ atol + rtol·|expected|``."""
+
+    atol: np.ndarray
+    rtol: float
+
+    def allowed(self, expected: np.ndarray) -> np.ndarray:
+        """The allowed error for each element of ``expected``.
+
+        >>> Bound(np.array(1.0), 0.5).allowed(np.array([2.0, -4.0])).tolist()
+        [2.0, 3.0]
+        """
+        return self.atol + self.rtol * np.abs(expected)
+
+    def holds(self, actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """Elementwise: does ``actual`` match ``expected``? (NaN never matches.)
+
+        >>> Bound(np.array(0.1), 0.0).holds(np.array([1.05, np.nan]), np.array([1.0, 1.0])).tolist()
+        [True, False]
+        """
+        with np.errstate(invalid="ignore"):
+            return np.abs(np.asarray(actual, np.float64) - expected) <= self.allowed(expected)
+
+    def scaled(self, k: float) -> "Bound":
+        """The same bound ``k`` times wider.
+
+        >>> Bound(np.array(1.0), 0.5).scaled(2).rtol
+        1.0
+        """
+        return Bound(self.atol * k, self.rtol * k)
+
+
+def conditioning(x: np.ndarray, eps: float) -> np.ndarray:
+    """Per-feature conditioning ``κ = max(1, max_i |x_i| / √(σ² + ε))`` of a batch.
+
+    >>> conditioning(np.array([[-1.0, 1000.0], [1.0, 1000.001]]), 0.0).round(0).tolist()
+    [1.0, 2000002.0]
+    """
+    x = np.asarray(x, np.float64)
+    s = np.sqrt(x.var(axis=0) + eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = np.where(s > 0, np.abs(x).max(axis=0) / np.where(s > 0, s, 1.0), np.inf)
+    return np.maximum(1.0, kappa)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How closely an implementation must match: derived (``factor``) or fixed (``rtol``/``atol``).
+
+    >>> Tolerance(rtol=1e-6, atol=1e-9).bound(np.float32, m=8, scale=np.ones(2))
+    Bound(atol=array(1.e-09), rtol=1e-06)
+    """
+
+    factor: float = 16.0
+    rtol: Optional[float] = None
+    atol: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        for name in ("factor", "rtol", "atol"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value >= 0):
+                raise KitUsageError(f"Tolerance({name}=...) must be a finite number >= 0, got {value!r}")
+
+    def bound(self, dtype, m: int, scale: np.ndarray) -> Bound:
+        """The bound for a quantity of size ``scale`` computed from a batch of ``m`` samples in ``dtype``."""
+        c = self.factor * m * float(np.finfo(dtype).eps)
+        atol = np.asarray(self.atol if self.atol is not None else c * np.asarray(scale, np.float64))
+        return Bound(atol, self.rtol if self.rtol is not None else c)
