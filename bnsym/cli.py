@@ -31,3 +31,71 @@ def main() -> None:
 
 
 # -- commands: each is a thin wrapper over the public API; keep them below this line --
+
+
+def _build_network(network: str, *, depth: int, names: str | None, activation: str, bn: str, batch: int | None,
+                   eps: float, widths: str, loss: str, inputs: int):
+    from . import chain, mlp, two_layer
+    from .errors import NetworkSpecError
+
+    placement = None if bn == "none" else bn
+    if network == "chain":
+        return chain(depth, names=names, bn=placement is not None, batch=batch, eps=eps, loss=loss)
+    if network == "two-layer":
+        return two_layer(activation=activation, bn=placement, batch=batch, eps=eps, loss=loss, inputs=inputs)
+    try:
+        sizes = [int(w) for w in widths.split(",")]
+    except ValueError:
+        raise NetworkSpecError(f"--widths must be comma-separated integers such as 2,3,1, got {widths!r}") from None
+    return mlp(sizes, activation=activation, bn=placement, batch=batch or 1, eps=eps, loss=loss)
+
+
+@main.command()
+@click.argument("network", type=click.Choice(["two-layer", "chain", "mlp"]), default="two-layer")
+@click.option("--param", "-p", "params", multiple=True, help="Parameter(s) to differentiate by (default: all).")
+@click.option("--activation", "-a", type=click.Choice(["relu", "sigmoid", "tanh", "identity"]), default="relu",
+              show_default=True)
+@click.option("--bn", type=click.Choice(["none", "pre", "post"]), default="none", show_default=True,
+              help="Batch norm before ('pre') or after ('post') the hidden activation; for a chain, any "
+                   "value but 'none' puts BN after every layer but the last.")
+@click.option("--batch", "-m", type=int, default=None, help="Batch size m (needed with BN, m >= 2).")
+@click.option("--depth", "-L", type=int, default=5, show_default=True, help="Depth of the chain.")
+@click.option("--names", default=None, help="Weight names of the chain, e.g. abcde.")
+@click.option("--widths", default="2,3,1", show_default=True, help="Layer widths of the MLP.")
+@click.option("--inputs", type=int, default=1, show_default=True, help="Inputs of the two-layer net's first unit.")
+@click.option("--eps", type=float, default=0.0, show_default=True, help="BN's epsilon (exact 0 by default).")
+@click.option("--loss", type=click.Choice(["abstract", "mse"]), default="abstract", show_default=True)
+@click.option("--latex", is_flag=True, help="Print LaTeX (an align* block) instead of pretty text.")
+@click.option("--standalone", is_flag=True, help="With --latex: a complete LaTeX document.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+def derive(network, params, activation, bn, batch, depth, names, widths, inputs, eps, loss, latex, standalone,
+           output):
+    """Print the chain-rule derivation of dJ/dp for the parameters of a toy network.
+
+    \b
+    Examples:
+      bnsym derive two-layer -p w1                 # the seed's network, ReLU, no BN
+      bnsym derive two-layer --bn pre -m 4 -p b1   # BN before the activation: the bias gradient is 0
+      bnsym derive chain --names abcde -p a --latex
+    """
+    net = _build_network(network, depth=depth, names=names, activation=activation, bn=bn, batch=batch, eps=eps,
+                         widths=widths, loss=loss, inputs=inputs)
+    gradients = net.gradients()
+    chosen = list(params) or list(gradients)
+    derivations = [gradients[name] for name in chosen]
+    if latex:
+        from .latex import to_latex
+
+        if standalone:
+            text = to_latex(derivations if len(derivations) > 1 else derivations[0], standalone=True)
+        else:
+            text = "\n\n".join(to_latex(d) for d in derivations)
+    else:
+        text = f"{net.description}\n\n" + "\n\n".join(str(d) for d in derivations)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)

@@ -278,19 +278,31 @@ class Derivation:
         return "$\\displaystyle " + to_latex(self) + "$"
 
     def __str__(self) -> str:
-        pretty = lambda e: sympy.pretty(e, use_unicode=True, wrap_line=False)  # noqa: E731
-        name = f"∂J/∂{pretty(Symbol(self.parameter_name))}"
-        lines = [f"{name} = " + " · ".join(f"∂{pretty(f.of)}/∂{pretty(f.wrt)}" for f in self.factors)]
+        name = f"∂J/∂{_pretty(Symbol(self.parameter_name))}"
+        lines = [f"{name} = " + " · ".join(f"∂{_pretty(f.of)}/∂{_pretty(f.wrt)}" for f in self.factors)]
         for factor in self.factors:
-            lines.append(f"  ∂{pretty(factor.of)}/∂{pretty(factor.wrt)} = " + pretty(factor.value).replace("\n", "\n    "))
-        lines.append(f"{name} = " + pretty(self.compact).replace("\n", "\n    "))
-        lines.append("  where " + "; ".join(f"{pretty(s)} = {pretty(d)}" for s, d in self.definitions
-                                            if "\n" not in pretty(d)))
-        lines.append(f"{name} = " + pretty(self.closed_form).replace("\n", "\n    "))
+            lines.append(_equation(f"  ∂{_pretty(factor.of)}/∂{_pretty(factor.wrt)} = ", factor.value))
+        lines.append(_equation(f"{name} = ", self.compact))
+        lines.append("  where " + "; ".join(f"{_pretty(s)} = {_pretty(d)}" for s, d in self.definitions
+                                            if "\n" not in _pretty(d)))
+        lines.append(_equation(f"{name} = ", self.closed_form))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<Derivation ∂J/∂{self.parameter_name} of {self.network!r}>"
+
+
+def _pretty(expr) -> str:
+    return sympy.pretty(expr, use_unicode=True, wrap_line=False)
+
+
+def _equation(label: str, value) -> str:
+    """``label`` followed by the pretty form of ``value``, the label on the value's baseline."""
+    from sympy.printing.pretty.pretty import PrettyPrinter
+    from sympy.printing.pretty.stringpict import prettyForm, stringPict
+
+    form = PrettyPrinter({"use_unicode": True, "wrap_line": False})._print(value)
+    return str(prettyForm(*stringPict.next(prettyForm(label), form)))
 
 
 def _as_array(name: str, value, shape: tuple[int, int]) -> np.ndarray:

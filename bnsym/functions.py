@@ -167,6 +167,11 @@ class Sigmoid(Function):
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return 1 / (1 + sympy.exp(-x))
 
+    def _eval_evalf(self, prec):
+        if self.args[0].is_number:
+            return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
+        return None
+
     def _latex(self, printer, exp=None):
         s = r"\sigma\left(%s\right)" % printer._print(self.args[0])
         return s if exp is None else r"%s^{%s}" % (s, printer._print(exp))

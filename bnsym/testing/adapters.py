@@ -4,7 +4,7 @@
   (dx, dgamma, dbeta)`` on arrays of shape ``(m, features)`` (statistics over axis 0, biased variance), optional
   ``update_running(running_mean, running_var, x, momentum) -> (mean, var)`` and
   ``forward_inference(x, running_mean, running_var, gamma, beta, eps) -> y``. Works for anything that takes and
-  returns array-likes (NumPy, CuPy via ``.get()``-free ``__array__``, JAX arrays).
+  returns array-likes (NumPy arrays; JAX arrays too: wrap a JAX forward with ``jax.vjp`` into this convention).
 - :class:`TorchFunctionAdapter`: a ``torch.autograd.Function`` subclass called as ``Fn.apply(x, gamma, beta, eps)``,
   or any function of torch tensors with the forward signature; autograd computes the backward.
 - :class:`TorchModuleAdapter`: anything called like ``torch.nn.BatchNorm1d`` (``module(x)``, parameters
@@ -38,6 +38,19 @@ from ..errors import KitUsageError
 __all__ = ["Adapter", "NumpyAdapter", "TorchFunctionAdapter", "TorchModuleAdapter", "RunningResult", "adapt"]
 
 _CONVENTIONS = ("pytorch", "keras")
+
+
+class ImplementationCrash(Exception):
+    """The implementation under test raised on a valid batch (a failure of that code, not misuse of the kit)."""
+
+
+def _guarded(call: Callable, *args):
+    try:
+        return call(*args)
+    except KitUsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported by the properties with the failing batch
+        raise ImplementationCrash(f"{type(exc).__name__}: {exc}") from exc
 
 
 class RunningResult(NamedTuple):
@@ -148,12 +161,13 @@ class Adapter:
 
     def forward(self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: Optional[float] = None) -> np.ndarray:
         """Training-mode output for ``x`` (float64), with ``ε = eps`` (default: the implementation's own)."""
-        y = _to_numpy(self._forward(x, gamma, beta, self.eps if eps is None else eps), "forward's output y")
+        y = _to_numpy(_guarded(self._forward, x, gamma, beta, self.eps if eps is None else eps),
+                      "forward's output y")
         return _shaped(y, x.shape, "forward's output y")
 
     def backward(self, dy, x, gamma, beta, eps: Optional[float] = None) -> tuple:
         """``(dx, dgamma, dbeta)`` as float64; ``dgamma``/``dbeta`` are ``None`` for a non-affine module."""
-        out = self._backward(dy, x, gamma, beta, self.eps if eps is None else eps)
+        out = _guarded(self._backward, dy, x, gamma, beta, self.eps if eps is None else eps)
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise KitUsageError(
                 f"backward must return a tuple (dx, dgamma, dbeta), got {type(out).__name__}"
@@ -172,6 +186,9 @@ class Adapter:
 
     def running(self, x, gamma, beta, running_mean, running_var) -> RunningResult:
         """Update running statistics from the batch ``x`` and run inference mode on ``x`` with the result."""
+        return _guarded(self._running, x, gamma, beta, running_mean, running_var)
+
+    def _running(self, x, gamma, beta, running_mean, running_var) -> RunningResult:
         mean = var = y_eval = None
         if self._update_running is not None:
             out = self._update_running(self._in(running_mean), self._in(running_var), self._in(x), self.momentum)
@@ -204,9 +221,7 @@ class Adapter:
         for call in calls:
             try:
                 call()
-            except KitUsageError:
-                raise
-            except Exception:  # noqa: BLE001 - a bug in the implementation, reported by the properties
+            except ImplementationCrash:  # a bug in the implementation, reported by the properties
                 pass
 
     # -- for subclasses ------------------------------------------------------------------------------------
@@ -271,6 +286,19 @@ class TorchFunctionAdapter(Adapter):
             call, self.description = fn, f"torch function {_name(fn)} (autograd backward)"
         super().__init__(**kwargs)
         self._call = call
+        self._plain = not isinstance(fn, type)
+
+    def probe(self) -> None:
+        if self._plain:  # a plain callable may be a NumPy function whose backward was forgotten
+            x = np.array([[0.0, 1.0], [1.0, 3.0], [3.0, 2.0]])
+            try:
+                _guarded(self._run, x, np.ones(2), np.zeros(2), self.eps, True)
+            except ImplementationCrash as exc:
+                raise KitUsageError(
+                    f"forward was called with torch tensors (no backward=... given) and raised "
+                    f"{type(exc).__name__}: {exc}; NumPy-style functions need an explicit backward=..."
+                ) from exc
+        super().probe()
 
     def _tensor(self, a, grad: bool = False):
         torch = _torch()
@@ -357,7 +385,7 @@ class TorchModuleAdapter(Adapter):
             return xt.grad, None, None
         return xt.grad, mod.weight.grad, mod.bias.grad
 
-    def running(self, x, gamma, beta, running_mean, running_var) -> RunningResult:
+    def _running(self, x, gamma, beta, running_mean, running_var) -> RunningResult:
         torch = _torch()
         mod = self._copy(gamma, beta, self.eps)
         with torch.no_grad():

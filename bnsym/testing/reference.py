@@ -75,7 +75,7 @@ def backward(
     >>> dx, dg, db = backward(np.array([[1.0], [0.0], [0.0]]), np.array([[0.0], [1.0], [2.0]]),
     ...                       np.array([1.0]), np.array([0.0]), 0.0)
     >>> np.round(dx.ravel(), 6).tolist(), np.round(dg, 6).tolist(), db.tolist()
-    ([0.408248, -0.816497, 0.408248], [-1.224745], [1.0])
+    ([0.204124, -0.408248, 0.204124], [-1.224745], [1.0])
     """
     g = np.asarray(dy, np.float64)
     gamma = np.asarray(gamma, np.float64)

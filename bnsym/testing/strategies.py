@@ -2,7 +2,7 @@
 
 - :func:`batches`: shape ``(m, features)`` with ``m ≥ 2`` (``m = 2`` included), square and non-square shapes,
   centred batches, wide value ranges and nearly constant batches far from 0.
-- :func:`gammas`: ``|γ|`` kept away from 0 and 1 (``γ = 1`` hides a missing ``γ``), both signs.
+- :func:`gammas`: ``|γ|`` kept away from 0 and 1 (at least 1/8 from 1) (``γ = 1`` hides a missing ``γ``), both signs.
 - :func:`upstream_gradients`: random ``g``, not all ones (all ones makes the true ``∂ℓ/∂x`` and ``∂ℓ/∂γ`` zero).
 - :func:`scales`: ``a = ±2^k`` (exact in binary floating point), positive or negative.
 - :func:`bn_cases`: all of it at once, as a :class:`~bnsym.testing.case.BNCase`.
@@ -44,8 +44,13 @@ def _cast(a: np.ndarray, dtype) -> np.ndarray:
         return np.asarray(a, np.float64).astype(dtype).astype(np.float64)
 
 
+def _floats(lo: float, hi: float, width: int) -> st.SearchStrategy:
+    """Finite floats in ``[lo, hi]`` of the given width, without subnormals (they flush or lose precision)."""
+    return st.floats(lo, hi, width=width, allow_subnormal=False)
+
+
 def _unit(shape, width) -> st.SearchStrategy:
-    return hnp.arrays(np.float64, shape, elements=st.floats(-1.0, 1.0, width=width))
+    return hnp.arrays(np.float64, shape, elements=_floats(-1.0, 1.0, width))
 
 
 def _nondegenerate(x: np.ndarray, dtype) -> bool:
@@ -85,10 +90,10 @@ def batches(
         offset, spread = 0.0, 1.0
     elif regime == "wide":
         spread = 10.0 ** draw(st.integers(-3, 3))
-        offset = draw(st.floats(-10.0, 10.0, width=width)) * spread
+        offset = draw(_floats(-10.0, 10.0, width)) * spread
     else:
         spread = 10.0 ** draw(st.integers(-5, -2))
-        offset = draw(st.floats(1.0, 100.0, width=width)) * draw(st.sampled_from([1.0, -1.0]))
+        offset = draw(_floats(1.0, 100.0, width)) * draw(st.sampled_from([1.0, -1.0]))
     x = _cast(offset + spread * draw(_unit((m, f), width)), dtype)
     if not allow_constant:
         # a deterministic fallback keeps shrinking cheap: spread the first two rows apart
@@ -101,7 +106,7 @@ def batches(
 
 
 def gammas(features: int, *, dtype=np.float64) -> st.SearchStrategy:
-    """``γ`` per feature: ``|γ| ∈ [0.25, 0.9] ∪ [1.1, 4]``, either sign.
+    """``γ`` per feature: ``|γ| ∈ [0.25, 0.875] ∪ [1.125, 4]`` (bounds exact in every float width), either sign.
 
     >>> from hypothesis import find
     >>> g = find(gammas(3), lambda g: True)
@@ -109,7 +114,7 @@ def gammas(features: int, *, dtype=np.float64) -> st.SearchStrategy:
     True
     """
     width = _width(dtype)
-    magnitude = st.floats(0.25, 0.9, width=width) | st.floats(1.1, 4.0, width=width)
+    magnitude = _floats(0.25, 0.875, width) | _floats(1.125, 4.0, width)
     element = st.tuples(magnitude, st.sampled_from([1.0, -1.0])).map(lambda t: t[0] * t[1])
     return hnp.arrays(np.float64, (features,), elements=element)
 
@@ -121,7 +126,7 @@ def betas(features: int, *, dtype=np.float64) -> st.SearchStrategy:
     >>> find(betas(2), lambda b: True).shape
     (2,)
     """
-    return hnp.arrays(np.float64, (features,), elements=st.floats(-2.0, 2.0, width=_width(dtype)))
+    return hnp.arrays(np.float64, (features,), elements=_floats(-2.0, 2.0, _width(dtype)))
 
 
 def upstream_gradients(shape: tuple, *, dtype=np.float64) -> st.SearchStrategy:
@@ -141,7 +146,7 @@ def upstream_gradients(shape: tuple, *, dtype=np.float64) -> st.SearchStrategy:
         g[0, flat] += 1.0  # deterministic fix, keeps shrinking simple
         return g
 
-    return hnp.arrays(np.float64, shape, elements=st.floats(-2.0, 2.0, width=width)).map(vary)
+    return hnp.arrays(np.float64, shape, elements=_floats(-2.0, 2.0, width)).map(vary)
 
 
 def scales(*, positive: bool = True, negative: bool = True, max_exponent: int = 6) -> st.SearchStrategy:
@@ -160,7 +165,7 @@ def scales(*, positive: bool = True, negative: bool = True, max_exponent: int = 
 
 
 def running_statistics(features: int, *, dtype=np.float64) -> st.SearchStrategy:
-    """Initial ``(running_mean, running_var)``: means in ``[-2, 2]``, variances in ``[0.1, 4]``.
+    """Initial ``(running_mean, running_var)``: means in ``[-2, 2]``, variances in ``[0.125, 4]``.
 
     >>> from hypothesis import find
     >>> mean, var = find(running_statistics(2), lambda t: True)
@@ -169,8 +174,8 @@ def running_statistics(features: int, *, dtype=np.float64) -> st.SearchStrategy:
     """
     width = _width(dtype)
     return st.tuples(
-        hnp.arrays(np.float64, (features,), elements=st.floats(-2.0, 2.0, width=width)),
-        hnp.arrays(np.float64, (features,), elements=st.floats(0.1, 4.0, width=width)),
+        hnp.arrays(np.float64, (features,), elements=_floats(-2.0, 2.0, width)),
+        hnp.arrays(np.float64, (features,), elements=_floats(0.125, 4.0, width)),
     )
 
 

@@ -5,7 +5,7 @@ each feature ``j`` has the conditioning ``κ_j = max(1, max_i |x_ij| / s_j)`` wi
 about 1 for a centred batch and grows for nearly constant batches far from 0, where ``x - μ`` cancels. With
 ``c = factor·m`` (summations over the batch lose up to ``m·u``) a value ``actual`` passes when, elementwise,
 ``|actual - expected| ≤ atol + rtol·|expected|`` with ``rtol = c·u`` and ``atol = c·u·scale``, where ``scale`` is
-the size of the terms the quantity is computed from:
+the size of the terms the quantity is computed from (plus the smallest normal number of the dtype, for underflow):
 
 =================  =========================================
 quantity           scale
@@ -23,7 +23,7 @@ replaces the derived values by fixed ones; ``Tolerance(factor=...)`` scales them
 >>> import numpy as np
 >>> tol = Tolerance()
 >>> bound = tol.bound(np.float64, m=4, scale=np.array([1.0]))
->>> float(bound.rtol) == 16 * 4 * np.finfo(np.float64).eps
+>>> bool(bound.rtol == 16 * 4 * np.finfo(np.float64).eps)
 True
 >>> bool(bound.holds(np.array([1.0 + 1e-15]), np.array([1.0])).all())
 True
@@ -107,6 +107,8 @@ class Tolerance:
 
     def bound(self, dtype, m: int, scale: np.ndarray) -> Bound:
         """The bound for a quantity of size ``scale`` computed from a batch of ``m`` samples in ``dtype``."""
-        c = self.factor * m * float(np.finfo(dtype).eps)
-        atol = np.asarray(self.atol if self.atol is not None else c * np.asarray(scale, np.float64))
+        info = np.finfo(dtype)
+        c = self.factor * m * float(info.eps)
+        # the floor c·tiny keeps results that underflow to subnormals from failing
+        atol = np.asarray(self.atol if self.atol is not None else c * (np.asarray(scale, np.float64) + float(info.tiny)))
         return Bound(atol, self.rtol if self.rtol is not None else c)

@@ -1,0 +1,1006 @@
+r"""Paper-ready LaTeX for :class:`~bnsym.derive.Derivation`\ s and :class:`~bnsym.theorems.Proof`\ s.
+
+:func:`to_latex` walks the chain rule step by step (the symbolic product of local partials, each factor
+substituted, the gradient in the named intermediates and the closed form), or a proof's hypotheses and its
+chain of equalities. Every formula is printed by SymPy's own LaTeX printer from the very expression the
+object holds; this module only lays the rows out and breaks long ones so that no line is wider than the text
+block (:attr:`Notation.width`). :func:`compile_pdf` checks the result with a real TeX engine.
+
+>>> from bnsym import chain
+>>> print(to_latex(chain(2, names="ab").gradient("a")))
+\begin{align*}
+h_{1} &= a x\\
+\hat{y} &= b h_{1}\\
+\frac{\partial J}{\partial a} &= \frac{\partial J}{\partial \hat{y}}\,\frac{\partial \hat{y}}{\partial h_{1}}\,\frac{\partial h_{1}}{\partial a}\\
+ &= \frac{\partial J}{\partial \hat{y}} \cdot b \cdot x\\
+ &= b x \frac{\partial J}{\partial \hat{y}}
+\end{align*}
+
+User-supplied LaTeX is refused when it could do more than typeset math:
+
+>>> Notation(names={"a": r"\input{secret}"})
+Traceback (most recent call last):
+...
+bnsym.errors.LatexError: refused LaTeX for the name 'a': the command \input is not allowed
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+
+from .errors import LatexError
+
+__all__ = ["Notation", "to_latex", "repr_latex", "document", "compile_pdf", "escape_text", "check_math",
+           "break_latex", "latex_width", "print_latex"]
+
+# -- markers: SymPy's printer output with the places where a line may break -------------------------------
+# Both characters are whitespace for ``str.split``, so SymPy's word counts (used to decide on long
+# fractions) are the same with and without them.
+_ADD_MARK = "\x1f"
+_MUL_MARK = "\x1e"
+_MARKS = _ADD_MARK + _MUL_MARK
+
+
+class _BreakingPrinter(LatexPrinter):
+    """SymPy's LaTeX printer, marking where sums and products may be broken (the text is otherwise SymPy's)."""
+
+    def __init__(self, settings=None, hadamard: str = r"\odot"):
+        super().__init__(settings)
+        self._settings["mul_symbol_latex"] = self._settings["mul_symbol_latex"] + _MUL_MARK
+        self._hadamard = hadamard
+
+    def _print_Add(self, expr, order=None):
+        text = super()._print_Add(expr, order=order)
+        # mark the top-level " + " / " - " that LatexPrinter._print_Add put between the terms
+        return _mark_top_level(text)
+
+    def _print_HadamardProduct(self, expr):
+        prec = sympy.printing.precedence.PRECEDENCE["Pow"]
+        return (r" %s " % self._hadamard).join(self.parenthesize(a, prec, strict=True) for a in expr.args)
+
+
+def _mark_top_level(text: str) -> str:
+    """Put an add-marker before each `` + ``/`` - `` that is outside braces and ``\\left``-groups."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        if text.startswith(r"\left", i) and not text[i + 5:i + 6].isalpha():
+            depth += 1
+        elif text.startswith(r"\right", i) and not text[i + 6:i + 7].isalpha():
+            depth -= 1
+        char = text[i]
+        if char == "\\":
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif depth == 0 and (text.startswith(" + ", i) or text.startswith(" - ", i)) and i > 0:
+            out.append(_ADD_MARK)
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+# -- what users may hand us ------------------------------------------------------------------------------
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_^(),.'/]+$")
+_ENVIRONMENTS = {"matrix", "pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "smallmatrix", "cases",
+                 "array", "aligned", "gathered", "split"}
+_FORBIDDEN = {
+    "input", "include", "includeonly", "endinput", "InputIfFileExists", "IfFileExists", "openin", "openout",
+    "read", "readline", "write", "immediate", "closein", "closeout", "special", "shipout", "output",
+    "catcode", "lccode", "uccode", "sfcode", "mathcode", "delcode", "def", "edef", "gdef", "xdef", "let",
+    "futurelet", "csname", "endcsname", "expandafter", "noexpand", "unexpanded", "detokenize", "scantokens",
+    "string", "meaning", "uppercase", "lowercase", "newcommand", "renewcommand", "providecommand",
+    "DeclareRobustCommand", "DeclareMathOperator", "newenvironment", "renewenvironment", "usepackage",
+    "RequirePackage", "documentclass", "makeatletter", "makeatother", "directlua", "latelua", "luaexec",
+    "jobname", "verb", "lstinputlisting", "includegraphics", "href", "url", "afterassignment", "aftergroup",
+    "globaldefs", "count", "dimen", "skip", "toks", "chardef", "mathchardef", "countdef", "toksdef", "font",
+    "message", "errmessage", "typeout", "batchmode", "nonstopmode", "scrollmode", "errorstopmode", "primitive",
+    "end", "begin", "document", "endgroup", "begingroup", "loop", "repeat", "halign", "valign", "noalign",
+    "everypar", "everymath", "everydisplay", "everyhbox", "everyvbox", "everyjob", "everycr", "everyeof",
+    "tag", "label", "ref", "eqref", "hspace", "vspace", "kern", "hskip", "vskip", "mathchoice",
+}
+_FORBIDDEN_PREFIXES = ("pdf", "open", "write", "read", "new", "renew", "provide", "Declare", "every", "input",
+                       "include", "immediate", "catcode", "def", "lua", "shell", "file", "Input", "Get", "If",
+                       "@")
+
+
+def check_math(latex: str, what: str = "LaTeX") -> str:
+    r"""Return ``latex`` if it only typesets math, else raise :class:`~bnsym.errors.LatexError`.
+
+    Refused: commands that read or write files, define or redefine anything, change category codes or
+    leave math mode (``\input``, ``\write``, ``\def``, ``\catcode``, ``\end{align*}`` …), ``^^`` escapes,
+    comments (``%``), parameters (``#``), ``$`` and unbalanced braces.
+
+    >>> check_math(r"\frac{\partial J}{\partial w_{1}} \geq 0")
+    '\\frac{\\partial J}{\\partial w_{1}} \\geq 0'
+    >>> check_math(r"x \end{align*} \write18{rm -rf /}")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.LatexError: refused LaTeX: \end{align*} is not allowed (only \begin/\end of matrix, cases, array, aligned, ...)
+    """
+    if not isinstance(latex, str):
+        raise LatexError(f"refused {what}: expected a string of LaTeX, got {type(latex).__name__}")
+    for bad, why in (("^^", "^^ character escapes"), ("%", "comments (%)"), ("#", "parameters (#)"),
+                     ("$", "math shifts ($)")):
+        # an escaped \% \# \$ is a plain character and allowed
+        if re.search(r"(?<!\\)" + re.escape(bad), latex.replace("\\\\", "  ")):
+            raise LatexError(f"refused {what}: {why} are not allowed")
+    if any(ord(c) < 32 and c not in "\n\t" for c in latex):
+        raise LatexError(f"refused {what}: control characters are not allowed")
+    depth = 0
+    for match in re.finditer(r"\\([A-Za-z@]+|.)|([{}])", latex, re.S):
+        word, brace = match.group(1), match.group(2)
+        if brace:
+            depth += 1 if brace == "{" else -1
+            if depth < 0:
+                raise LatexError(f"refused {what}: unbalanced braces")
+            continue
+        if word in ("begin", "end"):
+            env = re.match(r"\{([A-Za-z*]+)\}", latex[match.end():])
+            if not env or env.group(1) not in _ENVIRONMENTS:
+                shown = env.group(0) if env else ""
+                raise LatexError(f"refused {what}: \\{word}{shown} is not allowed (only \\begin/\\end of matrix, "
+                                 "cases, array, aligned, ...)")
+            continue
+        if word and (word in _FORBIDDEN or word.startswith(_FORBIDDEN_PREFIXES) or "@" in word):
+            raise LatexError(f"refused {what}: the command \\{word} is not allowed")
+    if depth != 0:
+        raise LatexError(f"refused {what}: unbalanced braces")
+    return latex
+
+
+_TEXT_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
+    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "<": r"$<$", ">": r"$>$",
+    "|": r"$|$",
+}
+_UNICODE_MATH = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon", "ϵ": r"\epsilon",
+    "ζ": r"\zeta", "η": r"\eta", "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu",
+    "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\varphi", "χ": r"\chi",
+    "ψ": r"\psi", "ω": r"\omega", "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta", "Λ": r"\Lambda",
+    "Σ": r"\Sigma", "Π": r"\Pi", "Φ": r"\Phi", "Ψ": r"\Psi", "Ω": r"\Omega", "∂": r"\partial",
+    "∇": r"\nabla", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "≈": r"\approx", "≡": r"\equiv",
+    "→": r"\to", "←": r"\leftarrow", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow", "∞": r"\infty",
+    "∑": r"\sum", "∏": r"\prod", "√": r"\surd", "·": r"\cdot", "×": r"\times", "−": "-", "±": r"\pm",
+    "∈": r"\in", "∉": r"\notin", "⊆": r"\subseteq", "⊂": r"\subset", "⟂": r"\perp", "⊥": r"\perp",
+    "‖": r"\|", "⟨": r"\langle", "⟩": r"\rangle", "∘": r"\circ", "⊙": r"\odot", "∀": r"\forall",
+    "∃": r"\exists", "ℓ": r"\ell", "ᵀ": r"^{\top}", "²": "^{2}", "³": "^{3}", "¹": "^{1}", "⁻": "^{-}",
+    "₀": "_{0}", "₁": "_{1}", "₂": "_{2}", "₃": "_{3}", "₄": "_{4}", "ᵢ": "_{i}", "ₖ": "_{k}", "ⱼ": "_{j}",
+    "ₘ": "_{m}", "ₗ": "_{l}", "ℝ": r"\mathbb{R}", "∧": r"\wedge", "∨": r"\vee", "¬": r"\neg",
+}
+_UNICODE_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}",
+                 "\u00a0": "~", "§": r"\S{}", "é": r"\'e", "è": r"\`e", "ü": r"\"u", "ö": r"\"o", "ä": r"\"a"}
+_COMBINING = {"\u0302": r"\hat", "\u0303": r"\tilde", "\u0304": r"\bar", "\u0305": r"\bar", "\u0307": r"\dot",
+              "\u20d7": r"\vec"}
+
+
+def escape_text(text: str) -> str:
+    r"""Plain text (titles, reasons, statements) as LaTeX text: specials escaped, Unicode math transliterated.
+
+    Nothing in ``text`` can become a TeX command: backslashes, braces, ``%``, ``#``, ``$``, ``&``, ``_``,
+    ``^``, ``~`` are printed as characters; Greek letters and math signs become ``$\sigma$``-style math.
+
+    >>> print(escape_text(r"a_1 \input{x} 50% σ ≥ 0, x̂"))
+    a\_1 \textbackslash{}input\{x\} 50\% $\sigma$ $\geq$ 0, $\hat{x}$
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    text = unicodedata.normalize("NFC", text)
+    out: list[str] = []
+    chars = list(text)
+    i = 0
+    while i < len(chars):
+        char = chars[i]
+        accents = []
+        while i + 1 < len(chars) and chars[i + 1] in _COMBINING:
+            accents.append(_COMBINING[chars[i + 1]])
+            i += 1
+        if accents:
+            base = _UNICODE_MATH.get(char, char if char.isascii() and char.isalnum() else "{}")
+            for accent in accents:
+                base = f"{accent}{{{base}}}"
+            out.append(f"${base}$")
+        elif char in _TEXT_SPECIALS:
+            out.append(_TEXT_SPECIALS[char])
+        elif char in ("\n", "\r", "\t"):
+            out.append(" ")
+        elif ord(char) < 32 or ord(char) == 127:
+            pass
+        elif char.isascii():
+            out.append(char)
+        elif char in _UNICODE_MATH:
+            out.append(f"${_UNICODE_MATH[char]}$")
+        elif char in _UNICODE_TEXT:
+            out.append(_UNICODE_TEXT[char])
+        else:
+            ascii_form = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            out.append(escape_text(ascii_form) if ascii_form else "?")
+        i += 1
+    return "".join(out)
+
+
+# -- notation ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Notation:
+    r"""Typesetting choices a paper needs; the formulas themselves always come from SymPy's printer.
+
+    * ``d`` — ``"italic"`` (``d``) or ``"upright"`` (``\mathrm{d}``) for total derivatives; partial
+      derivatives are always ``\partial``.
+    * ``hadamard`` — the elementwise-product sign (``\odot``); a diagonal Jacobian in a chain-rule product is
+      written as an elementwise product with its diagonal.
+    * ``names`` — LaTeX for symbol names (``{"w1": r"\omega_1"}``); checked by :func:`check_math`.
+    * ``width`` — the text block width in pt (345 pt: LaTeX's ``article`` at 10 pt); longer lines are broken.
+    * ``environment`` — ``"align*"`` (a display block for a document) or ``"aligned"`` (to sit inside
+      ``$$ … $$``, as notebooks want).
+    * ``long_frac_ratio`` — SymPy's own setting: a fraction whose numerator is much longer than its
+      denominator is printed as ``\frac{1}{d} (…)`` so it can be broken.
+    * ``bn`` — the batch-norm operator's name.
+
+    >>> Notation(d="upright").sympy_settings()["diff_operator"]
+    'rd'
+    >>> Notation(d="slanted")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.LatexError: Notation.d must be 'italic' or 'upright', got 'slanted'
+    """
+
+    d: str = "italic"
+    hadamard: str = r"\odot"
+    names: Mapping[str, str] = field(default_factory=dict)
+    width: float = 345.0
+    environment: str = "align*"
+    long_frac_ratio: float | None = 2.0
+    bn: str = r"\operatorname{BN}"
+
+    def __post_init__(self) -> None:
+        if self.d not in ("italic", "upright"):
+            raise LatexError(f"Notation.d must be 'italic' or 'upright', got {self.d!r}")
+        if self.environment not in ("align*", "aligned"):
+            raise LatexError(f"Notation.environment must be 'align*' or 'aligned', got {self.environment!r}")
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) or not 100 <= self.width <= 2000:
+            raise LatexError(f"Notation.width is the text width in pt, between 100 and 2000, got {self.width!r}")
+        if not isinstance(self.names, Mapping):
+            raise LatexError("Notation.names must map symbol names to LaTeX strings")
+        for name, value in self.names.items():
+            check_math(value, f"LaTeX for the name {name!r}")
+        check_math(self.hadamard, "LaTeX for the Hadamard product")
+        check_math(self.bn, "LaTeX for the batch-norm operator")
+
+    def sympy_settings(self) -> dict[str, Any]:
+        """The keyword arguments for :func:`sympy.latex` that this notation stands for."""
+        return {"diff_operator": "rd" if self.d == "upright" else "d", "long_frac_ratio": self.long_frac_ratio}
+
+
+def _symbol_names(expr, notation: Notation) -> dict:
+    """Check every name SymPy will print; map those the user renamed.  Unsafe names are refused."""
+    renamed = {}
+    atoms = expr.atoms(sympy.Symbol) if isinstance(expr, sympy.Basic) else set()
+    if isinstance(expr, sympy.MatrixBase):
+        atoms = set().union(*(e.atoms(sympy.Symbol) for e in expr)) if len(expr) else set()
+    for symbol in atoms:
+        if symbol.name in notation.names:
+            renamed[symbol] = notation.names[symbol.name]
+        elif not _SAFE_NAME.match(symbol.name):
+            raise LatexError(
+                f"refused the symbol name {symbol.name!r}: names may use letters, digits and _ ^ ( ) , . ' / "
+                "only (give its LaTeX with Notation(names={...}) instead)"
+            )
+    functions = expr.atoms(sympy.core.function.AppliedUndef) if isinstance(expr, sympy.Basic) else set()
+    for function in functions:
+        if not _SAFE_NAME.match(function.func.__name__):
+            raise LatexError(f"refused the function name {function.func.__name__!r}")
+    return renamed
+
+
+def print_latex(expr, notation: Notation | None = None) -> str:
+    r"""``sympy.latex(expr)`` with the notation's settings: the one place formulas are printed.
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> print_latex(sympy.Derivative(sympy.Function("f")(x), x), Notation(d="upright"))
+    '\\frac{\\mathrm{d}}{\\mathrm{d}x} f{\\left(x \\right)}'
+    """
+    return _strip(_marked(expr, notation or Notation()))
+
+
+def _marked(expr, notation: Notation) -> str:
+    return _marked_settings(expr, notation)
+
+
+def _marked_settings(expr, notation: Notation, **extra) -> str:
+    settings = {**notation.sympy_settings(), **extra}
+    names = _symbol_names(expr, notation)
+    if names:
+        settings["symbol_names"] = names
+    return _BreakingPrinter(settings, hadamard=notation.hadamard).doprint(expr)
+
+
+def _strip(text: str) -> str:
+    return text.translate({ord(c): None for c in _MARKS})
+
+
+# -- widths -------------------------------------------------------------------------------------------------
+# Rough natural widths (pt) of Computer Modern math at 10 pt; calibrated against pdflatex's boxes.
+_ZERO = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "mathrm",
+         "operatorname", "hat", "tilde", "bar", "dot", "vec", "displaystyle", "textstyle", "mathbf", "mathit",
+         "limits", "nolimits", "mathbb", "boldsymbol", "phantom", "nonumber"}
+_SPACES = {",": 1.7, ";": 2.8, ":": 2.2, "!": -1.7, " ": 3.3, "quad": 10.0, "qquad": 20.0}
+_BINARY = {"cdot", "times", "odot", "circ", "pm", "mp", "wedge", "vee"}
+_RELATIONS = {"leq", "geq", "neq", "approx", "equiv", "to", "in", "notin", "subseteq", "perp", "Rightarrow",
+              "mapsto", "le", "ge", "ne", "sim"}
+
+
+def latex_width(tex: str, scale: float = 1.0) -> float:
+    r"""Estimated natural width (pt) of display math ``tex`` at 10 pt, to decide where to break lines.
+
+    >>> latex_width("a + b") < latex_width(r"\frac{\partial J}{\partial w_{1}} + \mathrm{ReLU}'\left(z\right)")
+    True
+    """
+    return _Width(_strip(tex)).measure(scale)
+
+
+class _Width:
+    def __init__(self, tex: str) -> None:
+        self.tex, self.i = tex, 0
+
+    def group(self) -> str:
+        """The text of a ``{...}`` group (or a single token) at the cursor, and advance past it."""
+        tex = self.tex
+        while self.i < len(tex) and tex[self.i] == " ":
+            self.i += 1
+        if self.i >= len(tex):
+            return ""
+        if tex[self.i] == "{":
+            depth, start = 0, self.i
+            while self.i < len(tex):
+                if tex[self.i] == "\\":
+                    self.i += 2
+                    continue
+                depth += {"{": 1, "}": -1}.get(tex[self.i], 0)
+                self.i += 1
+                if depth == 0:
+                    return tex[start + 1:self.i - 1]
+            return tex[start + 1:]
+        if tex[self.i] == "\\":
+            match = re.match(r"\\([A-Za-z]+|.)", tex[self.i:])
+            self.i += match.end()
+            return match.group(0)
+        self.i += 1
+        return tex[self.i - 1]
+
+    def measure(self, scale: float) -> float:
+        tex, width = self.tex, 0.0
+        while self.i < len(tex):
+            char = tex[self.i]
+            if char == "\\":
+                match = re.match(r"\\([A-Za-z]+|.)", tex[self.i:])
+                word = match.group(1)
+                self.i += match.end()
+                if word in ("frac", "dfrac", "tfrac"):
+                    top, bottom = self.group(), self.group()
+                    inner = scale if scale == 1.0 else scale * 0.75
+                    width += max(latex_width(top, inner), latex_width(bottom, inner)) + 2.4 * scale
+                elif word == "sqrt":
+                    width += latex_width(self.group(), scale) + 8.3 * scale
+                elif word in ("text", "textbf", "textit", "mathrm", "operatorname") and word.startswith("text"):
+                    width += len(self.group()) * 5.0 * scale
+                elif word in ("mathrm", "operatorname"):
+                    width += len(re.sub(r"\\.", "x", self.group())) * 6.2 * scale
+                elif word in ("begin",):
+                    env = self.group()
+                    end = tex.find(r"\end{%s}" % env, self.i)
+                    body = tex[self.i:end if end >= 0 else len(tex)]
+                    self.i = (end + len(r"\end{%s}" % env)) if end >= 0 else len(tex)
+                    width += _matrix_width(body, scale)
+                elif word in _ZERO:
+                    pass
+                elif word in _SPACES:
+                    width += _SPACES[word] * scale
+                elif word in _BINARY:
+                    width += 12.0 * scale
+                elif word in _RELATIONS:
+                    width += 13.4 * scale
+                elif word in ("sum", "prod"):
+                    width += 14.0 * scale
+                elif word == "cdots" or word == "ldots" or word == "dots":
+                    width += 13.4 * scale
+                elif word in ("{", "}", "|"):
+                    width += 5.0 * scale
+                else:  # greek letters, \partial, \infty ...
+                    width += 6.0 * scale
+            elif char in "^_":
+                self.i += 1
+                width += latex_width(self.group(), scale * 0.7 if scale > 0.6 else scale)
+            elif char in "{}":
+                self.i += 1
+            elif char in "+-=<>":
+                self.i += 1
+                width += (13.4 if char in "=<>" else 12.0) * scale
+            elif char == " ":
+                self.i += 1
+            elif char == "&":
+                self.i += 1
+            elif char in "()[]|":
+                self.i += 1
+                width += 3.9 * scale
+            elif char in ",;":
+                self.i += 1
+                width += 4.4 * scale
+            elif char == "'":
+                self.i += 1
+                width += 2.8 * scale
+            elif char.isdigit():
+                self.i += 1
+                width += 5.0 * scale
+            else:
+                self.i += 1
+                width += 5.8 * scale
+        return width
+
+
+def _matrix_width(body: str, scale: float) -> float:
+    rows = [r for r in body.split(r"\\") if r.strip()]
+    columns: list[float] = []
+    for row in rows:
+        for k, cell in enumerate(row.split("&")):
+            w = latex_width(cell, scale)
+            if k >= len(columns):
+                columns.append(w)
+            else:
+                columns[k] = max(columns[k], w)
+    return sum(columns) + 10.0 * scale * max(len(columns) - 1, 0) + 2.0
+
+
+# -- line breaking ------------------------------------------------------------------------------------------
+def _break_points(marked: str) -> tuple[list[tuple[int, str]], list[tuple[int, int, list[int]]]]:
+    """Break candidates ``(index, kind)`` outside braces/environments, and the ``\\left…\\right`` pairs."""
+    points: list[tuple[int, str]] = []
+    pairs: list[tuple[int, int, list[int]]] = []
+    stack: list[tuple[int, int]] = []
+    brace = env = 0
+    i = 0
+    while i < len(marked):
+        char = marked[i]
+        if char == "\\":
+            match = re.match(r"\\([A-Za-z]+|.)", marked[i:])
+            word = match.group(1)
+            if word == "left":
+                stack.append((i, brace))
+            elif word == "right" and stack:
+                start, _ = stack.pop()
+                pairs.append((start, i, []))
+            elif word == "begin":
+                env += 1
+            elif word == "end":
+                env -= 1
+            i += match.end()
+            continue
+        if char == "{":
+            brace += 1
+        elif char == "}":
+            brace -= 1
+        elif char in _MARKS and brace == 0 and env == 0 and all(b == 0 for _, b in stack):
+            points.append((i, "add" if char == _ADD_MARK else "mul"))
+        i += 1
+    return points, pairs
+
+
+def break_latex(tex_or_expr, width: float, notation: Notation | None = None, first: float | None = None) -> list[str]:
+    r"""Split SymPy's LaTeX of an expression into lines no wider than ``width`` pt (where it can).
+
+    Lines break before a ``+``/``-`` of a sum or between the factors of a product, at any depth outside
+    ``\frac``, ``\sqrt``, sub-/superscripts and matrices; a ``\left(…\right)`` pair split across lines
+    becomes ``\Bigl(…\Bigr)``. Joined back (with ``\Bigl``→``\left``), the lines are exactly
+    :func:`print_latex` of the expression. ``first`` is the width available on the first line.
+
+    >>> import sympy
+    >>> x = sympy.symbols("x1:30")
+    >>> lines = break_latex(sum(x), 120)
+    >>> len(lines) > 1 and "".join(lines).replace(" ", "") == sympy.latex(sum(x)).replace(" ", "")
+    True
+    """
+    notation = notation or Notation()
+    marked = tex_or_expr if isinstance(tex_or_expr, str) else _marked(tex_or_expr, notation)
+    first = width if first is None else first
+    if latex_width(marked) <= first:
+        return [_strip(marked)]
+    points, pairs = _break_points(marked)
+    cuts: list[int] = []
+    start, budget, last_fit = 0, first, None
+    for index, _kind in points + [(len(marked), "end")]:
+        if latex_width(marked[start:index]) <= budget:
+            last_fit = index
+            continue
+        cut = last_fit if last_fit is not None and last_fit > start else index
+        if cut >= len(marked):
+            break
+        cuts.append(cut)
+        start, budget, last_fit = cut, width, None
+        if latex_width(marked[start:index]) <= budget:
+            last_fit = index
+    text = marked
+    # \left ... \right pairs that a cut separates become \Bigl ... \Bigr (or \biggl when they hold fractions)
+    replacements: dict[int, tuple[int, str]] = {}
+    for left, right, _ in pairs:
+        if any(left < c < right for c in cuts):
+            size = "bigg" if r"\frac" in marked[left:right] else "Big"
+            replacements[left] = (len(r"\left"), rf"\{size}l")
+            replacements[right] = (len(r"\right"), rf"\{size}r")
+    pieces, previous = [], 0
+    boundaries = sorted(set(cuts))
+    lines: list[str] = []
+    line_start = 0
+    for cut in boundaries + [len(text)]:
+        segment, pos = [], line_start
+        for where in sorted(k for k in replacements if line_start <= k < cut):
+            segment.append(text[pos:where])
+            length, new = replacements[where]
+            segment.append(new)
+            pos = where + length
+        segment.append(text[pos:cut])
+        lines.append(_strip("".join(segment)).strip())
+        line_start = cut
+    del pieces, previous
+    return [line for line in lines if line]
+
+
+def _unbreak(lines: Sequence[str]) -> str:
+    """Join broken lines back into one string (test helper: must equal :func:`print_latex`)."""
+    joined = " ".join(lines)
+    return re.sub(r"\\(?:bigg|Big)([lr])", lambda m: r"\left" if m.group(1) == "l" else r"\right", joined)
+
+
+# -- rows of an align block ---------------------------------------------------------------------------------
+@dataclass
+class _Rows:
+    notation: Notation
+    numbered: bool = False
+    rows: list[str] = field(default_factory=list)
+    abbreviations: int = 0
+
+    def _fit(self, rhs, width: float, first: float):
+        """Lines of ``rhs`` that fit, trying SymPy's ``root_notation=False`` (breakable roots) second."""
+        if isinstance(rhs, str):
+            variants = [rhs]
+        else:
+            variants = [_marked(rhs, self.notation), _marked_settings(rhs, self.notation, root_notation=False)]
+        best = None
+        for marked in variants:
+            lines = break_latex(marked, width, self.notation, first=first)
+            fits = all(latex_width(line) <= (first if k == 0 else width) for k, line in enumerate(lines))
+            if fits:
+                return lines, True
+            best = best or lines
+        return best, False
+
+    def equation(self, lhs: str, rhs, *, relation: str = "=", note: str = "", optional: bool = False,
+                 depth: int = 0) -> bool:
+        r"""``lhs &= rhs``, ``rhs`` (an expression or marked LaTeX) broken into continuation lines.
+
+        A right-hand side that cannot be broken to fit is printed with its common subexpressions named
+        (``\kappa_1, \kappa_2, …`` from :func:`sympy.cse`); an ``optional`` row that does not fit is left out.
+        """
+        lhs_width = latex_width(lhs) + 13.4 + 10.0
+        note_width = latex_width(note) if note else 0.0
+        budget = max(self.notation.width - lhs_width - 10.0, 80.0)
+        width = self.notation.width - 40.0 - (lhs_width if lhs else 0.0)
+        width = max(width, 80.0)
+        lines, fits = self._fit(rhs, width, budget - note_width)
+        if not fits and optional:
+            return False
+        if not fits and isinstance(rhs, sympy.Expr) and depth < 2:
+            taken = {s.name for s in rhs.free_symbols}
+            names = (sympy.Symbol(f"kappa{k}") for k in range(self.abbreviations + 1, 10**6))
+            names = (s for s in names if s.name not in taken)
+            replacements, (reduced,) = sympy.cse(rhs, symbols=names, optimizations=None)
+            if replacements:
+                self.abbreviations += len(replacements)
+                self.equation(lhs, reduced, relation=relation, note=note, depth=depth + 1)
+                for k, (symbol, value) in enumerate(replacements):
+                    head = (r"\text{where }" if k == 0 else "") + print_latex(symbol, self.notation)
+                    self.equation(head, value, depth=depth + 1)
+                return True
+        for k, line in enumerate(lines):
+            if k == 0:
+                text = f"{lhs} &{relation} {line}" if relation else f"{lhs} & {line}"
+                if note:
+                    text += note
+            else:
+                text = rf" &\qquad {{}}{line}" if line[:1] in "+-" else rf" &\qquad {line}"
+            self.add(text, number=(k == len(lines) - 1))
+        return fits
+
+    def add(self, text: str, number: bool = False) -> None:
+        if self.numbered and self.notation.environment == "align*" and not number:
+            text += r" \nonumber"
+        self.rows.append(text)
+
+    def text(self, text: str) -> None:
+        self.add(r"&\text{%s}" % text)
+
+    def render(self) -> str:
+        if self.notation.environment == "aligned":
+            env = "aligned"
+        else:
+            env = "align" if self.numbered else "align*"
+        return f"\\begin{{{env}}}\n" + "\\\\\n".join(self.rows) + f"\n\\end{{{env}}}"
+
+
+def _partial(of, wrt, notation: Notation) -> str:
+    return r"\frac{\partial %s}{\partial %s}" % (print_latex(of, notation), print_latex(wrt, notation))
+
+
+def _is_matrix(value) -> bool:
+    return isinstance(value, sympy.MatrixBase)
+
+
+def _sigma_prime(value) -> sympy.Expr | None:
+    """The argument ``z`` when ``value`` is the sigmoid's derivative ``σ(z)(1 − σ(z))``, else None."""
+    from .functions import Sigmoid
+
+    sigmoids = value.atoms(Sigmoid) if isinstance(value, sympy.Basic) else set()
+    if len(sigmoids) == 1:
+        (s,) = sigmoids
+        if sympy.expand(value - s.fdiff()) == 0:
+            return s.args[0]
+    return None
+
+
+# -- derivations --------------------------------------------------------------------------------------------
+def _derivation_rows(d, rows: _Rows) -> None:
+    notation = rows.notation
+    J = getattr(d, "loss_symbol", sympy.Symbol("J"))
+    param = sympy.Symbol(d.parameter_name)
+    target = _partial(J, param, notation)
+    factors = list(d.factors)
+    compact = d.compact
+    # 1. the forward definitions the derivation uses
+    used = set()
+    pending = [compact] + [f.value for f in factors]
+    definitions = list(getattr(d, "definitions", []))
+    defined = {s: e for s, e in definitions}
+    while pending:
+        e = pending.pop()
+        atoms = (set().union(*(x.free_symbols for x in e)) if _is_matrix(e) else e.free_symbols) if e != 0 else set()
+        for s in atoms:
+            if s in defined and s not in used:
+                used.add(s)
+                pending.append(defined[s])
+    for symbol, expr in definitions:
+        if symbol in used:
+            rows.equation(print_latex(symbol, notation), expr)
+    # 2. the symbolic chain-rule product
+    symbolic = [_partial(f.of, f.wrt, notation) for f in factors]
+    rows.equation(target, r"\,".join(symbolic).replace(r"\,", r"\," + _MUL_MARK))
+    # 3. each factor substituted
+    if not any(_is_matrix(f.value) for f in factors):
+        parts = []
+        for f in factors:
+            body = _marked(f.value, notation)
+            if isinstance(f.value, sympy.Add):
+                body = r"\left(" + body + r"\right)"
+            parts.append(body)
+        rows.equation("", (r" \cdot" + _MUL_MARK + " ").join(parts))
+    else:
+        for f in factors:
+            _factor_rows(f, rows)
+        rows.equation("", _hadamard_product(factors, notation), optional=True)
+    # 4. multiplied out in the named intermediates, then explicit in inputs and parameters
+    _value_rows(d, compact, rows, target)
+    closed = d.closed_form
+    if print_latex(closed, notation) != print_latex(compact, notation):
+        _value_rows(d, closed, rows, target)
+
+
+def _value_rows(d, value, rows: _Rows, target: str) -> None:
+    notation = rows.notation
+    if not _is_matrix(value):
+        rows.equation("", value)
+        return
+    if latex_width(print_latex(value, notation)) <= notation.width - 60:
+        rows.equation("", value)
+        return
+    symbols = d.parameter if _is_matrix(d.parameter) else None
+    for index in range(len(value)):
+        i, j = divmod(index, value.cols)
+        if symbols is not None and symbols.shape == value.shape:
+            lhs = _partial(getattr(d, "loss_symbol", sympy.Symbol("J")), symbols[i, j], notation)
+        else:
+            lhs = r"\left[%s\right]_{%d %d}" % (target, i + 1, j + 1)
+        rows.equation(lhs, value[i, j])
+
+
+def _factor_rows(f, rows: _Rows) -> None:
+    notation = rows.notation
+    lhs = _partial(f.of, f.wrt, notation)
+    value = f.value
+    if not _is_matrix(value):
+        arg = _sigma_prime(value)
+        if arg is not None:
+            prime = r"\sigma'\left(%s\right) = " % print_latex(arg, notation)
+            rows.equation(lhs, prime + _MUL_MARK + _marked(value, notation))
+            return
+        rows.equation(lhs, value)
+        return
+    if value.is_diagonal() and value.rows == value.cols and value.rows > 1:
+        diagonal = [value[k, k] for k in range(value.rows)]
+        if len(set(diagonal)) == 1:
+            rows.equation(lhs, _marked(diagonal[0], notation) + r" I")
+        else:
+            rows.equation(lhs, r"\operatorname{diag}\left(" + ("," + _MUL_MARK + " ").join(
+                _marked(e, notation) for e in diagonal) + r"\right)")
+        return
+    if latex_width(print_latex(value, notation)) <= notation.width - latex_width(lhs) - 40:
+        rows.equation(lhs, value)
+        return
+    for index in range(len(value)):
+        i, j = divmod(index, value.cols)
+        if value[i, j] != 0:
+            rows.equation(r"\left[%s\right]_{%d %d}" % (lhs, i + 1, j + 1), value[i, j])
+    rows.text(r"(the other entries are 0)")
+
+
+def _hadamard_product(factors, notation: Notation) -> str:
+    r"""The chain-rule product with each factor substituted, read left to right: a row vector times each
+    Jacobian; a diagonal Jacobian acts as an elementwise product with its diagonal (``\odot``)."""
+    out, previous = "", "start"
+    for k, f in enumerate(factors):
+        value = f.value
+        kind = "matrix" if _is_matrix(value) else "scalar"
+        if kind == "matrix" and value.rows == value.cols and value.rows > 1 and value.is_diagonal():
+            diagonal = [value[i, i] for i in range(value.rows)]
+            if len(set(diagonal)) == 1:
+                value, kind = diagonal[0], "scalar"
+            else:
+                value, kind = sympy.Matrix([diagonal]), "hadamard"
+        piece = _marked(value, notation)
+        if kind == "scalar" and isinstance(value, sympy.Add):
+            piece = r"\left(" + piece + r"\right)"
+        if k == 0:
+            out = piece
+        elif kind == "hadamard":
+            if previous == "matrix":
+                out = r"\left(" + out + r"\right)"
+            out += f" {_MUL_MARK}{notation.hadamard} " + piece
+        else:
+            out += f" {_MUL_MARK}" + piece
+        if k:
+            previous = kind
+    return out
+
+
+# -- proofs -------------------------------------------------------------------------------------------------
+def _proof_rows(proof, rows: _Rows) -> None:
+    notation = rows.notation
+    statement = check_math(proof.statement_latex, "statement_latex")
+    rows.add(f"& {statement}")
+    conditions = [check_math(c.latex, "a condition's LaTeX") for c in proof.conditions]
+    if conditions:
+        line, current = [], []
+        for c in conditions:
+            trial = current + [c]
+            if current and latex_width(r"\text{if }" + r",\ ".join(trial)) > notation.width - 40:
+                line.append(r",\ ".join(current))
+                current = [c]
+            else:
+                current = trial
+        line.append(r",\ ".join(current))
+        for k, part in enumerate(line):
+            rows.add((r"&\text{if } " if k == 0 else r"&\qquad ") + part + ("," if k < len(line) - 1 else ""))
+    for step in proof.steps:
+        expr, reason = step.expr, escape_text(step.reason)
+        note = r"\qquad\text{(%s)}" % reason if reason else ""
+        if isinstance(expr, sympy.core.relational.Relational):
+            relation = {"==": "=", "!=": r"\neq", "<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq"}[expr.rel_op]
+            lhs = print_latex(expr.lhs, notation)
+            if latex_width(lhs) > notation.width / 2:
+                rows.equation("", expr.lhs, relation="", note=note)
+                rows.equation("", expr.rhs, relation=relation)
+            else:
+                rows.equation(lhs, expr.rhs, relation=relation, note=note)
+        else:
+            rows.equation("", expr, note=note)
+
+
+def _proof_verdict(proof) -> str:
+    if proof.holds is True:
+        return "Holds: proved (" + escape_text(proof.method) + ")."
+    if proof.holds is False:
+        text = "Does not hold as stated"
+        if proof.replacement:
+            text += "; what holds instead: " + escape_text(proof.replacement)
+        return text + "."
+    return "Could not be completed" + (": " + escape_text(proof.reason) if proof.reason else "") + "."
+
+
+def _proof_block(proof, notation: Notation, numbered: bool) -> str:
+    rows = _Rows(notation, numbered)
+    _proof_rows(proof, rows)
+    math = rows.render()
+    if notation.environment == "aligned":
+        head = r"&\text{%s (%s)}\\" % (escape_text(proof.title), escape_text(proof.source))
+        verdict = r"\\&\text{%s}" % _proof_verdict(proof)
+        if proof.holds is False and proof.replacement_latex:
+            verdict += r"\\& %s" % check_math(proof.replacement_latex, "replacement_latex")
+        return math.replace(r"\begin{aligned}" + "\n", r"\begin{aligned}" + "\n" + head + "\n", 1).replace(
+            "\n" + r"\end{aligned}", verdict + "\n" + r"\end{aligned}")
+    parts = [r"\noindent\textbf{%s.} %s (%s; batch size $m = %s$)." % (
+        escape_text(proof.title), escape_text(proof.statement), escape_text(proof.source),
+        escape_text(str(proof.batch)))]
+    parts.append(math)
+    parts.append(r"\noindent %s" % _proof_verdict(proof))
+    if proof.holds is False and proof.replacement_latex:
+        parts.append(r"\[ %s \]" % check_math(proof.replacement_latex, "replacement_latex"))
+    if proof.holds is False and proof.counterexample:
+        items = ", ".join(f"{escape_text(str(k))} = {escape_text(_short(v))}" for k, v in proof.counterexample.items())
+        parts.append(r"\noindent Counterexample: %s." % items)
+    return "\n".join(parts)
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- public entry points ------------------------------------------------------------------------------------
+def _is_derivation(obj) -> bool:
+    return all(hasattr(obj, a) for a in ("factors", "compact", "closed_form", "parameter_name"))
+
+
+def _is_proof(obj) -> bool:
+    return all(hasattr(obj, a) for a in ("statement_latex", "conditions", "steps", "holds"))
+
+
+def _items(obj) -> list:
+    if _is_derivation(obj) or _is_proof(obj):
+        return [obj]
+    if isinstance(obj, Mapping):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)) and obj and all(_is_derivation(o) or _is_proof(o) for o in obj):
+        return list(obj)
+    raise LatexError(
+        f"to_latex renders a Derivation, a Proof, or a list or mapping of them; got {type(obj).__name__}"
+    )
+
+
+def _block(obj, notation: Notation, numbered: bool) -> str:
+    if _is_proof(obj):
+        return _proof_block(obj, notation, numbered)
+    rows = _Rows(notation, numbered)
+    _derivation_rows(obj, rows)
+    return rows.render()
+
+
+def _heading(obj) -> str:
+    if _is_proof(obj):
+        return escape_text(obj.title)
+    network = getattr(obj, "network", None)
+    where = getattr(network, "description", "") or "the network"
+    return r"$\partial J/\partial %s$ in the %s" % (print_latex(sympy.Symbol(obj.parameter_name)), escape_text(where))
+
+
+def to_latex(obj, standalone: bool = False, numbered: bool = False, notation: Notation | None = None) -> str:
+    r"""LaTeX for a :class:`~bnsym.derive.Derivation`, a :class:`~bnsym.theorems.Proof`, or a list/mapping of them.
+
+    A derivation is an ``align*`` block: the forward definitions it uses, the symbolic chain-rule product
+    ``\frac{\partial J}{\partial w_1} = \frac{\partial J}{\partial \hat y}\,\frac{\partial \hat y}{\partial z_2}
+    \cdots``, the factors substituted, then the gradient in the named intermediates and explicitly. A proof
+    is its statement, hypotheses and chain of equalities (each with its reason), then the verdict.
+    ``numbered=True`` numbers the equations (``align``); ``standalone=True`` returns a complete document.
+
+    >>> from bnsym import two_layer
+    >>> tex = to_latex(two_layer().gradient("w1"))
+    >>> r"\mathrm{ReLU}'\left(z_{2}\right) \cdot w_{2} \cdot \mathrm{ReLU}'\left(z_{1}\right) \cdot x" in tex
+    True
+    >>> to_latex("w1")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.LatexError: to_latex renders a Derivation, a Proof, or a list or mapping of them; got str
+    """
+    notation = notation or Notation()
+    if not isinstance(notation, Notation):
+        raise LatexError(f"notation must be a bnsym.latex.Notation, got {type(notation).__name__}")
+    items = _items(obj)
+    if standalone:
+        return document(items, numbered=numbered, notation=notation)
+    return "\n\n".join(_block(item, notation, numbered) for item in items)
+
+
+def repr_latex(obj) -> str:
+    r"""What ``_repr_latex_`` returns in a notebook: an ``aligned`` block inside ``$$ … $$``.
+
+    >>> from bnsym import chain
+    >>> text = repr_latex(chain(2).gradient("w2"))
+    >>> text.startswith("$$\\begin{aligned}") and text.endswith("\\end{aligned}$$")
+    True
+    """
+    return "$$" + to_latex(obj, notation=Notation(environment="aligned")) + "$$"
+
+
+_PREAMBLE = r"""\documentclass[10pt]{article}
+\usepackage{amsmath}
+\usepackage{amssymb}
+\allowdisplaybreaks
+\begin{document}
+"""
+
+
+def document(items, *, numbered: bool = False, notation: Notation | None = None, title: str | None = None) -> str:
+    r"""A complete LaTeX document (``article``, ``amsmath``, ``amssymb``) with one section per item.
+
+    >>> from bnsym import chain
+    >>> tex = document([chain(2).gradient("w1")], title="Goodfellow's chain")
+    >>> tex.startswith("\\documentclass") and tex.rstrip().endswith("\\end{document}")
+    True
+    """
+    notation = notation or Notation()
+    if notation.environment != "align*":
+        raise LatexError("a standalone document needs Notation(environment='align*')")
+    items = _items(items)
+    body = []
+    if title:
+        body.append(r"\section*{%s}" % escape_text(title))
+    for item in items:
+        body.append(r"\subsection*{%s}" % _heading(item))
+        body.append(_block(item, notation, numbered))
+    return _PREAMBLE + "\n\n".join(body) + "\n\\end{document}\n"
+
+
+def compile_pdf(tex: str, workdir, *, name: str = "bnsym", timeout: float = 120.0) -> Path:
+    r"""Compile ``tex`` with ``pdflatex`` (no shell escape, paranoid file access) and return the PDF's path.
+
+    Raises :class:`~bnsym.errors.LatexError` with an excerpt of the log on any LaTeX error and on any
+    overfull box (an equation wider than the text block), or when ``pdflatex`` is not installed.
+
+    >>> import shutil, tempfile
+    >>> if shutil.which("pdflatex"):
+    ...     with tempfile.TemporaryDirectory() as tmp:
+    ...         pdf = compile_pdf(document([__import__("bnsym").chain(2).gradient("w1")]), tmp)
+    ...         ok = pdf.stat().st_size > 1000
+    ... else:
+    ...     ok = True
+    >>> ok
+    True
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise LatexError(f"the document name must be letters, digits, _ or -, got {name!r}")
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        raise LatexError("pdflatex is not installed (Debian: apt-get install texlive-latex-base "
+                         "texlive-latex-recommended)")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    source = workdir / f"{name}.tex"
+    source.write_text(tex, encoding="utf-8")
+    env = dict(os.environ, openin_any="p", openout_any="p", shell_escape="f")
+    try:
+        result = subprocess.run(
+            [exe, "-no-shell-escape", "-halt-on-error", "-interaction=nonstopmode", "-file-line-error", source.name],
+            cwd=workdir, env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LatexError(f"pdflatex took longer than {timeout:.0f} s on {source}") from exc
+    log_path = workdir / f"{name}.log"
+    log = log_path.read_text(encoding="latin-1") if log_path.exists() else result.stdout.decode("latin-1")
+    problems = [m.start() for m in re.finditer(r"^(! |.*:\d+: |Overfull \\[hv]box)", log, re.M)]
+    pdf = workdir / f"{name}.pdf"
+    if result.returncode != 0 or problems or not pdf.exists():
+        at = problems[0] if problems else max(len(log) - 1500, 0)
+        excerpt = log[at:at + 1500].strip()
+        raise LatexError(f"pdflatex failed on {source} (exit {result.returncode}):\n{excerpt}")
+    return pdf

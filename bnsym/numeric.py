@@ -1,0 +1,502 @@
+"""Numbers from bnsym's symbolic derivations: ``lambdify(..., cse=True)`` to NumPy (and PyTorch).
+
+Two routes, both taking their derivative rules from SymPy, never from a hand-written backprop:
+
+* :func:`compile_network` compiles a toy :class:`~bnsym.network.Network`'s own closed forms — the loss and
+  the reverse-accumulated gradients with their shared subexpressions (:meth:`Gradients.cse`) — into one
+  NumPy (or PyTorch) function.
+* :class:`MLPEngine` runs the reference MLP (any width, depth and batch), too big for per-entry expressions.
+  Each layer kind's local rule is derived symbolically **once** on array-valued symbols —
+  the Linear VJP by SymPy's matrix calculus (:func:`linear_rule`), the activation derivative by
+  ``sympy.diff`` (:func:`activation_rule`), batch normalization by reverse accumulation through its batch
+  statistics with :class:`BatchSum` reductions (:func:`batchnorm_rule`), the MSE loss by ``sympy.diff``
+  (:func:`mse_rule`) — and lambdified into vectorized NumPy kernels that the engine composes.
+
+>>> import numpy as np
+>>> from bnsym import chain
+>>> f = compile_network(chain(2, loss="mse"))
+>>> loss, grads = f.loss_and_gradients({"w1": 2.0, "w2": 3.0}, x=[[1.0]], t=[[5.0]])
+>>> loss, float(grads["w1"][0, 0])
+(1.0, 6.0)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import sympy
+from sympy import Expr, Function, MatrixSymbol, Symbol
+
+from .errors import NetworkSpecError, ValuesError
+from .layers import ACTIVATIONS, flat
+
+__all__ = [
+    "CompiledNetwork",
+    "compile_network",
+    "BatchSum",
+    "batch_sum",
+    "LayerRule",
+    "linear_rule",
+    "activation_rule",
+    "batchnorm_rule",
+    "mse_rule",
+    "MLPEngine",
+    "init_mlp",
+    "flatten",
+    "unflatten",
+]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Route 1: a Network's own closed forms
+# ---------------------------------------------------------------------------------------------------------
+def _torch_printer():
+    from sympy.printing.pytorch import TorchPrinter
+
+    class _Printer(TorchPrinter):
+        """SymPy's PyTorch printer, taught bnsym's activation functions."""
+
+        def _print_ReLU(self, expr):
+            return "torch.relu(%s)" % self._print(expr.args[0])
+
+        def _print_ReLUPrime(self, expr):
+            return "(%s > 0).double()" % self._print(expr.args[0])
+
+        def _print_Sigmoid(self, expr):
+            return "torch.sigmoid(%s)" % self._print(expr.args[0])
+
+    return _Printer({"strict": False})
+
+
+@dataclass
+class CompiledNetwork:
+    """A network's loss and gradients as one lambdified function (made by :func:`compile_network`).
+
+    Call :meth:`loss_and_gradients` with parameter values by name and the batch ``x`` (and targets ``t``).
+    """
+
+    network: Any
+    backend: str
+    function: Callable
+    parameter_names: list[str]
+    shapes: dict[str, tuple[int, int]]
+
+    def _arguments(self, params: Mapping, x, t) -> list:
+        conv = _as_tensor if self.backend == "torch" else _as_array
+        net = self.network
+        args = [conv("x", x, net.inputs.shape)]
+        args.append(conv("t", t, net.targets.shape))
+        for name in self.parameter_names:
+            if name not in params:
+                raise ValuesError(f"missing value for parameter {name!r}; give values for: "
+                                  f"{', '.join(self.parameter_names)}")
+            args.append(conv(name, params[name], self.shapes[name]))
+        return args
+
+    def loss_and_gradients(self, params: Mapping, x, t) -> tuple[float, dict[str, np.ndarray]]:
+        """``(J, {name: ∂J/∂name})`` at the given values; arrays are shaped like the parameters.
+
+        >>> from bnsym import chain
+        >>> compile_network(chain(1, loss="mse")).loss_and_gradients({"w1": 1.0}, x=[[2.0]], t=[[0.0]])[0]
+        4.0
+        """
+        loss, *grads = self.function(*self._arguments(params, x, t))
+        if self.backend == "torch":
+            return float(loss), {n: g for n, g in zip(self.parameter_names, grads)}
+        return float(loss), {n: np.array(g, dtype=float).reshape(self.shapes[n])
+                             for n, g in zip(self.parameter_names, grads)}
+
+    def loss(self, params: Mapping, x, t) -> float:
+        """The loss ``J`` alone.
+
+        >>> from bnsym import chain
+        >>> compile_network(chain(1, loss="mse")).loss({"w1": 3.0}, x=[[1.0]], t=[[1.0]])
+        4.0
+        """
+        return self.loss_and_gradients(params, x, t)[0]
+
+
+def _as_array(name: str, value, shape) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}") from exc
+    if array.size != shape[0] * shape[1]:
+        raise ValuesError(f"value for {name!r} must have shape {tuple(shape)}, got shape {array.shape}")
+    return array.reshape(shape)
+
+
+def _as_tensor(name: str, value, shape):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.reshape(shape)
+    return torch.as_tensor(_as_array(name, value, shape), dtype=torch.float64)
+
+
+def compile_network(network, backend: str = "numpy") -> CompiledNetwork:
+    """Lambdify a network's loss and every gradient, sharing its reverse-accumulation subexpressions.
+
+    The function evaluates, in order, the network's forward definitions and the adjoints of
+    :meth:`~bnsym.derive.Gradients.cse` (handed to ``lambdify`` as its ``cse``), then returns ``J`` and the
+    gradients. ``backend`` is ``"numpy"`` or ``"torch"`` (PyTorch tensors in, out; autograd-ready).
+    The network needs ``loss="mse"``.
+
+    >>> from bnsym import two_layer
+    >>> f = compile_network(two_layer(loss="mse", batch=2))
+    >>> sorted(f.parameter_names)
+    ['b1', 'b2', 'w1', 'w2']
+    >>> compile_network(two_layer())
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: numeric compilation needs a loss: build the network with loss="mse"
+    """
+    if network.loss_kind != "mse":
+        raise NetworkSpecError('numeric compilation needs a loss: build the network with loss="mse"')
+    if backend not in ("numpy", "torch"):
+        raise NetworkSpecError(f"unknown backend {backend!r}; choose 'numpy' or 'torch'")
+    gradients = network.gradients()
+    replacements, _ = gradients.cse()
+    names = list(gradients.raw)
+    # the shared symbols (z1^(1), zbar1, ...) are not Python identifiers: rename them for the generated code
+    rename = {symbol: Symbol(f"_s{i}", real=True) for i, (symbol, _) in enumerate(replacements)}
+    replacements = [(rename[symbol], value.xreplace(rename)) for symbol, value in replacements]
+    loss_symbol = rename[network.nodes[-1].symbols[0, 0]]
+    outputs = [loss_symbol] + [[e.xreplace(rename) for e in flat(gradients.raw[n])] for n in names]
+    args = [list(flat(network.inputs)), list(flat(network.targets))]
+    args += [list(flat(network.parameters[n])) for n in names]
+    shapes = {n: network.parameters[n].shape for n in names}
+
+    def shared(exprs):
+        return list(replacements), list(exprs)
+
+    if backend == "torch":
+        import torch  # noqa: F401  (a clear ImportError if PyTorch is missing)
+
+        function = sympy.lambdify(args, outputs, modules="torch", printer=_torch_printer(), cse=shared)
+        function = _torch_matrices(function, shapes, names)
+    else:
+        function = sympy.lambdify(args, outputs, modules="numpy", cse=shared)
+    return CompiledNetwork(network, backend, _unpacking(function, network, names, backend), names, shapes)
+
+
+def _unpacking(function, network, names, backend):
+    """Adapt ``function`` (nested lists of scalars) to arrays shaped like the network's matrices."""
+
+    def call(x, t, *params):
+        if backend == "torch":
+            return function(list(x.reshape(-1)), list(t.reshape(-1)), *[list(p.reshape(-1)) for p in params])
+        return function(list(x.ravel()), list(t.ravel()), *[list(p.ravel()) for p in params])
+
+    return call
+
+
+def _torch_matrices(function, shapes, names):
+    import torch
+
+    def call(*args):
+        loss, *grads = function(*args)
+        out = [_t(loss)]
+        for name, g in zip(names, grads):
+            out.append(torch.stack([_t(e) for e in g]).reshape(shapes[name]))
+        return out
+
+    def _t(e):
+        return e if isinstance(e, torch.Tensor) else torch.tensor(float(e), dtype=torch.float64)
+
+    return call
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Route 2: per-layer-kind rules on array-valued symbols, lambdified once, composed by an engine
+# ---------------------------------------------------------------------------------------------------------
+class BatchSum(Function):
+    """``Σ_i f_i`` over the samples of a batch (axis 0), for expressions on array-valued symbols.
+
+    Lambdified to ``numpy.add.reduce(f, 0, keepdims=True)``; build it with :func:`batch_sum`, which pulls
+    sample-independent factors out of the sum.
+
+    >>> z = Symbol("z", real=True)
+    >>> f = sympy.lambdify(z, BatchSum(2 * z))
+    >>> f(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[ 8., 12.]])
+    """
+
+    nargs = 1
+
+    def _numpycode(self, printer):
+        return "%s.reduce(%s, 0, keepdims=True)" % (printer._module_format("numpy.add"), printer._print(self.args[0]))
+
+    def _latex(self, printer, exp=None):
+        s = r"\sum_{i} %s" % printer.parenthesize(self.args[0], 1000)
+        return s if exp is None else r"\left(%s\right)^{%s}" % (s, printer._print(exp))
+
+    def _sympystr(self, printer):
+        return "Σ_i(%s)" % printer._print(self.args[0])
+
+
+def batch_sum(expr: Expr, samples) -> Expr:
+    """``BatchSum(expr)`` with the factors that do not vary over the batch pulled out of the sum.
+
+    ``samples`` are the symbols that take one value per sample; everything else is per feature.
+
+    >>> z, g, mu, gamma = sympy.symbols("z g mu gamma", real=True)
+    >>> batch_sum(-gamma * g * (z - mu), [z, g])
+    -gamma*Σ_i(g*(-mu + z))
+    """
+    constant, varying = sympy.sympify(expr).as_independent(*samples, as_Add=False)
+    return constant * BatchSum(varying) if varying != 1 else constant * Symbol("m", positive=True)
+
+
+@dataclass
+class LayerRule:
+    """One layer kind's forward expressions and vector-Jacobian products, symbolic and lambdified.
+
+    ``forward`` and ``vjp`` map output names to SymPy expressions on array-valued symbols; ``kernels`` holds
+    their lambdified NumPy functions over ``arguments`` (a list of symbols per kernel).
+    """
+
+    kind: str
+    forward: dict[str, Any]
+    vjp: dict[str, Any]
+    arguments: dict[str, list]
+    kernels: dict[str, Callable] = field(default_factory=dict, repr=False)
+
+    def compile(self) -> "LayerRule":
+        """Lambdify the forward pass and the VJPs (each a tuple-returning NumPy kernel)."""
+        self.kernels["forward"] = sympy.lambdify(self.arguments["forward"], list(self.forward.values()),
+                                                 modules="numpy", cse=True)
+        self.kernels["vjp"] = sympy.lambdify(self.arguments["vjp"], list(self.vjp.values()),
+                                             modules="numpy", cse=True)
+        return self
+
+
+_m, _n, _k = sympy.symbols("m n k", integer=True, positive=True)
+
+
+@lru_cache(maxsize=None)
+def linear_rule() -> LayerRule:
+    """``Z = A Wᵀ + 1 b`` on matrix symbols; its VJPs by SymPy's matrix calculus of ``tr(Gᵀ Z)``.
+
+    >>> rule = linear_rule()
+    >>> rule.vjp
+    {'A': G*W, 'W': G.T*A, 'b': 1*G}
+    """
+    A, W = MatrixSymbol("A", _m, _n), MatrixSymbol("W", _k, _n)
+    b, G = MatrixSymbol("b", 1, _k), MatrixSymbol("G", _m, _k)
+    Z = A * W.T + sympy.OneMatrix(_m, 1) * b
+    adjoint_pairing = sympy.Trace(G.T * Z)
+    vjp = {name: sympy.diff(adjoint_pairing, symbol) for name, symbol in (("A", A), ("W", W), ("b", b))}
+    return LayerRule("linear", {"Z": Z}, vjp, {"forward": [A, W, b, _m], "vjp": [G, A, W, _m]}).compile()
+
+
+@lru_cache(maxsize=None)
+def activation_rule(name: str) -> LayerRule:
+    """``a = f(z)`` entrywise for an activation of :data:`bnsym.layers.ACTIVATIONS`; VJP ``g·f'(z)`` by ``diff``.
+
+    >>> activation_rule("relu").vjp
+    {'z': g*ReLU'(z)}
+    >>> activation_rule("swish")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: unknown activation 'swish'; choose one of identity, relu, sigmoid, tanh
+    """
+    if name not in ACTIVATIONS:
+        raise NetworkSpecError(f"unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+    z, g = sympy.symbols("z g", real=True)
+    a = ACTIVATIONS[name](z)
+    return LayerRule(f"activation {name}", {"a": a}, {"z": g * sympy.diff(a, z)},
+                     {"forward": [z], "vjp": [g, z]}).compile()
+
+
+@lru_cache(maxsize=None)
+def batchnorm_rule() -> LayerRule:
+    """Batch normalization of one feature (all features at once, per column), derived by reverse accumulation.
+
+    Forward (Ioffe & Szegedy 2015, Alg. 1): ``μ = Σz/m``, ``v = Σ(z − μ)²/m``, ``y = γ(z − μ)/√(v + ε) + β``.
+    The loss sees ``y`` through the upstream gradient ``g``: ``ℓ = Σ_i g_i y_i``. Walking the statistics
+    backwards (``v`` then ``μ``) with every local partial from ``sympy.diff``:
+
+    * ``v̄ = Σ_i g_i ∂y_i/∂v``; ``μ̄ = Σ_i g_i ∂y_i/∂μ + v̄ Σ_i ∂q_i/∂μ / m`` with ``q = (z − μ)²``;
+    * ``∂ℓ/∂z_i = g_i ∂y_i/∂z_i + v̄ ∂q_i/∂z_i / m + μ̄ / m``; ``∂ℓ/∂γ = Σ g ∂y/∂γ``, ``∂ℓ/∂β = Σ g ∂y/∂β``.
+
+    Equal to the compact ``(γ/(m s))(m g − Σg − x̂ Σ g x̂)`` (tests check both against ``sympy.diff`` of the
+    fully substituted forward pass, and PyTorch).
+
+    >>> rule = batchnorm_rule()
+    >>> sorted(rule.vjp)
+    ['beta', 'gamma', 'z']
+    """
+    z, g, mu, v = sympy.symbols("z g mu v", real=True)
+    gamma, beta = sympy.symbols("gamma beta", real=True)
+    eps = Symbol("epsilon", nonnegative=True)
+    m = Symbol("m", positive=True)
+    samples = [z, g]
+    q = (z - mu) ** 2                        # the variance's summand
+    y = gamma * (z - mu) / sympy.sqrt(v + eps) + beta
+    v_bar = batch_sum(g * sympy.diff(y, v), samples)
+    mu_bar = batch_sum(g * sympy.diff(y, mu), samples) + v_bar * batch_sum(sympy.diff(q, mu), samples) / m
+    z_bar = g * sympy.diff(y, z) + v_bar * sympy.diff(q, z) / m + mu_bar * sympy.diff(z, z) / m
+    grads = {"z": z_bar, "gamma": batch_sum(g * sympy.diff(y, gamma), samples),
+             "beta": batch_sum(g * sympy.diff(y, beta), samples)}
+    mean = BatchSum(z) / m
+    var = batch_sum(q, samples).xreplace({mu: mean}) / m
+    stats = {mu: mean, v: var}
+    forward = {"y": y.xreplace({v: var}).xreplace({mu: mean}), "mu": mean, "v": var}
+    vjp = {name: expr for name, expr in grads.items()}
+    rule = LayerRule("batchnorm", forward, vjp,
+                     {"forward": [z, gamma, beta, eps, m], "vjp": [g, z, mu, v, gamma, eps, m]})
+    rule.statistics = stats  # type: ignore[attr-defined]
+    rule.symbols = {"z": z, "g": g, "mu": mu, "v": v, "gamma": gamma, "beta": beta, "epsilon": eps, "m": m}
+    return rule.compile()
+
+
+@lru_cache(maxsize=None)
+def mse_rule() -> LayerRule:
+    """``J = Σ (ŷ − t)² / m`` (summed over outputs, averaged over the batch); ``∂J/∂ŷ`` by ``diff``.
+
+    >>> mse_rule().vjp
+    {'yhat': (-2*t + 2*yhat)/m}
+    """
+    yhat, t = sympy.symbols("yhat t", real=True)
+    m = Symbol("m", positive=True)
+    term = (yhat - t) ** 2 / m
+    return LayerRule("mse", {"J": term}, {"yhat": sympy.diff(term, yhat)},
+                     {"forward": [yhat, t, m], "vjp": [yhat, t, m]}).compile()
+
+
+def init_mlp(widths, *, bn: bool, seed: int = 0, gain: float = 2.0, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Seeded initialization: weights ``N(0, (scale·gain/√fan_in)²)``, biases 0, ``γ = 1``, ``β = 0``.
+
+    Names follow :func:`bnsym.mlp`: ``W1, b1, gamma1, beta1, …``; biases and ``γ, β`` are ``1 × width`` rows.
+
+    >>> p = init_mlp([2, 8, 1], bn=True, seed=0)
+    >>> sorted(p), p["W1"].shape, p["b2"].shape
+    (['W1', 'W2', 'b1', 'b2', 'beta1', 'gamma1'], (8, 2), (1, 1))
+    """
+    rng = np.random.default_rng(seed)
+    params: dict[str, np.ndarray] = {}
+    for l in range(1, len(widths)):
+        fan_in, fan_out = widths[l - 1], widths[l]
+        params[f"W{l}"] = rng.standard_normal((fan_out, fan_in)) * (scale * gain / np.sqrt(fan_in))
+        params[f"b{l}"] = np.zeros((1, fan_out))
+        if bn and l < len(widths) - 1:
+            params[f"gamma{l}"] = np.ones((1, fan_out))
+            params[f"beta{l}"] = np.zeros((1, fan_out))
+    return params
+
+
+class MLPEngine:
+    """The reference MLP ``[Linear → (BN) → activation]* → Linear`` with MSE, run by composed kernels.
+
+    Every kernel comes from a symbolic rule (:func:`linear_rule`, :func:`batchnorm_rule`,
+    :func:`activation_rule`, :func:`mse_rule`). Parameters are named as in :func:`bnsym.mlp` with
+    ``bn="pre"`` (BN between each hidden Linear and its activation).
+
+    >>> eng = MLPEngine([2, 8, 8, 1], bn=True, eps=1e-5)
+    >>> rng = np.random.default_rng(0)
+    >>> x, t = rng.standard_normal((32, 2)), rng.standard_normal((32, 1))
+    >>> loss, grads = eng.loss_and_gradients(init_mlp(eng.widths, bn=True), x, t)
+    >>> bool(np.isfinite(loss)), grads["W1"].shape
+    (True, (8, 2))
+    """
+
+    def __init__(self, widths, activation: str = "relu", *, bn: bool = False, eps: float = 0.0) -> None:
+        if len(widths) < 2 or any(int(w) != w or w < 1 for w in widths):
+            raise NetworkSpecError(f"widths must be at least two positive integers, got {widths!r}")
+        self.widths = [int(w) for w in widths]
+        self.activation, self.bn, self.eps = activation, bool(bn), float(eps)
+        if self.eps < 0 or not np.isfinite(self.eps):
+            raise NetworkSpecError(f"eps must be a finite number >= 0, got {eps!r}")
+        self._linear = linear_rule().kernels
+        self._act = activation_rule(activation).kernels
+        self._bn = batchnorm_rule().kernels if bn else None
+        self._mse = mse_rule().kernels
+
+    @property
+    def depth(self) -> int:
+        """Number of Linear layers."""
+        return len(self.widths) - 1
+
+    def parameter_names(self) -> list[str]:
+        """Parameter names in layer order."""
+        names = []
+        for l in range(1, self.depth + 1):
+            names += [f"W{l}", f"b{l}"]
+            if self.bn and l < self.depth:
+                names += [f"gamma{l}", f"beta{l}"]
+        return names
+
+    def loss(self, params: Mapping, x, t) -> float:
+        """The loss alone (forward pass only)."""
+        return self._forward(params, np.asarray(x, float), np.asarray(t, float))[0]
+
+    def _forward(self, p, x, t):
+        m = x.shape[0]
+        lin_f, act_f = self._linear["forward"], self._act["forward"]
+        tape = []
+        a = x
+        for l in range(1, self.depth + 1):
+            z = lin_f(a, p[f"W{l}"], p[f"b{l}"], m)[0]
+            if l == self.depth:
+                tape.append((a, None, None))
+                break
+            stats = None
+            if self.bn:
+                y, mu, v = self._bn["forward"](z, p[f"gamma{l}"], p[f"beta{l}"], self.eps, m)
+                stats, pre = (z, mu, v), y
+            else:
+                pre = z
+            tape.append((a, stats, pre))
+            a = act_f(pre)[0]
+        loss = float(np.sum(self._mse["forward"](z, t, m)[0]))
+        return loss, tape, z, m
+
+    def loss_and_gradients(self, params: Mapping, x, t) -> tuple[float, dict[str, np.ndarray]]:
+        """``(J, {name: ∂J/∂name})``: the forward pass, then the kernels' VJPs from the output back."""
+        x, t = np.asarray(x, dtype=float), np.asarray(t, dtype=float)
+        loss, tape, out, m = self._forward(params, x, t)
+        grads: dict[str, np.ndarray] = {}
+        g = self._mse["vjp"](out, t, m)[0]
+        lin_b, act_b = self._linear["vjp"], self._act["vjp"]
+        for l in range(self.depth, 0, -1):
+            a, stats, pre = tape[l - 1]
+            W = params[f"W{l}"]
+            g_a, grads[f"W{l}"], grads[f"b{l}"] = lin_b(g, a, W, m)
+            if l == 1:
+                break
+            a_prev, stats_prev, pre_prev = tape[l - 2]
+            g = act_b(g_a, pre_prev)[0]
+            if stats_prev is not None:
+                z, mu, v = stats_prev
+                g, grads[f"gamma{l - 1}"], grads[f"beta{l - 1}"] = self._bn["vjp"](
+                    g, z, mu, v, params[f"gamma{l - 1}"], self.eps, m)
+        return loss, grads
+
+
+def flatten(params: Mapping[str, np.ndarray], names=None) -> np.ndarray:
+    """All parameters as one vector (in ``names`` order, default: the mapping's order).
+
+    >>> flatten({"a": np.ones((1, 2)), "b": np.zeros((2, 1))})
+    array([1., 1., 0., 0.])
+    """
+    names = list(params) if names is None else names
+    return np.concatenate([np.asarray(params[n], dtype=float).ravel() for n in names])
+
+
+def unflatten(vector: np.ndarray, like: Mapping[str, np.ndarray], names=None) -> dict[str, np.ndarray]:
+    """Inverse of :func:`flatten`, shaped like ``like``.
+
+    >>> unflatten(np.arange(3.0), {"a": np.ones((1, 2)), "b": np.ones((1, 1))})
+    {'a': array([[0., 1.]]), 'b': array([[2.]])}
+    """
+    names = list(like) if names is None else names
+    out, k = {}, 0
+    for n in names:
+        shape = np.shape(like[n])
+        size = int(np.prod(shape))
+        out[n] = np.asarray(vector[k:k + size], dtype=float).reshape(shape)
+        k += size
+    return out

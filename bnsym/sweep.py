@@ -1,0 +1,267 @@
+"""Learning-rate sweeps: the largest learning rate that does not diverge, with and without BN.
+
+A :class:`SweepConfig` fixes one network (depth, BN or not, init scale, seed, width, batch, steps); for it,
+:func:`largest_stable_lr` runs gradient descent at the rates of a log-spaced grid from the largest down and
+returns the first (largest) rate whose run does not diverge within the step budget (divergence: a
+non-finite loss, or a loss above ``DIVERGENCE_FACTOR × max(J₀, 1)``; see :mod:`bnsym.dynamics`).
+:func:`run_sweep` runs many configurations in a process pool across the machine's cores with a progress
+bar, appending each result to a JSON-lines file it can resume from. :func:`summarize` takes, for each
+(depth, BN, init scale), the smallest of the seeds' largest stable rates: the largest rate that is stable
+for every seed.
+
+The same runs can be made with PyTorch autograd (``backend="torch"``, same init and data, generated once
+in NumPy) for the agreement check.
+
+>>> cfg = SweepConfig(depth=2, bn=False, steps=20, batch=8)
+>>> out = largest_stable_lr(cfg, lrs=[1e-3, 1e-2])
+>>> out["largest_stable"]
+0.01
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import click
+import numpy as np
+
+from .dynamics import DIVERGENCE_FACTOR, gradient_descent, reference_data
+from .errors import ValuesError
+from .numeric import MLPEngine, activation_rule, batchnorm_rule, init_mlp, linear_rule, mse_rule
+
+__all__ = ["LR_GRID", "SweepConfig", "largest_stable_lr", "run_sweep", "summarize", "torch_gradient_descent"]
+
+#: The default grid: 17 rates, four per decade from 1e-4 to 1.
+LR_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, 0, 17))
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """One network and training budget: an MLP ``[inputs, width × depth−1 …, 1]`` with ``depth`` Linear layers.
+
+    ``bn`` puts BN (``ε = eps``) before every hidden activation; weights start as
+    ``N(0, (scale·gain/√fan_in)²)`` from ``seed``; full-batch GD on :func:`~bnsym.dynamics.reference_data`.
+    ``backend`` is ``"bnsym"`` (the compiled symbolic rules) or ``"torch"`` (PyTorch autograd).
+
+    >>> SweepConfig(depth=3).widths
+    [2, 8, 8, 1]
+    """
+
+    depth: int
+    bn: bool = False
+    scale: float = 1.0
+    seed: int = 0
+    width: int = 8
+    inputs: int = 2
+    batch: int = 32
+    steps: int = 200
+    activation: str = "relu"
+    eps: float = 1e-5
+    gain: float = 2.0
+    backend: str = "bnsym"
+
+    @property
+    def widths(self) -> list[int]:
+        """Layer widths, input first."""
+        return [self.inputs] + [self.width] * (self.depth - 1) + [1]
+
+    def key(self) -> str:
+        """A stable string identifying the configuration (the results file's key)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@lru_cache(maxsize=64)
+def _engine(widths: tuple, activation: str, bn: bool, eps: float) -> MLPEngine:
+    return MLPEngine(list(widths), activation, bn=bn, eps=eps)
+
+
+def _run(config: SweepConfig, lr: float) -> dict:
+    x, t = reference_data(seed=0, batch=config.batch, inputs=config.inputs)
+    params = init_mlp(config.widths, bn=config.bn, seed=config.seed, gain=config.gain, scale=config.scale)
+    if config.backend == "torch":
+        losses, diverged = torch_gradient_descent(config, params, x, t, lr)
+    else:
+        model = _engine(tuple(config.widths), config.activation, config.bn, config.eps)
+        trace = gradient_descent(model, params, x, t, lr=lr, steps=config.steps, record=False)
+        losses, diverged = trace.loss, trace.diverged
+    return {"lr": float(lr), "diverged": bool(diverged), "steps_run": len(losses) - 1,
+            "final_loss": float(losses[-1]) if np.isfinite(losses[-1]) else None, "initial_loss": float(losses[0])}
+
+
+def largest_stable_lr(config: SweepConfig, lrs: Sequence[float] = LR_GRID) -> dict:
+    """Scan ``lrs`` from the largest down; the first rate that does not diverge is the largest stable one.
+
+    Returns ``{"key", "config", "runs", "largest_stable"}`` (``largest_stable`` is ``None`` when every rate
+    diverges).
+
+    >>> largest_stable_lr(SweepConfig(depth=2, steps=10, batch=8), lrs=[1e3])["largest_stable"] is None
+    True
+    """
+    if not lrs or any(not (float(v) > 0) for v in lrs):
+        raise ValuesError(f"the learning-rate grid must be a non-empty list of positive rates, got {lrs!r}")
+    runs = []
+    found = None
+    for lr in sorted((float(v) for v in lrs), reverse=True):
+        run = _run(config, lr)
+        runs.append(run)
+        if not run["diverged"]:
+            found = lr
+            break
+    return {"key": config.key(), "config": asdict(config), "runs": runs, "largest_stable": found}
+
+
+def _load(path: Path) -> dict[str, dict]:
+    done: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by an interrupted run: redo that configuration
+            if isinstance(record, dict) and "key" in record:
+                done[record["key"]] = record
+    return done
+
+
+def _warm() -> None:
+    """Derive and lambdify the layer rules once in the parent, so forked workers inherit them."""
+    linear_rule(), batchnorm_rule(), mse_rule(), activation_rule("relu")
+
+
+def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *, results: str | os.PathLike | None = None,
+              workers: int | None = None, progress: bool = True, label: str = "sweep") -> list[dict]:
+    """Run :func:`largest_stable_lr` for every configuration, in parallel, resumably.
+
+    ``results`` is a JSON-lines file: configurations already recorded there (same key, same grid) are not
+    run again, and each new result is appended as soon as it is known. ``workers`` defaults to the number
+    of cores; ``workers=1`` runs in this process. A progress bar goes to standard error.
+
+    >>> recs = run_sweep([SweepConfig(depth=2, steps=5, batch=8)], lrs=[0.01], workers=1, progress=False)
+    >>> recs[0]["largest_stable"]
+    0.01
+    """
+    configs = list(configs)
+    grid = [float(v) for v in lrs]
+    path = Path(results) if results is not None else None
+    done = _load(path) if path is not None else {}
+    records: dict[str, dict] = {}
+    todo = []
+    for cfg in configs:
+        record = done.get(cfg.key())
+        if record is not None and record.get("grid") == grid:
+            records[cfg.key()] = record
+        else:
+            todo.append(cfg)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    _warm()
+    handle = open(path, "a", encoding="utf-8") if path is not None else None
+    bar = click.progressbar(length=len(todo), label=f"{label} ({len(configs) - len(todo)} resumed)",
+                            file=sys.stderr, show_pos=True) if progress else None
+    try:
+        if bar is not None:
+            bar.__enter__()
+
+        def accept(record: dict) -> None:
+            record["grid"] = grid
+            records[record["key"]] = record
+            if handle is not None:
+                handle.write(json.dumps(record) + "\n")
+                handle.flush()
+            if bar is not None:
+                bar.update(1)
+
+        if workers == 1:
+            for cfg in todo:
+                accept(largest_stable_lr(cfg, grid))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                # longest first (deep, BN) so the pool stays busy to the end
+                ordered = sorted(todo, key=lambda c: (c.depth * (2 if c.bn else 1)), reverse=True)
+                futures = [pool.submit(largest_stable_lr, cfg, grid) for cfg in ordered]
+                for future in as_completed(futures):
+                    accept(future.result())
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        if handle is not None:
+            handle.close()
+    return [records[cfg.key()] for cfg in configs]
+
+
+def summarize(records: Iterable[dict]) -> dict[tuple, float | None]:
+    """``(depth, bn, scale, backend) → `` the largest rate stable for every seed (the seeds' minimum).
+
+    >>> summarize([{"config": {"depth": 2, "bn": False, "scale": 1.0, "backend": "bnsym"}, "largest_stable": 0.1},
+    ...            {"config": {"depth": 2, "bn": False, "scale": 1.0, "backend": "bnsym"}, "largest_stable": 0.3}])
+    {(2, False, 1.0, 'bnsym'): 0.1}
+    """
+    out: dict[tuple, float | None] = {}
+    for record in records:
+        c = record["config"]
+        key = (c["depth"], c["bn"], c["scale"], c.get("backend", "bnsym"))
+        value = record["largest_stable"]
+        if key not in out:
+            out[key] = value
+        elif out[key] is None or value is None:
+            out[key] = None
+        else:
+            out[key] = min(out[key], value)
+    return dict(sorted(out.items(), key=lambda kv: tuple(str(v) for v in kv[0])))
+
+
+def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: np.ndarray,
+                           lr: float) -> tuple[list[float], bool]:
+    """The same run with PyTorch autograd (``nn.Linear``, ``nn.BatchNorm1d``, ``torch.optim.SGD``), float64.
+
+    ``params`` (from :func:`~bnsym.numeric.init_mlp`) are loaded into the torch modules, so both runs start
+    from the same point. Returns the losses and whether the run diverged (same rule as bnsym's).
+    """
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ValuesError("backend='torch' needs PyTorch: pip install 'bnsym[torch]'") from exc
+    torch.set_num_threads(1)
+    activations = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
+                   "identity": torch.nn.Identity}
+    layers = []
+    widths = config.widths
+    with torch.no_grad():
+        for l in range(1, len(widths)):
+            lin = torch.nn.Linear(widths[l - 1], widths[l]).double()
+            lin.weight.copy_(torch.as_tensor(params[f"W{l}"]))
+            lin.bias.copy_(torch.as_tensor(params[f"b{l}"][0]))
+            layers.append(lin)
+            if l < len(widths) - 1:
+                if config.bn:
+                    bn = torch.nn.BatchNorm1d(widths[l], eps=config.eps).double()
+                    bn.weight.copy_(torch.as_tensor(params[f"gamma{l}"][0]))
+                    bn.bias.copy_(torch.as_tensor(params[f"beta{l}"][0]))
+                    layers.append(bn)
+                layers.append(activations[config.activation]())
+    net = torch.nn.Sequential(*layers).train()
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    X, T = torch.as_tensor(x), torch.as_tensor(t)
+    losses: list[float] = []
+    bound = None
+    for step in range(config.steps + 1):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(X), T, reduction="sum") / X.shape[0]
+        value = float(loss.detach())
+        losses.append(value)
+        if bound is None:
+            bound = DIVERGENCE_FACTOR * max(value, 1.0)
+        if not np.isfinite(value) or value > bound:
+            return losses, True
+        if step == config.steps:
+            break
+        loss.backward()
+        opt.step()
+    return losses, False

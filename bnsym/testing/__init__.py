@@ -1,0 +1,94 @@
+"""The property-test kit: check *your* batch-norm implementation in CI against bnsym's closed forms.
+
+>>> from bnsym.testing import bn_implementations, check_batchnorm
+>>> ref = bn_implementations["reference"]
+>>> check_batchnorm(forward=ref.forward, backward=ref.backward, eps=1e-5, properties=["forward", "backward"]).passed
+['forward', 'backward']
+
+The function convention: ``forward(x, gamma, beta, eps) -> y`` and ``backward(dy, x, gamma, beta, eps) ->
+(dx, dgamma, dbeta)``, ``x`` of shape ``(m, features)``, statistics over axis 0 (training mode, biased variance,
+``ε`` inside the square root). A module is anything called like ``torch.nn.BatchNorm1d``
+(``check_batchnorm(module=...)``); a ``torch.autograd.Function`` subclass goes in ``forward=`` alone.
+
+A failing property raises an ``AssertionError`` subclass (:class:`BatchNormCheckError`, one
+:class:`BatchNormPropertyError` per property); misuse raises :class:`bnsym.errors.KitUsageError`.
+
+Contents: :func:`check_batchnorm` (all properties, under Hypothesis); the assertion helpers
+``assert_forward``, ``assert_backward``, ``assert_null_space``, ``assert_scale_invariance``,
+``assert_running_statistics`` (one :class:`BNCase` each); the strategies ``bn_cases``, ``batches``, ``gammas``,
+``betas``, ``upstream_gradients``, ``scales``, ``running_statistics``; :func:`adapt` and the adapters;
+:class:`Tolerance`; ``reference`` (the NumPy closed forms); ``bn_implementations`` (the reference and the known
+mistakes, by name).
+
+Needs ``hypothesis`` (``pip install bnsym[testing]``). Without it ``import bnsym.testing`` still succeeds (so the
+pytest plugin never breaks a test run) but importing any name from it raises
+:class:`bnsym.errors.MissingDependencyError`.
+"""
+from __future__ import annotations
+
+from ..errors import MissingDependencyError
+
+_PUBLIC = {
+    "check_batchnorm": "check",
+    "CheckReport": "check",
+    "BatchNormCheckError": "check",
+    "PROFILES": "check",
+    "set_default_profile": "check",
+    "BatchNormPropertyError": "properties",
+    "PROPERTIES": "properties",
+    "assert_forward": "properties",
+    "assert_backward": "properties",
+    "assert_null_space": "properties",
+    "assert_scale_invariance": "properties",
+    "assert_running_statistics": "properties",
+    "bn_cases": "strategies",
+    "batches": "strategies",
+    "gammas": "strategies",
+    "betas": "strategies",
+    "upstream_gradients": "strategies",
+    "scales": "strategies",
+    "running_statistics": "strategies",
+    "BNCase": "case",
+    "adapt": "adapters",
+    "Adapter": "adapters",
+    "NumpyAdapter": "adapters",
+    "TorchFunctionAdapter": "adapters",
+    "TorchModuleAdapter": "adapters",
+    "Tolerance": "tolerance",
+    "bn_implementations": "implementations",
+    "BNImplementation": "implementations",
+}
+__all__ = sorted(_PUBLIC) + ["reference"]
+
+try:
+    import hypothesis  # noqa: F401
+except ImportError:
+    HAVE_HYPOTHESIS = False
+else:
+    HAVE_HYPOTHESIS = True
+
+if HAVE_HYPOTHESIS:
+    from . import reference
+    from .adapters import Adapter, NumpyAdapter, TorchFunctionAdapter, TorchModuleAdapter, adapt
+    from .case import BNCase
+    from .check import PROFILES, BatchNormCheckError, CheckReport, check_batchnorm, set_default_profile
+    from .implementations import BNImplementation, bn_implementations
+    from .properties import (
+        PROPERTIES,
+        BatchNormPropertyError,
+        assert_backward,
+        assert_forward,
+        assert_null_space,
+        assert_running_statistics,
+        assert_scale_invariance,
+    )
+    from .strategies import batches, betas, bn_cases, gammas, running_statistics, scales, upstream_gradients
+    from .tolerance import Tolerance
+else:  # pragma: no cover - exercised in a subprocess by the tests
+
+    def __getattr__(name: str):
+        if name in _PUBLIC or name == "reference":
+            raise MissingDependencyError(
+                f"bnsym.testing.{name} needs hypothesis, which is not installed: pip install 'bnsym[testing]'"
+            )
+        raise AttributeError(f"module 'bnsym.testing' has no attribute {name!r}")

@@ -1,0 +1,106 @@
+"""The data a proof is made of: :class:`Condition`, :class:`Step`, :class:`Proof`, and the catalogue entry
+:class:`Theorem`.
+
+These are plain frozen dataclasses; :mod:`bnsym.latex` renders them.
+
+>>> import sympy
+>>> a = sympy.Symbol("a", real=True)
+>>> c = Condition("a > 0", "a > 0", a > 0)
+>>> c.text, c.expr
+('a > 0', a > 0)
+>>> Step(sympy.Eq(a, a, evaluate=False), "reflexivity").reason
+'reflexivity'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy
+
+__all__ = ["Condition", "Step", "Proof", "Theorem"]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One hypothesis of a theorem, e.g. ``a > 0``, ``ε = 0``, ``m ≥ 2``, "batch not constant".
+
+    >>> Condition("m >= 2", r"m \\geq 2").latex
+    'm \\\\geq 2'
+    """
+
+    text: str
+    latex: str
+    expr: sympy.Basic | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link in the chain of equalities of a proof, with its justification.
+
+    >>> x = sympy.Symbol("x")
+    >>> Step(sympy.Eq(x + x, 2 * x, evaluate=False), "collect").expr
+    Eq(2*x, 2*x)
+    """
+
+    expr: sympy.Basic
+    reason: str
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The outcome of :func:`bnsym.prove`: whether the statement holds, under which conditions, and why.
+
+    ``holds`` is ``True`` only when every step was established exactly; ``None`` means the proof could not be
+    completed (``reason`` says why); ``False`` comes with ``replacement`` (what holds instead) and, where
+    possible, a numeric ``counterexample``.
+
+    >>> p = Proof("demo", "Demo", "1 = 1", "1 = 1", "arithmetic", True, (), (), "trivial", "m")
+    >>> p.holds, p.batch
+    (True, 'm')
+    """
+
+    name: str
+    title: str
+    statement: str
+    statement_latex: str
+    source: str
+    holds: bool | None
+    conditions: tuple[Condition, ...]
+    steps: tuple[Step, ...]
+    method: str
+    batch: int | str
+    reason: str | None = None
+    replacement: str | None = None
+    replacement_latex: str | None = None
+    counterexample: dict | None = None
+
+    def _repr_latex_(self) -> str:
+        """LaTeX for notebooks (via :func:`bnsym.latex.to_latex`)."""
+        from bnsym.latex import to_latex  # lazy: the renderer lives in its own module
+
+        return "$$" + to_latex(self) + "$$"
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """A catalogue entry: the statement as data, and how to prove and check it.
+
+    ``general`` proves it for symbolic batch size ``m``; ``concrete`` for an integer ``m``; ``numeric`` maps a
+    draw (dict of floats/arrays) to a residual that is 0 up to rounding when the statement holds.
+
+    >>> t = Theorem("demo", "Demo", "1 = 1", "1 = 1", "arithmetic", ())
+    >>> t.name, t.group
+    ('demo', 0)
+    """
+
+    name: str
+    title: str
+    statement: str
+    statement_latex: str
+    source: str
+    hypotheses: tuple[Condition, ...]
+    group: int = 0
+    general: Callable | None = field(default=None, repr=False, compare=False)
+    concrete: Callable | None = field(default=None, repr=False, compare=False)
+    numeric: Callable | None = field(default=None, repr=False, compare=False)
