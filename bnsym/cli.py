@@ -99,3 +99,78 @@ def derive(network, params, activation, bn, batch, depth, names, widths, inputs,
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)
+
+
+@main.command()
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="bnsym-report", show_default=True,
+              help="Directory for report.md, report.html, report.tex/.pdf, the figures and the sweep results.")
+@click.option("--quick", is_flag=True, help="Tiny settings (a few seconds): for trying the command out.")
+@click.option("--workers", type=int, default=None, help="Worker processes for the sweeps (default: all cores).")
+@click.option("--no-pdf", is_flag=True, help="Do not compile report.pdf even if pdflatex is installed.")
+def explain(outdir, quick, workers, no_pdf):
+    """Answer 'how does BN allow larger learning rates?' with derivations and measurements: writes a report.
+
+    \b
+    Runs learning-rate sweeps with and without BN (resumable from DIR/sweep.jsonl), the curvature and
+    weight-norm measurements and Goodfellow's example, then writes DIR/report.md, report.html (math
+    rendered offline), report.tex (and report.pdf with pdflatex) and the figures as PNG.
+    """
+    import dataclasses
+    import time
+
+    from .explain import ExplainSettings, run_explain
+    from .report import build_report, write_report
+
+    start = time.perf_counter()
+    settings = ExplainSettings.tiny() if quick else ExplainSettings()
+    settings = dataclasses.replace(settings, workers=workers if workers is not None else settings.workers,
+                                   pdf=settings.pdf and not no_pdf, progress=True)
+    explanation = run_explain(settings, outdir)
+    for figure in explanation.figures:
+        figure.save(outdir)
+    written = write_report(build_report(explanation), outdir, pdf=settings.pdf)
+    for key in ("md", "html", "tex", "pdf"):
+        if key in written:
+            click.echo(f"wrote {written[key]}")
+    if "pdf_error" in written:
+        click.echo(f"no PDF: {str(written['pdf_error']).splitlines()[0]}", err=True)
+    click.echo(f"math in the HTML: {written['math']}")
+    click.echo(f"done in {time.perf_counter() - start:.1f} s")
+
+
+@main.command("prove")
+@click.argument("name", required=False)
+@click.option("--batch", default="m", show_default=True, help="'m' (symbolic batch size) or an integer >= 2.")
+@click.option("--latex", is_flag=True, help="Print the proof as LaTeX (bnsym.latex.to_latex).")
+def prove_command(name: str | None, batch: str, latex: bool) -> None:
+    """Prove theorem NAME (list the catalogue when NAME is omitted)."""
+    from .errors import TheoremError
+    from .theorems import prove, theorems
+
+    if name is None:
+        for thm in theorems():
+            click.echo(f"{thm.name}: {thm.statement}  [{thm.source}]")
+        return
+    if batch != "m":
+        if not batch.isdigit():
+            raise TheoremError(f"--batch must be 'm' or an integer, got {batch!r}")
+        batch = int(batch)
+    proof = prove(name, batch=batch)
+    if latex:
+        try:
+            from .latex import to_latex
+        except ImportError as exc:
+            raise TheoremError("LaTeX output needs bnsym.latex, which is not available in this build") from exc
+        click.echo(to_latex(proof))
+        return
+    click.echo(f"{proof.title}: {proof.statement}")
+    click.echo(f"source: {proof.source}")
+    click.echo("conditions: " + ", ".join(c.text for c in proof.conditions))
+    click.echo(f"method: {proof.method}")
+    for step in proof.steps:
+        click.echo(f"  {step.expr}    [{step.reason}]")
+    click.echo(f"holds: {proof.holds}")
+    if proof.reason:
+        click.echo(f"reason: {proof.reason}")
+    if proof.replacement:
+        click.echo(f"instead: {proof.replacement}")

@@ -32,7 +32,8 @@ from .functions import Partial
 from .layers import entry_symbols, flat
 from .network import Network
 
-__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name"]
+__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols", "evaluate",
+           "tree_size"]
 
 
 def adjoint_name(node: str) -> str:
@@ -110,6 +111,52 @@ class Gradients(Mapping):
     def cse(self) -> tuple[list[tuple[Symbol, Expr]], list[Matrix]]:
         """``(replacements, gradients)`` in the shape :func:`sympy.cse` returns: usable as ``lambdify(cse=...)``."""
         return self.shared, [self.raw[name] for name in self.raw]
+
+    @cached_property
+    def numeric(self):
+        """All gradients as one NumPy function of the network's named inputs, evaluated through the shared
+        subexpressions (never the fully substituted closed forms, which grow exponentially with stacked BN).
+
+        Returns ``(names, function)``: ``names`` maps each input name (see :func:`named_symbols`) to its
+        symbols; ``function(*flat_values)`` returns one array per parameter, in :attr:`raw` order.
+
+        >>> from bnsym import chain
+        >>> names, f = chain(2).gradients().numeric
+        >>> list(names), [float(g[0, 0]) for g in f(2.0, 3.0, 5.0, 1.0)]   # w1, w2, x, dJ/dyhat
+        (['w1', 'w2', 'x', 'dJ/dyhat'], [15.0, 10.0])
+        """
+        names = named_symbols(self.network)
+        args = [s for matrix in names.values() for s in matrix]
+        safe = {s: Symbol(f"_a{i}") for i, s in enumerate(args)}
+        safe.update({s: Symbol(f"_v{i}") for i, (s, _) in enumerate(self.shared)})
+        replacements = [(safe[s], d.xreplace(safe)) for s, d in self.shared]
+        outputs = [self.raw[name].xreplace(safe) for name in self.raw]
+        function = sympy.lambdify([safe[a] for a in args], outputs, modules="numpy",
+                                  cse=lambda _: (replacements, outputs))
+        return names, function
+
+    def evaluate(self, values: Mapping) -> dict[str, Any]:
+        """Every gradient at ``values`` (see :meth:`Derivation.evaluate`), as a dict name → float or array.
+
+        >>> from bnsym import chain
+        >>> chain(2).gradients().evaluate({"x": 1.0, "w1": 2.0, "w2": 3.0, "dJ/dyhat": 1.0})
+        {'w1': 3.0, 'w2': 2.0}
+        """
+        names, function = self.numeric
+        substitution = _substitution(self.network, values)
+        missing = [name for name, symbols in names.items() if any(s not in substitution for s in symbols)]
+        if missing:
+            raise ValuesError(f"missing values for: {', '.join(sorted(missing))}")
+        with np.errstate(all="ignore"):
+            results = function(*[substitution[s] for matrix in names.values() for s in matrix])
+        out = {}
+        for name, result in zip(self.raw, results):
+            array = np.asarray(result, dtype=float)
+            if not np.all(np.isfinite(array)):
+                raise ValuesError(f"∂J/∂{name} is not finite at these values (a constant batch with eps = 0 "
+                                  "makes σ = 0 and BN undefined)")
+            out[name] = float(array[0, 0]) if array.shape == (1, 1) else array
+        return out
 
     def __getitem__(self, name: str) -> "Derivation":
         if name not in self.raw:
@@ -270,7 +317,7 @@ class Derivation:
         ...
         bnsym.errors.ValuesError: missing values for: dJ/dyhat, w2
         """
-        return evaluate(self.network, self.closed_form, values, what=f"∂J/∂{self.parameter_name}")
+        return self.gradients.evaluate(values)[self.parameter_name]
 
     def _repr_latex_(self) -> str:
         from .latex import to_latex
@@ -282,14 +329,53 @@ class Derivation:
         lines = [f"{name} = " + " · ".join(f"∂{_pretty(f.of)}/∂{_pretty(f.wrt)}" for f in self.factors)]
         for factor in self.factors:
             lines.append(_equation(f"  ∂{_pretty(factor.of)}/∂{_pretty(factor.wrt)} = ", factor.value))
-        lines.append(_equation(f"{name} = ", self.compact))
-        lines.append("  where " + "; ".join(f"{_pretty(s)} = {_pretty(d)}" for s, d in self.definitions
-                                            if "\n" not in _pretty(d)))
-        lines.append(_equation(f"{name} = ", self.closed_form))
+        if tree_size(self.compact) <= _PRINTABLE:
+            lines.append(_equation(f"{name} = ", self.compact))
+        else:
+            raw = _scalar_or_matrix(self.gradients.raw[self.parameter_name])
+            lines.append(_equation(f"{name} = ", raw))
+            lines.append("  with the adjoints (x̄ = ∂J/∂x): " + "; ".join(
+                f"{_line(s)} = {_line(d)}" for s, d in self.gradients.adjoints))
+        lines.append("  where " + "; ".join(f"{_line(s)} = {_line(d)}" for s, d in self.definitions))
+        size = tree_size(self.closed_form)
+        if size <= _PRINTABLE:
+            lines.append(_equation(f"{name} = ", self.closed_form))
+        else:
+            lines.append(f"{name} = (explicit closed form of {size} nodes: too large to print; the form in the "
+                         "named intermediates above is the readable one)")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<Derivation ∂J/∂{self.parameter_name} of {self.network!r}>"
+
+
+def tree_size(expr) -> int:
+    """Number of nodes of ``expr`` as a tree, computed on its DAG (fast even when the tree is huge).
+
+    >>> x = sympy.Symbol("x")
+    >>> tree_size(x), tree_size(x + 1), tree_size(sympy.Matrix([[x, x * 2]]))
+    (1, 3, 4)
+    """
+    if isinstance(expr, sympy.MatrixBase):
+        return sum(tree_size(e) for e in expr)
+    memo: dict[int, int] = {}
+
+    def size(e) -> int:
+        key = id(e)
+        if key not in memo:
+            memo[key] = 1 + sum(size(a) for a in e.args)
+        return memo[key]
+
+    return size(expr)
+
+
+_PRINTABLE = 4000  # largest expression tree printed in full
+
+
+def _line(expr) -> str:
+    """One-line unicode form (pretty when it fits on one line, else SymPy's string form)."""
+    text = _pretty(expr)
+    return text if "\n" not in text else sympy.sstr(expr)
 
 
 def _pretty(expr) -> str:
@@ -306,7 +392,7 @@ def _equation(label: str, value) -> str:
 
 
 def _as_array(name: str, value, shape: tuple[int, int]) -> np.ndarray:
-    if isinstance(value, (str, bytes)) or isinstance(value, sympy.Basic) and not value.is_number:
+    if value is None or isinstance(value, (str, bytes)) or isinstance(value, sympy.Basic) and not value.is_number:
         raise ValuesError(f"value for {name!r} must be numeric, got {value!r}")
     try:
         array = np.asarray(value, dtype=float)
@@ -347,6 +433,26 @@ def evaluate(network: Network, expr, values: Mapping, *, what: str = "expression
     >>> evaluate(chain(2), chain(2).output[0], {"x": 3, "w1": 2, "w2": 0.5})
     3.0
     """
+    substitution = _substitution(network, values)
+    known = named_symbols(network)
+    matrix = expr if isinstance(expr, sympy.MatrixBase) else Matrix([[expr]])
+    free = set().union(*(e.free_symbols for e in matrix)) if len(matrix) else set()
+    missing = sorted({_owner(s, known) for s in free if s not in substitution})
+    if missing:
+        raise ValuesError(f"missing values for: {', '.join(missing)}")
+    args = sorted(free, key=str)
+    function = sympy.lambdify(args, matrix, modules="numpy", cse=True)
+    with np.errstate(all="ignore"):
+        result = np.asarray(function(*[substitution[a] for a in args]), dtype=float)
+    if not np.all(np.isfinite(result)):
+        raise ValuesError(
+            f"{what} is not finite at these values (a constant batch with eps = 0 makes σ = 0 and BN undefined)"
+        )
+    return float(result[0, 0]) if result.shape == (1, 1) else result
+
+
+def _substitution(network: Network, values: Mapping) -> dict[Symbol, float]:
+    """Validate user values and map them onto the network's symbols."""
     if not isinstance(values, Mapping):
         raise ValuesError(f"values must be a mapping from names to numbers, got {type(values).__name__}")
     known = named_symbols(network)
@@ -362,20 +468,7 @@ def evaluate(network: Network, expr, values: Mapping, *, what: str = "expression
         symbols = known[key]
         array = _as_array(key, value, symbols.shape)
         substitution.update({s: float(v) for s, v in zip(symbols, array.flat)})
-    matrix = expr if isinstance(expr, sympy.MatrixBase) else Matrix([[expr]])
-    free = set().union(*(e.free_symbols for e in matrix)) if len(matrix) else set()
-    missing = sorted({_owner(s, known) for s in free if s not in substitution})
-    if missing:
-        raise ValuesError(f"missing values for: {', '.join(missing)}")
-    args = sorted(free, key=str)
-    function = sympy.lambdify(args, matrix, modules="numpy", cse=True)
-    with np.errstate(all="ignore"):
-        result = np.asarray(function(*[substitution[a] for a in args]), dtype=float)
-    if not np.all(np.isfinite(result)):
-        raise ValuesError(
-            f"{what} is not finite at these values (a constant batch with eps = 0 makes σ = 0 and BN undefined)"
-        )
-    return float(result[0, 0]) if result.shape == (1, 1) else result
+    return substitution
 
 
 def _owner(symbol: Symbol, known: dict[str, Matrix]) -> str:

@@ -73,6 +73,9 @@ class Trace:
 
     ``grad_norms[name][t] = ‖∂J/∂name‖``, ``weight_norms[name][t] = ‖name‖``,
     ``effective_lr[name][t] = η/‖name‖²``. ``diverged`` tells whether the run stopped early.
+
+    >>> Trace(0.1).diverged
+    False
     """
 
     lr: float
@@ -213,12 +216,29 @@ def symbolic_hessian(network, names: Sequence[str] | None = None):
     array([[2., 4.],
            [4., 2.]])
     """
-    from .derive import evaluate
+    from .layers import flat
 
     names = list(network.parameters) if names is None else list(names)
     variables = [s for n in names for s in network.parameters[n]]
     H = sympy.hessian(network.loss, variables)
-    return H, lambda values: np.atleast_2d(evaluate(network, H, values, what="the Hessian"))
+    known = {"x": network.inputs, "t": network.targets, **network.parameters}
+    order = list(known)
+    function = sympy.lambdify([list(flat(known[k])) for k in order], H, modules="numpy", cse=True)
+
+    def at(values: Mapping) -> np.ndarray:
+        missing = [k for k in order if k not in values]
+        if missing:
+            raise ValuesError(f"missing values for: {', '.join(missing)}")
+        args = []
+        for k in order:
+            array = np.asarray(values[k], dtype=float)
+            if array.size != len(known[k]):
+                raise ValuesError(f"value for {k!r} must have {len(known[k])} entries, got shape {array.shape}")
+            args.append(list(array.ravel()))
+        with np.errstate(all="ignore"):
+            return np.atleast_2d(np.asarray(function(*args), dtype=float))
+
+    return H, at
 
 
 def curvature_scaling(model, params: Mapping, x, t, weight: str, scales: Sequence[float]) -> dict:
@@ -247,7 +267,11 @@ def curvature_scaling(model, params: Mapping, x, t, weight: str, scales: Sequenc
 # -- weight-norm growth ----------------------------------------------------------------------------------
 @dataclass
 class NormGrowth:
-    """``‖W_t‖²`` measured along a GD run and predicted by ``‖W_{t−1}‖² + η²‖∇J(W_{t−1})‖²``."""
+    """``‖W_t‖²`` measured along a GD run and predicted by ``‖W_{t−1}‖² + η²‖∇J(W_{t−1})‖²``.
+
+    >>> NormGrowth(0.1, "W1", [1.0, 2.0], [1.0, 2.2]).max_relative_error
+    0.10000000000000009
+    """
 
     lr: float
     weight: str
@@ -256,7 +280,11 @@ class NormGrowth:
 
     @property
     def max_relative_error(self) -> float:
-        """Largest ``|measured − predicted|/measured`` over the steps."""
+        """Largest ``|measured − predicted|/measured`` over the steps.
+
+        >>> NormGrowth(0.1, "W1", [1.0], [1.0]).max_relative_error
+        0.0
+        """
         m, p = np.asarray(self.measured[1:]), np.asarray(self.predicted[1:])
         return float(np.max(np.abs(m - p) / m)) if m.size else 0.0
 
@@ -287,7 +315,11 @@ def norm_growth(model, params: Mapping, x, t, *, weight: str, lr: float, steps: 
 # -- Goodfellow's example --------------------------------------------------------------------------------
 @dataclass
 class GoodfellowStep:
-    """One GD step on Goodfellow's chain: predicted (first-order) and actual loss change per learning rate."""
+    """One GD step on Goodfellow's chain: predicted (first-order) and actual loss change per learning rate.
+
+    >>> GoodfellowStep(False, [0.1], [-1.0], [-0.5]).relative_error
+    [0.5]
+    """
 
     bn: bool
     lrs: list[float]
@@ -296,7 +328,11 @@ class GoodfellowStep:
 
     @property
     def relative_error(self) -> list[float]:
-        """``|actual − predicted| / |predicted|`` per learning rate."""
+        """``|actual − predicted| / |predicted|`` per learning rate.
+
+        >>> GoodfellowStep(True, [0.1, 1.0], [-1.0, -10.0], [-1.0, 5.0]).relative_error
+        [0.0, 1.5]
+        """
         return [abs(a - p) / abs(p) if p else float("inf") for a, p in zip(self.actual, self.predicted)]
 
 

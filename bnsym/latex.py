@@ -9,11 +9,9 @@ block (:attr:`Notation.width`). :func:`compile_pdf` checks the result with a rea
 >>> from bnsym import chain
 >>> print(to_latex(chain(2, names="ab").gradient("a")))
 \begin{align*}
-h_{1} &= a x\\
-\hat{y} &= b h_{1}\\
 \frac{\partial J}{\partial a} &= \frac{\partial J}{\partial \hat{y}}\,\frac{\partial \hat{y}}{\partial h_{1}}\,\frac{\partial h_{1}}{\partial a}\\
  &= \frac{\partial J}{\partial \hat{y}} \cdot b \cdot x\\
- &= b x \frac{\partial J}{\partial \hat{y}}
+ &= \frac{\partial J}{\partial \hat{y}} b x
 \end{align*}
 
 User-supplied LaTeX is refused when it could do more than typeset math:
@@ -29,7 +27,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,8 +131,9 @@ def check_math(latex: str, what: str = "LaTeX") -> str:
     """
     if not isinstance(latex, str):
         raise LatexError(f"refused {what}: expected a string of LaTeX, got {type(latex).__name__}")
-    for bad, why in (("^^", "^^ character escapes"), ("%", "comments (%)"), ("#", "parameters (#)"),
-                     ("$", "math shifts ($)")):
+    if "^^" in latex:
+        raise LatexError(f"refused {what}: ^^ character escapes are not allowed")
+    for bad, why in (("%", "comments (%)"), ("#", "parameters (#)"), ("$", "math shifts ($)")):
         # an escaped \% \# \$ is a plain character and allowed
         if re.search(r"(?<!\\)" + re.escape(bad), latex.replace("\\\\", "  ")):
             raise LatexError(f"refused {what}: {why} are not allowed")
@@ -184,7 +182,7 @@ _UNICODE_MATH = {
     "ₘ": "_{m}", "ₗ": "_{l}", "ℝ": r"\mathbb{R}", "∧": r"\wedge", "∨": r"\vee", "¬": r"\neg",
 }
 _UNICODE_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}",
-                 "\u00a0": "~", "§": r"\S{}", "é": r"\'e", "è": r"\`e", "ü": r"\"u", "ö": r"\"o", "ä": r"\"a"}
+                 "\u00a0": "~", "§": "Sec. ", "é": r"\'e", "è": r"\`e", "ü": r"\"u", "ö": r"\"o", "ä": r"\"a"}
 _COMBINING = {"\u0302": r"\hat", "\u0303": r"\tilde", "\u0304": r"\bar", "\u0305": r"\bar", "\u0307": r"\dot",
               "\u20d7": r"\vec"}
 
@@ -293,18 +291,68 @@ def _symbol_names(expr, notation: Notation) -> dict:
     if isinstance(expr, sympy.MatrixBase):
         atoms = set().union(*(e.atoms(sympy.Symbol) for e in expr)) if len(expr) else set()
     for symbol in atoms:
+        if "^^" in symbol.name:
+            raise LatexError(f"refused the symbol name {symbol.name!r}: ^^ is TeX's character escape")
         if symbol.name in notation.names:
             renamed[symbol] = notation.names[symbol.name]
-        elif not _SAFE_NAME.match(symbol.name):
-            raise LatexError(
-                f"refused the symbol name {symbol.name!r}: names may use letters, digits and _ ^ ( ) , . ' / "
-                "only (give its LaTeX with Notation(names={...}) instead)"
-            )
+        elif not _SAFE_NAME.match(symbol.name) or "'" in symbol.name:
+            renamed[symbol] = _name_latex(symbol.name)
     functions = expr.atoms(sympy.core.function.AppliedUndef) if isinstance(expr, sympy.Basic) else set()
     for function in functions:
         if not _SAFE_NAME.match(function.func.__name__):
             raise LatexError(f"refused the function name {function.func.__name__!r}")
     return renamed
+
+
+_NAME_SPECIALS = {"\\": r"\backslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "#": r"\#", "$": r"\$",
+                  "&": r"\&", "~": r"\sim{}"}
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+_PRIMED = re.compile(r"^([A-Za-z]+)('+)(.*)$")
+
+
+def _name_latex(name: str) -> str:
+    r"""LaTeX for a symbol name SymPy would print badly: primes after Greek names, Unicode letters and signs.
+
+    TeX specials are escaped, so a name prints as the characters it has and cannot run TeX commands.
+
+    >>> print(_name_latex("mu'"), _name_latex("Σ_i g_i"))
+    \mu' {\Sigma}_i\ g_i
+    >>> print(_name_latex("a}\\input{x}"))
+    a\}\backslash{}input\{x\}
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in name) or "^^" in name:
+        raise LatexError(f"refused the symbol name {name!r}: it contains control characters or ^^")
+    balanced = _balanced(name)
+    primed = _PRIMED.match(name)
+    if primed and _SAFE_NAME.match(name):
+        base, primes, rest = primed.groups()
+        base_tex = sympy.latex(sympy.Symbol(base))
+        full = sympy.latex(sympy.Symbol(base + rest))
+        if full.startswith(base_tex):
+            return base_tex + primes + full[len(base_tex):]
+    out = []
+    for char in unicodedata.normalize("NFC", name):
+        if char in _COMBINING.keys() and out:
+            out[-1] = "%s{%s}" % (_COMBINING[char], out[-1])
+        elif char in "{}" and balanced:
+            out.append(char)  # grouping: without a backslash no TeX command can be formed
+        elif char in _NAME_SPECIALS:
+            out.append(_NAME_SPECIALS[char])
+        elif char.isascii():
+            out.append(r"\ " if char == " " else char)
+        elif char in _UNICODE_MATH:
+            out.append("{%s}" % _UNICODE_MATH[char])
+        else:
+            out.append("?")
+    return check_math("".join(out), f"LaTeX for the name {name!r}")
 
 
 def print_latex(expr, notation: Notation | None = None) -> str:
@@ -313,7 +361,7 @@ def print_latex(expr, notation: Notation | None = None) -> str:
     >>> import sympy
     >>> x = sympy.Symbol("x")
     >>> print_latex(sympy.Derivative(sympy.Function("f")(x), x), Notation(d="upright"))
-    '\\frac{\\mathrm{d}}{\\mathrm{d}x} f{\\left(x \\right)}'
+    '\\frac{\\mathrm{d}}{\\mathrm{d} x} f{\\left(x \\right)}'
     """
     return _strip(_marked(expr, notation or Notation()))
 
@@ -341,6 +389,7 @@ _ZERO = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Big
          "limits", "nolimits", "mathbb", "boldsymbol", "phantom", "nonumber"}
 _SPACES = {",": 1.7, ";": 2.8, ":": 2.2, "!": -1.7, " ": 3.3, "quad": 10.0, "qquad": 20.0}
 _BINARY = {"cdot", "times", "odot", "circ", "pm", "mp", "wedge", "vee"}
+_SAFETY = 1.2  # the estimate is within about 20 % of TeX's box widths (measured on the seed networks)
 _RELATIONS = {"leq", "geq", "neq", "approx", "equiv", "to", "in", "notin", "subseteq", "perp", "Rightarrow",
               "mapsto", "le", "ge", "ne", "sim"}
 
@@ -351,7 +400,11 @@ def latex_width(tex: str, scale: float = 1.0) -> float:
     >>> latex_width("a + b") < latex_width(r"\frac{\partial J}{\partial w_{1}} + \mathrm{ReLU}'\left(z\right)")
     True
     """
-    return _Width(_strip(tex)).measure(scale)
+    return _measure(_strip(tex), scale) * _SAFETY
+
+
+def _measure(tex: str, scale: float) -> float:
+    return _Width(tex).measure(scale)
 
 
 class _Width:
@@ -394,9 +447,9 @@ class _Width:
                 if word in ("frac", "dfrac", "tfrac"):
                     top, bottom = self.group(), self.group()
                     inner = scale if scale == 1.0 else scale * 0.75
-                    width += max(latex_width(top, inner), latex_width(bottom, inner)) + 2.4 * scale
+                    width += max(_measure(top, inner), _measure(bottom, inner)) + 2.4 * scale
                 elif word == "sqrt":
-                    width += latex_width(self.group(), scale) + 8.3 * scale
+                    width += _measure(self.group(), scale) + 8.3 * scale
                 elif word in ("text", "textbf", "textit", "mathrm", "operatorname") and word.startswith("text"):
                     width += len(self.group()) * 5.0 * scale
                 elif word in ("mathrm", "operatorname"):
@@ -412,7 +465,7 @@ class _Width:
                 elif word in _SPACES:
                     width += _SPACES[word] * scale
                 elif word in _BINARY:
-                    width += 12.0 * scale
+                    width += 7.8 * scale
                 elif word in _RELATIONS:
                     width += 13.4 * scale
                 elif word in ("sum", "prod"):
@@ -425,7 +478,7 @@ class _Width:
                     width += 6.0 * scale
             elif char in "^_":
                 self.i += 1
-                width += latex_width(self.group(), scale * 0.7 if scale > 0.6 else scale)
+                width += _measure(self.group(), scale * 0.7 if scale > 0.6 else scale)
             elif char in "{}":
                 self.i += 1
             elif char in "+-=<>":
@@ -458,7 +511,7 @@ def _matrix_width(body: str, scale: float) -> float:
     columns: list[float] = []
     for row in rows:
         for k, cell in enumerate(row.split("&")):
-            w = latex_width(cell, scale)
+            w = _measure(cell, scale)
             if k >= len(columns):
                 columns.append(w)
             else:
@@ -467,9 +520,9 @@ def _matrix_width(body: str, scale: float) -> float:
 
 
 # -- line breaking ------------------------------------------------------------------------------------------
-def _break_points(marked: str) -> tuple[list[tuple[int, str]], list[tuple[int, int, list[int]]]]:
-    """Break candidates ``(index, kind)`` outside braces/environments, and the ``\\left…\\right`` pairs."""
-    points: list[tuple[int, str]] = []
+def _break_points(marked: str) -> tuple[list[tuple[int, int]], list[tuple[int, int, list[int]]]]:
+    """Break candidates ``(index, depth)`` outside braces/environments, and the ``\\left…\\right`` pairs."""
+    points: list[tuple[int, int]] = []
     pairs: list[tuple[int, int, list[int]]] = []
     stack: list[tuple[int, int]] = []
     brace = env = 0
@@ -495,7 +548,7 @@ def _break_points(marked: str) -> tuple[list[tuple[int, str]], list[tuple[int, i
         elif char == "}":
             brace -= 1
         elif char in _MARKS and brace == 0 and env == 0 and all(b == 0 for _, b in stack):
-            points.append((i, "add" if char == _ADD_MARK else "mul"))
+            points.append((i, len(stack)))
         i += 1
     return points, pairs
 
@@ -521,18 +574,25 @@ def break_latex(tex_or_expr, width: float, notation: Notation | None = None, fir
         return [_strip(marked)]
     points, pairs = _break_points(marked)
     cuts: list[int] = []
-    start, budget, last_fit = 0, first, None
-    for index, _kind in points + [(len(marked), "end")]:
-        if latex_width(marked[start:index]) <= budget:
-            last_fit = index
-            continue
-        cut = last_fit if last_fit is not None and last_fit > start else index
-        if cut >= len(marked):
+    start, budget = 0, first
+    while latex_width(marked[start:]) > budget:
+        fitting: list[tuple[int, int, float]] = []
+        for index, depth in points:
+            if index <= start:
+                continue
+            used = latex_width(marked[start:index])
+            if used > budget:
+                if not fitting:
+                    fitting.append((index, depth, used))  # nothing fits: overflow as little as possible
+                break
+            fitting.append((index, depth, used))
+        if not fitting:
             break
+        # prefer the shallowest break (outside parentheses) among those that fill at least half the line
+        full = [f for f in fitting if f[2] >= 0.5 * budget] or fitting
+        cut = min(full, key=lambda f: (f[1], -f[0]))[0]
         cuts.append(cut)
-        start, budget, last_fit = cut, width, None
-        if latex_width(marked[start:index]) <= budget:
-            last_fit = index
+        start, budget = cut, width
     text = marked
     # \left ... \right pairs that a cut separates become \Bigl ... \Bigr (or \biggl when they hold fractions)
     replacements: dict[int, tuple[int, str]] = {}
@@ -541,7 +601,6 @@ def break_latex(tex_or_expr, width: float, notation: Notation | None = None, fir
             size = "bigg" if r"\frac" in marked[left:right] else "Big"
             replacements[left] = (len(r"\left"), rf"\{size}l")
             replacements[right] = (len(r"\right"), rf"\{size}r")
-    pieces, previous = [], 0
     boundaries = sorted(set(cuts))
     lines: list[str] = []
     line_start = 0
@@ -555,7 +614,6 @@ def break_latex(tex_or_expr, width: float, notation: Notation | None = None, fir
         segment.append(text[pos:cut])
         lines.append(_strip("".join(segment)).strip())
         line_start = cut
-    del pieces, previous
     return [line for line in lines if line]
 
 
@@ -566,21 +624,66 @@ def _unbreak(lines: Sequence[str]) -> str:
 
 
 # -- rows of an align block ---------------------------------------------------------------------------------
+_HUGE = 150  # operations: beyond this a right-hand side is printed with named common subexpressions
+
+
 @dataclass
 class _Rows:
+    """The rows of one ``align*`` block, laid out when rendered (the left column's width is known then)."""
+
     notation: Notation
     numbered: bool = False
-    rows: list[str] = field(default_factory=list)
-    abbreviations: int = 0
+    entries: list[tuple] = field(default_factory=list)
+    cache: dict = field(default_factory=dict)
+
+    def equation(self, lhs: str, rhs, *, relation: str = "=", note: str = "", optional: bool = False) -> None:
+        r"""Add the row ``lhs &= rhs``; ``rhs`` is an expression or (marked) LaTeX, broken when rendered."""
+        self.entries.append(("eq", lhs, rhs, relation, note, optional))
+
+    def add(self, text: str) -> None:
+        """Add a row of ready LaTeX (short: it is not broken)."""
+        self.entries.append(("raw", text))
+
+    def text(self, text: str) -> None:
+        self.add(r"&\text{%s}" % text)
+
+    def render(self) -> str:
+        left = max([latex_width(e[1]) for e in self.entries if e[0] == "eq"] + [0.0])
+        for _attempt in range(3):
+            self.rows: list[str] = []
+            self.abbreviations = 0
+            self.widest_left = left
+            for entry in self.entries:
+                if entry[0] == "raw":
+                    self._add(entry[1], number=False)
+                elif entry[0] == "note":  # a long reason, set as a paragraph in the right-hand column
+                    room = int(self.notation.width - left - 60)
+                    self._add(r"&\qquad\parbox[t]{%dpt}{\raggedright (%s)}" % (room, entry[1]), number=False)
+                else:
+                    self._equation(*entry[1:], left=left)
+            if self.widest_left <= left + 0.5:
+                break
+            left = self.widest_left
+        if self.notation.environment == "aligned":
+            env = "aligned"
+        else:
+            env = "align" if self.numbered else "align*"
+        return f"\\begin{{{env}}}\n" + "\\\\\n".join(self.rows) + f"\n\\end{{{env}}}"
+
+    def _add(self, text: str, number: bool = True) -> None:
+        if self.numbered and self.notation.environment == "align*" and not number:
+            text += r" \nonumber"
+        self.rows.append(text)
 
     def _fit(self, rhs, width: float, first: float):
         """Lines of ``rhs`` that fit, trying SymPy's ``root_notation=False`` (breakable roots) second."""
         if isinstance(rhs, str):
-            variants = [rhs]
+            variants = [lambda: rhs]
         else:
-            variants = [_marked(rhs, self.notation), _marked_settings(rhs, self.notation, root_notation=False)]
+            variants = [lambda: self._print(rhs, True), lambda: self._print(rhs, False)]
         best = None
-        for marked in variants:
+        for variant in variants:
+            marked = variant()
             lines = break_latex(marked, width, self.notation, first=first)
             fits = all(latex_width(line) <= (first if k == 0 else width) for k, line in enumerate(lines))
             if fits:
@@ -588,33 +691,38 @@ class _Rows:
             best = best or lines
         return best, False
 
-    def equation(self, lhs: str, rhs, *, relation: str = "=", note: str = "", optional: bool = False,
-                 depth: int = 0) -> bool:
-        r"""``lhs &= rhs``, ``rhs`` (an expression or marked LaTeX) broken into continuation lines.
+    def _print(self, expr, roots: bool) -> str:
+        key = (sympy.ImmutableMatrix(expr) if _is_matrix(expr) else expr, roots)
+        if key not in self.cache:
+            extra = {} if roots else {"root_notation": False}
+            self.cache[key] = _marked_settings(expr, self.notation, **extra)
+        return self.cache[key]
 
-        A right-hand side that cannot be broken to fit is printed with its common subexpressions named
-        (``\kappa_1, \kappa_2, …`` from :func:`sympy.cse`); an ``optional`` row that does not fit is left out.
-        """
-        lhs_width = latex_width(lhs) + 13.4 + 10.0
-        note_width = latex_width(note) if note else 0.0
-        budget = max(self.notation.width - lhs_width - 10.0, 80.0)
-        width = self.notation.width - 40.0 - (lhs_width if lhs else 0.0)
-        width = max(width, 80.0)
-        lines, fits = self._fit(rhs, width, budget - note_width)
+    def _equation(self, lhs: str, rhs, relation: str, note: str, optional: bool, *, left: float,
+                  depth: int = 0) -> None:
+        r"""Lay out ``lhs &= rhs``. A right-hand side that cannot be broken to fit is printed with its common
+        subexpressions named (``\kappa_1, \kappa_2, …`` from :func:`sympy.cse`); an ``optional`` row that does
+        not fit is left out."""
+        self.widest_left = max(self.widest_left, latex_width(lhs))
+        right = self.notation.width - left - 13.4 - 20.0
+        first = right - (latex_width(note) if note else 0.0)
+        rest = right - 20.0
+        huge = isinstance(rhs, sympy.Expr) and depth == 0 and sympy.count_ops(rhs) > _HUGE
+        lines, fits = (None, False) if huge else self._fit(rhs, max(rest, 60.0), max(first, 60.0))
         if not fits and optional:
-            return False
+            return
         if not fits and isinstance(rhs, sympy.Expr) and depth < 2:
             taken = {s.name for s in rhs.free_symbols}
             names = (sympy.Symbol(f"kappa{k}") for k in range(self.abbreviations + 1, 10**6))
-            names = (s for s in names if s.name not in taken)
-            replacements, (reduced,) = sympy.cse(rhs, symbols=names, optimizations=None)
+            replacements, (reduced,) = sympy.cse(rhs, symbols=(s for s in names if s.name not in taken),
+                                                 optimizations=None)
             if replacements:
                 self.abbreviations += len(replacements)
-                self.equation(lhs, reduced, relation=relation, note=note, depth=depth + 1)
+                self._equation(lhs, reduced, relation, note, False, left=left, depth=depth + 1)
                 for k, (symbol, value) in enumerate(replacements):
                     head = (r"\text{where }" if k == 0 else "") + print_latex(symbol, self.notation)
-                    self.equation(head, value, depth=depth + 1)
-                return True
+                    self._equation(head, value, "=", "", False, left=left, depth=depth + 1)
+                return
         for k, line in enumerate(lines):
             if k == 0:
                 text = f"{lhs} &{relation} {line}" if relation else f"{lhs} & {line}"
@@ -622,23 +730,7 @@ class _Rows:
                     text += note
             else:
                 text = rf" &\qquad {{}}{line}" if line[:1] in "+-" else rf" &\qquad {line}"
-            self.add(text, number=(k == len(lines) - 1))
-        return fits
-
-    def add(self, text: str, number: bool = False) -> None:
-        if self.numbered and self.notation.environment == "align*" and not number:
-            text += r" \nonumber"
-        self.rows.append(text)
-
-    def text(self, text: str) -> None:
-        self.add(r"&\text{%s}" % text)
-
-    def render(self) -> str:
-        if self.notation.environment == "aligned":
-            env = "aligned"
-        else:
-            env = "align" if self.numbered else "align*"
-        return f"\\begin{{{env}}}\n" + "\\\\\n".join(self.rows) + f"\n\\end{{{env}}}"
+            self._add(text, number=(k == len(lines) - 1))
 
 
 def _partial(of, wrt, notation: Notation) -> str:
@@ -681,6 +773,12 @@ def _derivation_rows(d, rows: _Rows) -> None:
             if s in defined and s not in used:
                 used.add(s)
                 pending.append(defined[s])
+    involved = {f.of for f in factors} | {f.wrt for f in factors}
+    nodes = list(getattr(getattr(d, "network", None), "nodes", []))
+    for previous, node in zip(nodes, nodes[1:]):  # name the batch-norm steps the chain passes through
+        if getattr(getattr(node, "layer", None), "kind", None) == "normalize" and node.label in involved:
+            rows.equation(print_latex(node.label, notation),
+                          r"%s\left(%s\right)" % (notation.bn, print_latex(previous.label, notation)))
     for symbol, expr in definitions:
         if symbol in used:
             rows.equation(print_latex(symbol, notation), expr)
@@ -692,7 +790,10 @@ def _derivation_rows(d, rows: _Rows) -> None:
         parts = []
         for f in factors:
             body = _marked(f.value, notation)
-            if isinstance(f.value, sympy.Add):
+            arg = _sigma_prime(f.value)
+            if arg is not None:
+                body = r"\sigma'\left(%s\right)" % _marked(arg, notation)
+            elif isinstance(f.value, sympy.Add):
                 body = r"\left(" + body + r"\right)"
             parts.append(body)
         rows.equation("", (r" \cdot" + _MUL_MARK + " ").join(parts))
@@ -785,16 +886,27 @@ def _hadamard_product(factors, notation: Notation) -> str:
 
 
 # -- proofs -------------------------------------------------------------------------------------------------
+_RELATIONS_TEX = {"==": "=", "!=": r"\neq", "<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq"}
+
+
+def _text(text: str, notation: Notation) -> str:
+    """Plain text for a ``\\text{…}`` in math: escaped for TeX, or kept as Unicode for MathJax (notebooks)."""
+    if notation.environment == "aligned":  # MathJax shows \text{...} literally, except braces, $, % and #
+        text = str(text).replace("&", "and").replace("%", " percent").replace("\n", " ")
+        return re.sub(r"[\\{}$#]", " ", text)
+    return escape_text(text)
+
+
 def _proof_rows(proof, rows: _Rows) -> None:
+    """Statement, hypotheses, then the chain of equalities, each step with its reason."""
     notation = rows.notation
-    statement = check_math(proof.statement_latex, "statement_latex")
-    rows.add(f"& {statement}")
+    rows.equation("", check_math(proof.statement_latex, "statement_latex"), relation="")
     conditions = [check_math(c.latex, "a condition's LaTeX") for c in proof.conditions]
     if conditions:
         line, current = [], []
         for c in conditions:
             trial = current + [c]
-            if current and latex_width(r"\text{if }" + r",\ ".join(trial)) > notation.width - 40:
+            if current and latex_width(r"\text{if }" + r",\ ".join(trial)) > notation.width - 60:
                 line.append(r",\ ".join(current))
                 current = [c]
             else:
@@ -802,30 +914,41 @@ def _proof_rows(proof, rows: _Rows) -> None:
         line.append(r",\ ".join(current))
         for k, part in enumerate(line):
             rows.add((r"&\text{if } " if k == 0 else r"&\qquad ") + part + ("," if k < len(line) - 1 else ""))
+    previous = None
     for step in proof.steps:
-        expr, reason = step.expr, escape_text(step.reason)
-        note = r"\qquad\text{(%s)}" % reason if reason else ""
+        expr = step.expr
+        reason = _text(step.reason, notation) if step.reason else ""
+        short = reason and latex_width(r"\text{(%s)}" % reason) < 0.35 * notation.width
+        note = r"\qquad\text{(%s)}" % reason if short else ""
         if isinstance(expr, sympy.core.relational.Relational):
-            relation = {"==": "=", "!=": r"\neq", "<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq"}[expr.rel_op]
-            lhs = print_latex(expr.lhs, notation)
-            if latex_width(lhs) > notation.width / 2:
-                rows.equation("", expr.lhs, relation="", note=note)
-                rows.equation("", expr.rhs, relation=relation)
+            relation = _RELATIONS_TEX[expr.rel_op]
+            if previous is not None and expr.lhs == previous:
+                rows.equation("", expr.rhs, relation=relation, note=note)
+            elif latex_width(print_latex(expr.lhs, notation)) < 0.3 * notation.width:
+                rows.equation(print_latex(expr.lhs, notation), expr.rhs, relation=relation, note=note)
             else:
-                rows.equation(lhs, expr.rhs, relation=relation, note=note)
+                rows.equation("", expr.lhs, relation="")
+                rows.equation("", expr.rhs, relation=relation, note=note)
+            previous = expr.rhs
         else:
             rows.equation("", expr, note=note)
+            previous = expr
+        if reason and not short:
+            if notation.environment == "aligned":
+                rows.add(r"&\qquad\text{(%s)}" % reason)
+            else:
+                rows.entries.append(("note", reason))
 
 
-def _proof_verdict(proof) -> str:
+def _proof_verdict(proof, text) -> str:
     if proof.holds is True:
-        return "Holds: proved (" + escape_text(proof.method) + ")."
+        return "Holds: proved (" + text(proof.method) + ")."
     if proof.holds is False:
-        text = "Does not hold as stated"
+        verdict = "Does not hold as stated"
         if proof.replacement:
-            text += "; what holds instead: " + escape_text(proof.replacement)
-        return text + "."
-    return "Could not be completed" + (": " + escape_text(proof.reason) if proof.reason else "") + "."
+            verdict += "; what holds instead: " + text(proof.replacement)
+        return verdict + "."
+    return "Could not be completed" + (": " + text(proof.reason) if proof.reason else "") + "."
 
 
 def _proof_block(proof, notation: Notation, numbered: bool) -> str:
@@ -833,17 +956,16 @@ def _proof_block(proof, notation: Notation, numbered: bool) -> str:
     _proof_rows(proof, rows)
     math = rows.render()
     if notation.environment == "aligned":
-        head = r"&\text{%s (%s)}\\" % (escape_text(proof.title), escape_text(proof.source))
-        verdict = r"\\&\text{%s}" % _proof_verdict(proof)
+        head = r"&\textbf{%s}\\&\text{(%s)}\\" % (_text(proof.title, notation), _text(proof.source, notation))
+        verdict = r"\\&\text{%s}" % _proof_verdict(proof, lambda t: _text(t, notation))
         if proof.holds is False and proof.replacement_latex:
             verdict += r"\\& %s" % check_math(proof.replacement_latex, "replacement_latex")
         return math.replace(r"\begin{aligned}" + "\n", r"\begin{aligned}" + "\n" + head + "\n", 1).replace(
             "\n" + r"\end{aligned}", verdict + "\n" + r"\end{aligned}")
-    parts = [r"\noindent\textbf{%s.} %s (%s; batch size $m = %s$)." % (
-        escape_text(proof.title), escape_text(proof.statement), escape_text(proof.source),
-        escape_text(str(proof.batch)))]
+    batch = "" if str(proof.batch) == "m" else r"; batch size $m = %s$" % escape_text(str(proof.batch))
+    parts = [r"\noindent\textbf{%s.} %s%s." % (escape_text(proof.title), escape_text(proof.source), batch)]
     parts.append(math)
-    parts.append(r"\noindent %s" % _proof_verdict(proof))
+    parts.append(r"\noindent %s" % _proof_verdict(proof, escape_text))
     if proof.holds is False and proof.replacement_latex:
         parts.append(r"\[ %s \]" % check_math(proof.replacement_latex, "replacement_latex"))
     if proof.holds is False and proof.counterexample:
@@ -936,6 +1058,7 @@ _PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage{amsmath}
 \usepackage{amssymb}
 \allowdisplaybreaks
+\sloppy
 \begin{document}
 """
 

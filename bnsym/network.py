@@ -210,9 +210,9 @@ def _check_batch(batch, bn: bool) -> int | None:
 def _check_eps(eps) -> Expr:
     if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, sympy.Basic)):
         raise NetworkSpecError(f"eps must be a real number >= 0 (or a nonnegative SymPy symbol), got {eps!r}")
-    value = sympy.Rational(repr(eps)) if isinstance(eps, float) else sympy.sympify(eps)
     if isinstance(eps, float) and not (eps == eps and abs(eps) != float("inf")):
         raise NetworkSpecError(f"eps must be finite, got {eps!r}")
+    value = sympy.Rational(repr(float(eps))) if isinstance(eps, float) else sympy.sympify(eps)
     if value.is_nonnegative is not True:
         raise NetworkSpecError(f"eps must be >= 0 (declare a symbol with nonnegative=True), got {eps!r}")
     return value

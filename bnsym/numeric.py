@@ -265,7 +265,11 @@ class LayerRule:
     kernels: dict[str, Callable] = field(default_factory=dict, repr=False)
 
     def compile(self) -> "LayerRule":
-        """Lambdify the forward pass and the VJPs (each a tuple-returning NumPy kernel)."""
+        """Lambdify the forward pass and the VJPs (each a list-returning NumPy kernel).
+
+        >>> sorted(mse_rule().compile().kernels)
+        ['forward', 'vjp']
+        """
         self.kernels["forward"] = sympy.lambdify(self.arguments["forward"], list(self.forward.values()),
                                                  modules="numpy", cse=True)
         self.kernels["vjp"] = sympy.lambdify(self.arguments["vjp"], list(self.vjp.values()),
@@ -417,11 +421,19 @@ class MLPEngine:
 
     @property
     def depth(self) -> int:
-        """Number of Linear layers."""
+        """Number of Linear layers.
+
+        >>> MLPEngine([2, 8, 8, 1]).depth
+        3
+        """
         return len(self.widths) - 1
 
     def parameter_names(self) -> list[str]:
-        """Parameter names in layer order."""
+        """Parameter names in layer order.
+
+        >>> MLPEngine([2, 3, 1], bn=True).parameter_names()
+        ['W1', 'b1', 'gamma1', 'beta1', 'W2', 'b2']
+        """
         names = []
         for l in range(1, self.depth + 1):
             names += [f"W{l}", f"b{l}"]
@@ -430,7 +442,13 @@ class MLPEngine:
         return names
 
     def loss(self, params: Mapping, x, t) -> float:
-        """The loss alone (forward pass only)."""
+        """The loss alone (forward pass only).
+
+        >>> eng = MLPEngine([1, 1])
+        >>> eng.loss({"W1": [[2.0]], "b1": [[0.0]]}, [[1.0], [2.0]], [[0.0], [0.0]])   # (4 + 16)/2
+        10.0
+        """
+        params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
         return self._forward(params, np.asarray(x, float), np.asarray(t, float))[0]
 
     def _forward(self, p, x, t):
@@ -455,8 +473,15 @@ class MLPEngine:
         return loss, tape, z, m
 
     def loss_and_gradients(self, params: Mapping, x, t) -> tuple[float, dict[str, np.ndarray]]:
-        """``(J, {name: ∂J/∂name})``: the forward pass, then the kernels' VJPs from the output back."""
+        """``(J, {name: ∂J/∂name})``: the forward pass, then the kernels' VJPs from the output back.
+
+        >>> eng = MLPEngine([1, 1])
+        >>> loss, g = eng.loss_and_gradients({"W1": np.array([[2.0]]), "b1": np.array([[0.0]])}, [[1.0]], [[0.0]])
+        >>> loss, g["W1"].tolist(), g["b1"].tolist()   # J = (2x)², dJ/dW = 2·2x·x, dJ/db = 2·2x
+        (4.0, [[4.0]], [[4.0]])
+        """
         x, t = np.asarray(x, dtype=float), np.asarray(t, dtype=float)
+        params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
         loss, tape, out, m = self._forward(params, x, t)
         grads: dict[str, np.ndarray] = {}
         g = self._mse["vjp"](out, t, m)[0]

@@ -68,11 +68,19 @@ class SweepConfig:
 
     @property
     def widths(self) -> list[int]:
-        """Layer widths, input first."""
+        """Layer widths, input first.
+
+        >>> SweepConfig(depth=2, width=4).widths
+        [2, 4, 1]
+        """
         return [self.inputs] + [self.width] * (self.depth - 1) + [1]
 
     def key(self) -> str:
-        """A stable string identifying the configuration (the results file's key)."""
+        """A stable string identifying the configuration (the results file's key).
+
+        >>> SweepConfig(depth=2).key() == SweepConfig(depth=2).key() != SweepConfig(depth=3).key()
+        True
+        """
         return json.dumps(asdict(self), sort_keys=True)
 
 
@@ -163,6 +171,8 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
         path.parent.mkdir(parents=True, exist_ok=True)
     _warm()
     handle = open(path, "a", encoding="utf-8") if path is not None else None
+    if handle is not None and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+        handle.write("\n")  # end a line cut short by an interrupted run, so new records stay parseable
     bar = click.progressbar(length=len(todo), label=f"{label} ({len(configs) - len(todo)} resumed)",
                             file=sys.stderr, show_pos=True) if progress else None
     try:
@@ -223,6 +233,15 @@ def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: 
 
     ``params`` (from :func:`~bnsym.numeric.init_mlp`) are loaded into the torch modules, so both runs start
     from the same point. Returns the losses and whether the run diverged (same rule as bnsym's).
+
+    >>> from bnsym.dynamics import reference_data
+    >>> cfg = SweepConfig(depth=2, bn=True, steps=3, batch=8)
+    >>> x, t = reference_data(batch=8)
+    >>> losses, diverged = torch_gradient_descent(cfg, init_mlp(cfg.widths, bn=True), x, t, 0.1)  # doctest: +SKIP
+    >>> len(losses), diverged  # doctest: +SKIP
+    (4, False)
+    >>> cfg.backend
+    'bnsym'
     """
     try:
         import torch

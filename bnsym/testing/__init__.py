@@ -20,11 +20,15 @@ Contents: :func:`check_batchnorm` (all properties, under Hypothesis); the assert
 :class:`Tolerance`; ``reference`` (the NumPy closed forms); ``bn_implementations`` (the reference and the known
 mistakes, by name).
 
-Needs ``hypothesis`` (``pip install bnsym[testing]``). Without it ``import bnsym.testing`` still succeeds (so the
-pytest plugin never breaks a test run) but importing any name from it raises
-:class:`bnsym.errors.MissingDependencyError`.
+Needs ``hypothesis`` (``pip install bnsym[testing]``). The names are loaded on first use, so
+``import bnsym.testing`` is cheap and succeeds without hypothesis (the pytest plugin imports it in every test
+run); importing any name from it then raises :class:`bnsym.errors.MissingDependencyError`.
 """
 from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
 
 from ..errors import MissingDependencyError
 
@@ -58,16 +62,36 @@ _PUBLIC = {
     "bn_implementations": "implementations",
     "BNImplementation": "implementations",
 }
-__all__ = sorted(_PUBLIC) + ["reference"]
+__all__ = sorted(_PUBLIC) + ["reference"]  # ``reference`` is a submodule (NumPy only)
 
-try:
-    import hypothesis  # noqa: F401
-except ImportError:
-    HAVE_HYPOTHESIS = False
-else:
-    HAVE_HYPOTHESIS = True
+def _have_hypothesis() -> bool:
+    try:
+        return importlib.util.find_spec("hypothesis") is not None
+    except (ImportError, ValueError):  # e.g. sys.modules["hypothesis"] = None
+        return False
 
-if HAVE_HYPOTHESIS:
+
+HAVE_HYPOTHESIS = _have_hypothesis()
+
+
+def __getattr__(name: str):
+    # lazy: the pytest plugin imports this package in every test run, so importing it must stay cheap
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'bnsym.testing' has no attribute {name!r}")
+    if not HAVE_HYPOTHESIS:
+        raise MissingDependencyError(
+            f"bnsym.testing.{name} needs hypothesis, which is not installed: pip install 'bnsym[testing]'"
+        )
+    value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from . import reference
     from .adapters import Adapter, NumpyAdapter, TorchFunctionAdapter, TorchModuleAdapter, adapt
     from .case import BNCase
@@ -84,11 +108,3 @@ if HAVE_HYPOTHESIS:
     )
     from .strategies import batches, betas, bn_cases, gammas, running_statistics, scales, upstream_gradients
     from .tolerance import Tolerance
-else:  # pragma: no cover - exercised in a subprocess by the tests
-
-    def __getattr__(name: str):
-        if name in _PUBLIC or name == "reference":
-            raise MissingDependencyError(
-                f"bnsym.testing.{name} needs hypothesis, which is not installed: pip install 'bnsym[testing]'"
-            )
-        raise AttributeError(f"module 'bnsym.testing' has no attribute {name!r}")

@@ -130,8 +130,8 @@ class Adapter:
             self.dtype = np.dtype(dtype)
         except TypeError:
             raise KitUsageError(f"dtype must be a NumPy float dtype, got {dtype!r}") from None
-        if self.dtype not in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)):
-            raise KitUsageError(f"dtype must be float16, float32 or float64, got {self.dtype}")
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise KitUsageError(f"dtype must be float32 or float64, got {self.dtype}")
         if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)) or not (
             np.isfinite(eps) and eps >= 0
         ):
@@ -267,8 +267,7 @@ def _name(fn: Any) -> str:
 
 def _torch_dtype(dtype: np.dtype):
     torch = _torch()
-    return {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
-            np.dtype(np.float16): torch.float16}[dtype]
+    return {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}[dtype]
 
 
 class TorchFunctionAdapter(Adapter):
@@ -351,6 +350,8 @@ class TorchModuleAdapter(Adapter):
         # PyTorch's momentum=None is a cumulative average: after one batch (counter reset) the batch statistics
         super().__init__(eps=eps, momentum=1.0 if momentum is None else momentum, **kwargs)
         self._module = module
+        tensors = [*module.parameters(), *module.buffers()]
+        self._device = tensors[0].device if tensors else None  # test a GPU module on its own device
         self._tracks = getattr(module, "running_mean", None) is not None and getattr(module, "running_var", None) is not None
         self.description = f"torch module {type(module).__name__}"
 
@@ -363,14 +364,15 @@ class TorchModuleAdapter(Adapter):
         mod = copy.deepcopy(self._module).to(_torch_dtype(self.dtype))
         with torch.no_grad():
             if self.affine:
-                mod.weight.copy_(torch.as_tensor(np.asarray(gamma, np.float64)))
-                mod.bias.copy_(torch.as_tensor(np.asarray(beta, np.float64)))
+                mod.weight.copy_(self._x(gamma))
+                mod.bias.copy_(self._x(beta))
         if self.can_set_eps:
             mod.eps = float(eps)
         return mod.train()
 
     def _x(self, a, grad=False):
-        return _torch().tensor(np.asarray(a, np.float64), dtype=_torch_dtype(self.dtype), requires_grad=grad)
+        return _torch().tensor(np.asarray(a, np.float64), dtype=_torch_dtype(self.dtype), device=self._device,
+                               requires_grad=grad)
 
     def _forward(self, x, gamma, beta, eps):
         with _torch().no_grad():
@@ -389,8 +391,8 @@ class TorchModuleAdapter(Adapter):
         torch = _torch()
         mod = self._copy(gamma, beta, self.eps)
         with torch.no_grad():
-            mod.running_mean.copy_(torch.as_tensor(np.asarray(running_mean, np.float64)))
-            mod.running_var.copy_(torch.as_tensor(np.asarray(running_var, np.float64)))
+            mod.running_mean.copy_(self._x(running_mean))
+            mod.running_var.copy_(self._x(running_var))
             if getattr(mod, "num_batches_tracked", None) is not None:
                 mod.num_batches_tracked.zero_()
             mod(self._x(x))

@@ -44,10 +44,11 @@ def pytest_configure(config) -> None:
     """Make the chosen profile the default of ``check_batchnorm``."""
     from . import HAVE_HYPOTHESIS
 
-    if HAVE_HYPOTHESIS:
+    name = _profile(config)
+    if HAVE_HYPOTHESIS and name != "ci":  # "ci" is already the default: import nothing heavy in every run
         from .check import set_default_profile
 
-        set_default_profile(_profile(config))
+        set_default_profile(name)
 
 
 def pytest_report_header(config) -> str:

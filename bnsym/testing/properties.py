@@ -78,18 +78,43 @@ class BatchNormPropertyError(AssertionError):
     (``[(name, text)]`` of matching known mistakes) and ``details`` (the expected-vs-actual text).
     """
 
-    def __init__(self, prop: str, impl: Adapter, case: BNCase, details: str, causes=(), *, note: str = "",
+    def __init__(self, prop: str, impl: Adapter, case: BNCase, details, causes=(), *, note: str = "",
                  running: bool = False) -> None:
-        self.property, self.case, self.details, self.causes = prop, case, details, list(causes)
-        lines = [
-            f"property '{prop}' failed: {STATEMENTS[prop]}",
-            f"implementation: {impl!r}",
-            "failing batch:" + (f" ({note})" if note else ""),
-            "  " + case.describe(running=running).replace("\n", "\n  "),
-            details,
-            format_causes(self.causes) or "likely cause: no known mistake matches (see bnsym.testing.bn_implementations)",
-        ]
-        super().__init__("\n".join(lines))
+        # the text and the diagnosis are built lazily: Hypothesis raises this on every failing example while it
+        # shrinks, and only the last one is ever shown
+        super().__init__(f"property '{prop}' failed")
+        self.property, self.case = prop, case
+        self._impl, self._note, self._running = impl, note, running
+        self._details = [details] if isinstance(details, str) else list(details)
+        self._causes, self._message = list(causes), None
+
+    @property
+    def causes(self) -> list:
+        """``[(name, text)]`` of the known mistakes that reproduce the failing output."""
+        if any(callable(c) for c in self._causes):
+            found = []
+            for c in self._causes:
+                found.extend(c() if callable(c) else [c])
+            self._causes = found
+        return self._causes
+
+    @property
+    def details(self) -> str:
+        """The expected-vs-actual text."""
+        return "\n".join(part() if callable(part) else part for part in self._details)
+
+    def __str__(self) -> str:
+        if self._message is None:
+            self._message = "\n".join([
+                f"property '{self.property}' failed: {STATEMENTS[self.property]}",
+                f"implementation: {self._impl!r}",
+                "failing batch:" + (f" ({self._note})" if self._note else ""),
+                "  " + self.case.describe(running=self._running).replace("\n", "\n  "),
+                self.details,
+                format_causes(self.causes)
+                or "likely cause: no known mistake matches (see bnsym.testing.bn_implementations)",
+            ])
+        return self._message
 
 
 def _property(name: str):
@@ -110,27 +135,34 @@ def _property(name: str):
     return decorate
 
 
-def _mismatch(name: str, actual: np.ndarray, expected: np.ndarray, bound: Bound) -> Optional[str]:
-    """``None`` when ``actual`` matches ``expected`` within ``bound``, else the expected-vs-actual text."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return _mismatch_text(name, actual, expected, bound)
+def _mismatch(name: str, actual: np.ndarray, expected: np.ndarray, bound: Bound):
+    """``None`` when ``actual`` matches ``expected`` within ``bound``, else a callable making the
+    expected-vs-actual text."""
+    if np.shape(actual) == np.shape(expected):
+        with np.errstate(invalid="ignore", over="ignore"):
+            if bound.holds(actual, expected).all():
+                return None
+    return functools.partial(_mismatch_text, name, actual, expected, bound)
 
 
-def _mismatch_text(name: str, actual: np.ndarray, expected: np.ndarray, bound: Bound) -> Optional[str]:
+def _mismatch_text(name: str, actual: np.ndarray, expected: np.ndarray, bound: Bound) -> str:
     label = _LABEL.get(name, name)
     if np.shape(actual) != np.shape(expected):
         return (f"{label} expected: {format_array(expected)}\n{' ' * len(label)}   actual: {format_array(actual)}"
                 f"\n  wrong shape {np.shape(actual)}, expected {np.shape(expected)}")
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _error_text(label, actual, expected, bound)
+
+
+def _error_text(label: str, actual: np.ndarray, expected: np.ndarray, bound: Bound) -> str:
     ok = bound.holds(actual, expected)
-    if ok.all():
-        return None
     with np.errstate(invalid="ignore"):
         err = np.abs(np.asarray(actual, np.float64) - expected)
     bad = np.where(~ok, np.nan_to_num(err, nan=np.inf), -1.0)
     where = np.unravel_index(int(np.argmax(bad)), np.shape(expected))
     return (
-        f"{_LABEL.get(name, name)} expected: {format_array(expected)}\n"
-        f"{' ' * len(_LABEL.get(name, name))}   actual: {format_array(actual)}\n"
+        f"{label} expected: {format_array(expected)}\n"
+        f"{' ' * len(label)}   actual: {format_array(actual)}\n"
         f"  largest error {float(err[where]):.3g} at index {list(map(int, where))}, allowed there "
         f"{float(np.broadcast_to(bound.allowed(expected), np.shape(expected))[where]):.3g}"
     )
@@ -144,10 +176,9 @@ def _tolerance(tolerance: Optional[Tolerance]) -> Tolerance:
     return tolerance
 
 
-def _bounds(impl: Adapter, case: BNCase, tol: Tolerance, eps: float, gamma=None) -> dict:
+def _bounds(impl: Adapter, case: BNCase, tol: Tolerance, eps: float) -> dict:
     """The bounds for y, dx, dgamma, dbeta on this case (see :mod:`bnsym.testing.tolerance`)."""
-    x, g = case.x, case.dy
-    gamma = case.gamma if gamma is None else gamma
+    x, g, gamma = case.x, case.dy, case.gamma
     kappa, s = conditioning(x, eps), ref.statistics(x, eps).s
     absg = np.abs(g)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -181,8 +212,8 @@ def assert_forward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] =
     bound = _bounds(impl, case, tol, impl.eps)["y"]
     problem = _mismatch("y", y, ref.forward(case.x, case.gamma, case.beta, impl.eps), bound)
     if problem:
-        causes = training_causes("y", y, case.x, case.gamma, case.beta, case.dy, impl.eps, bound)
-        raise BatchNormPropertyError("forward", impl, case, problem, causes)
+        causes = functools.partial(training_causes, "y", y, case.x, case.gamma, case.beta, case.dy, impl.eps, bound)
+        raise BatchNormPropertyError("forward", impl, case, [problem], [causes])
 
 
 def _require_backward(impl: Adapter, prop: str) -> None:
@@ -210,10 +241,10 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] 
                 wrong = bn_implementations[f"{name}_wrong_axis"]
                 causes.append((wrong.name, wrong.cause))
             else:
-                causes += training_causes(name, actual, case.x, case.gamma, case.beta, case.dy, impl.eps,
-                                          bounds[name])
+                causes.append(functools.partial(training_causes, name, actual, case.x, case.gamma, case.beta,
+                                                case.dy, impl.eps, bounds[name]))
     if problems:
-        raise BatchNormPropertyError("backward", impl, case, "\n".join(problems), causes)
+        raise BatchNormPropertyError("backward", impl, case, problems, causes)
 
 
 @_property("null_space")
@@ -234,8 +265,8 @@ def assert_null_space(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance
     problems = [p for p in (_mismatch("sum", sums, np.zeros(case.features), bound),
                             _mismatch("dot", dots, along_xhat, bound)) if p]
     if problems:
-        causes = training_causes("dx", dx, case.x, case.gamma, case.beta, case.dy, eps, dxb)
-        raise BatchNormPropertyError("null_space", impl, case, "\n".join(problems), causes)
+        causes = functools.partial(training_causes, "dx", dx, case.x, case.gamma, case.beta, case.dy, eps, dxb)
+        raise BatchNormPropertyError("null_space", impl, case, problems, [causes])
 
 
 @_property("scale_invariance")
@@ -263,7 +294,8 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Op
         if problem:
             problems.append(problem)
             for x_in, eps_in, gamma_in, actual_in in inputs:
-                causes.extend(training_causes(name, actual_in, x_in, gamma_in, case.beta, case.dy, eps_in, bound))
+                causes.append(functools.partial(training_causes, name, actual_in, x_in, gamma_in, case.beta,
+                                                case.dy, eps_in, bound))
 
     y_scaled = impl.forward(ax, case.gamma, case.beta)
     y_ref = impl.forward(case.x, case.gamma, case.beta, eps2)
@@ -283,7 +315,7 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Op
     if problems:
         header = (f"scale a = {a!r}, ε = {impl.eps!r}: expected = the implementation's own values at x with "
                   f"ε/a² = {eps2!r}, transformed as stated")
-        raise BatchNormPropertyError("scale_invariance", impl, case, header + "\n" + "\n".join(problems), causes,
+        raise BatchNormPropertyError("scale_invariance", impl, case, [header] + problems, causes,
                                      note=f"scaled by a = {a!r}")
 
 
@@ -312,8 +344,9 @@ def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Optional[T
         problem = _mismatch(name, actual, exp, bound)
         if problem:
             problems.append(problem)
-            causes += running_causes(name, actual, case.running_mean, case.running_var, x, impl.momentum,
-                                     impl.momentum_convention, impl.running_var_unbiased, bound)
+            causes.append(functools.partial(running_causes, name, actual, case.running_mean, case.running_var, x,
+                                            impl.momentum, impl.momentum_convention, impl.running_var_unbiased,
+                                            bound))
     if res.y_eval is not None:
         rm = res.mean if res.mean is not None else case.running_mean
         rv = res.var if res.var is not None else case.running_var
@@ -323,11 +356,10 @@ def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Optional[T
         bound = tol.bound(impl.dtype, m, scale)
         problem = _mismatch("y_eval", res.y_eval, exp_y, bound)
         if problem:
-            problems.append("(inference mode uses the running statistics the implementation just computed)\n"
-                            + problem)
-            causes += inference_causes(res.y_eval, x, rm, rv, case.gamma, case.beta, impl.eps, bound)
+            problems += ["(inference mode uses the running statistics the implementation just computed)", problem]
+            causes.append(functools.partial(inference_causes, res.y_eval, x, rm, rv, case.gamma, case.beta,
+                                            impl.eps, bound))
     if problems:
         header = (f"momentum = {impl.momentum!r}, convention {impl.momentum_convention!r}, running variance "
                   f"{'unbiased' if impl.running_var_unbiased else 'biased'}")
-        raise BatchNormPropertyError("running_statistics", impl, case, header + "\n" + "\n".join(problems),
-                                     causes, running=True)
+        raise BatchNormPropertyError("running_statistics", impl, case, [header] + problems, causes, running=True)

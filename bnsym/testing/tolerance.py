@@ -57,13 +57,15 @@ class Bound(NamedTuple):
         return self.atol + self.rtol * np.abs(expected)
 
     def holds(self, actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
-        """Elementwise: does ``actual`` match ``expected``? (NaN never matches.)
+        """Elementwise: does ``actual`` match ``expected``? (Equal values match, infinities and NaN included.)
 
-        >>> Bound(np.array(0.1), 0.0).holds(np.array([1.05, np.nan]), np.array([1.0, 1.0])).tolist()
-        [True, False]
+        >>> Bound(np.array(0.1), 0.0).holds(np.array([1.05, np.nan, np.inf]), np.array([1.0, 1.0, np.inf])).tolist()
+        [True, False, True]
         """
+        actual = np.asarray(actual, np.float64)
         with np.errstate(invalid="ignore"):
-            return np.abs(np.asarray(actual, np.float64) - expected) <= self.allowed(expected)
+            same = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
+            return same | (np.abs(actual - expected) <= self.allowed(expected))
 
     def scaled(self, k: float) -> "Bound":
         """The same bound ``k`` times wider.

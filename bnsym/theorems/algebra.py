@@ -119,7 +119,7 @@ class Chain:
 
     def eq(self, lhs, rhs, reason: str):
         """Append ``lhs = rhs`` with its reason; return ``rhs``."""
-        self.steps.append(Step(Eq(lhs, rhs, evaluate=False), reason))
+        self.steps.append(Step(Eq(lhs, rhs, evaluate=False), reason or "linearity of the finite sum"))
         return rhs
 
     def note(self, expr, reason: str) -> None:

@@ -173,7 +173,7 @@ class Feature:
         """
         subs = subs or {}
         for cp, c0 in zip(self.c, other.c):
-            if sympy.expand(cp.subs(subs) - factor * c0) != 0:
+            if sympy.expand(cp.xreplace(subs) - factor * c0) != 0:
                 raise TheoremError("leaf c'_l is not factor·c_l")
         return {cp: factor * c0 for cp, c0 in zip(self.C, other.C)}
 

@@ -1,0 +1,222 @@
+"""Numeric checks (float64 through ``lambdify(cse=True)``, mpmath when a draw is ill-conditioned) and the numeric
+counterexamples attached to failed proofs.
+
+:func:`residual` maps a theorem name and a draw (a dict of floats/arrays, e.g. from Hypothesis) to a relative
+residual that is 0 up to rounding when the theorem holds for that draw.
+
+>>> import numpy as np
+>>> d = {"u": np.array([[0.3], [-1.2], [2.0]]), "W": np.array([0.7]), "a": 2.5, "gamma": 1.3, "beta": 0.1,
+...      "g": np.array([0.5, -0.25, 1.0]), "c": 3.0, "eta": 0.1}
+>>> residual("scale_invariance_input_grad", d) < 1e-12
+True
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+
+import mpmath
+import numpy as np
+import sympy
+
+from .concrete import Feature
+
+__all__ = ["residual", "bn_numeric", "scale_counterexample", "counterexample", "ILL_CONDITIONED"]
+
+EPS = sympy.Symbol("epsilon", nonnegative=True)
+ILL_CONDITIONED = 1e-6  # σ / max|z - mean| below this: recompute with mpmath
+
+
+@lru_cache(maxsize=None)
+def _compiled(m: int, n: int, bias: bool, modules: str):
+    """``x̂``, ``∂x̂/∂u``, ``∂x̂/∂W``, ``∂x̂/∂b`` of a concrete batch, by :func:`sympy.diff`, lambdified."""
+    f = Feature.linear(m, n, bias=bias, eps=EPS)
+    u = [x for row in f.variables["u"] for x in row]
+    W, b = f.variables["W"], f.variables["b"]
+    xh = sympy.Matrix(f.xhat)
+    outs = [xh, xh.jacobian(u), xh.jacobian(W)]
+    if bias:
+        outs.append(xh.jacobian([b]))
+    args = [u, W, b, EPS]
+    return sympy.lambdify(args, outs, modules=modules, cse=True)
+
+
+def bn_numeric(u: np.ndarray, W: np.ndarray, eps: float = 0.0, b: float | None = None) -> dict:
+    """Evaluate ``x̂`` and its Jacobians for a batch ``u`` (m×n) and weights ``W`` (n), float64 or mpmath.
+
+    >>> r = bn_numeric(np.array([[1.0], [3.0]]), np.array([1.0]))
+    >>> [round(float(v), 12) for v in r["xhat"]]
+    [-1.0, 1.0]
+    """
+    u = np.asarray(u, dtype=float)
+    m, n = u.shape
+    zc = u @ np.asarray(W, dtype=float)
+    spread = np.max(np.abs(zc - zc.mean())) if m else 0.0
+    ill = spread == 0 or zc.std() / max(spread, 1e-300) < ILL_CONDITIONED or zc.std() < 1e-150
+    bias = b is not None
+    args = (list(u.ravel()), list(W), 0.0 if b is None else b, eps)
+    if ill:
+        with mpmath.workdps(60):
+            fn = _compiled(m, n, bias, "mpmath")
+            vals = fn(*[[mpmath.mpf(float(x)) for x in a] if isinstance(a, list) else mpmath.mpf(float(a))
+                        for a in args])
+            vals = [np.array(sympy.Matrix(v).evalf(30).tolist(), dtype=float) if not isinstance(v, np.ndarray)
+                    else v.astype(float) for v in vals]
+    else:
+        fn = _compiled(m, n, bias, "numpy")
+        vals = [np.asarray(v, dtype=float) for v in fn(*args)]
+    out = {"xhat": vals[0].ravel(), "du": vals[1].reshape(m, m, n), "dW": vals[2].reshape(m, n)}
+    if bias:
+        out["db"] = vals[3].ravel()
+    return out
+
+
+def _rel(x, y) -> float:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(x), initial=0.0)), float(np.max(np.abs(y), initial=0.0)))
+    return float(np.max(np.abs(x - y), initial=0.0)) / scale
+
+
+def _closed_jac(xh: np.ndarray, s: float) -> np.ndarray:
+    mm = len(xh)
+    return (np.eye(mm) - 1.0 / mm - np.outer(xh, xh) / mm) / s
+
+
+def _stats(d):
+    z = d["u"] @ d["W"]
+    s = np.sqrt(z.var() + d.get("eps", 0.0))
+    return z, s
+
+
+def residual(name: str, d: dict) -> float:
+    """Relative residual of theorem ``name`` on the draw ``d`` (keys: u, W, a, gamma, beta, g, c, eta, eps).
+
+    >>> d = {"u": np.array([[1.0, 0.5], [0.0, 2.0], [3.0, -1.0]]), "W": np.array([0.4, -0.3]), "gamma": 1.5,
+    ...      "beta": 0.0, "g": np.array([1.0, -2.0, 0.5]), "a": 3.0, "c": 2.0, "eta": 0.3}
+    >>> all(residual(t, d) < 1e-10 for t in NAMES)
+    True
+    """
+    u, W = d["u"], np.asarray(d["W"], dtype=float)
+    eps = d.get("eps", 0.0)
+    gam, g = d.get("gamma", 1.0), np.asarray(d.get("g", np.ones(len(u))), dtype=float)
+    base = bn_numeric(u, W, eps)
+    xh = base["xhat"]
+    z, s = _stats(d)
+    J = _closed_jac(xh, s)
+    if name == "scale_invariance_forward":
+        return _rel(bn_numeric(u, d["a"] * W, eps)["xhat"], xh)
+    if name == "scale_invariance_input_grad":
+        return _rel(bn_numeric(u, d["a"] * W, eps)["du"], base["du"])
+    if name == "scale_invariance_weight_grad":
+        return _rel(bn_numeric(u, d["a"] * W, eps)["dW"], base["dW"] / d["a"])
+    if name == "bn_jacobian":  # du[i, k, r] = J_ik W_r
+        return _rel(base["du"], J[:, :, None] * W[None, None, :])
+    if name == "bn_jacobian_null_space":
+        return _rel(np.concatenate([J @ np.ones(len(xh)), J @ xh]) * s, 0.0)
+    if name in ("backward_formulas", "backward_compact"):
+        true = gam * np.einsum("i,ikr->kr", g, base["du"]) / W[None, :]  # ∂ℓ/∂z_k from ∂ℓ/∂u_kr = ∂ℓ/∂z_k W_r
+        mm = len(xh)
+        if name == "backward_compact":
+            mine = gam / (mm * s) * (mm * g - g.sum() - xh * (g @ xh))
+        else:
+            dxh = g * gam
+            dvar = np.sum(dxh * (z - z.mean())) * -0.5 * (z.var() + eps) ** -1.5
+            dmu = np.sum(dxh * -1 / s) + dvar * np.mean(-2 * (z - z.mean()))
+            mine = dxh / s + dvar * 2 * (z - z.mean()) / mm + dmu / mm
+        return _rel(np.broadcast_to(mine[:, None], true.shape), true)
+    if name in ("gradient_norm_identity", "gradient_norm_bound"):
+        v = gam * J.T @ g
+        mm = len(xh)
+        exact = gam**2 / s**2 * (g @ g - g.sum() ** 2 / mm - (g @ xh) ** 2 / mm)
+        if name == "gradient_norm_identity":
+            return _rel(v @ v, exact)
+        return max(0.0, (v @ v - gam**2 / s**2 * (g @ g)) / max(1.0, v @ v))
+    dW = gam * g @ base["dW"]  # ∂ℓ/∂W for ℓ with upstream gradient g
+    if name == "weight_orthogonality":
+        return abs(W @ dW) / max(1.0, float(np.linalg.norm(W) * np.linalg.norm(dW)))
+    if name == "weight_norm_growth":
+        eta = d["eta"]
+        return _rel((W - eta * dW) @ (W - eta * dW), W @ W + eta**2 * dW @ dW)
+    if name == "gradient_scaling":
+        cW = bn_numeric(u, d["c"] * W, eps)  # same upstream g: the forward pass is unchanged
+        return _rel(gam * g @ cW["dW"], dW / d["c"])
+    if name == "bias_gradient_zero":
+        return _rel(bn_numeric(u, W, eps, b=d.get("b", 0.7))["db"], 0.0)
+    if name == "goodfellow_expansion":
+        ws = np.asarray(d.get("w", np.array([1.1, -0.8, 1.3, 0.9])), dtype=float)
+        x, eta = float(d.get("x", 0.6)), d["eta"]
+        L = len(ws)
+        grads = np.array([x * np.prod(np.delete(ws, p)) for p in range(L)])
+        new = x * np.prod(ws - eta * grads)
+        series = sum((-eta) ** len(S_) * x * np.prod(grads[list(S_)]) * np.prod(np.delete(ws, list(S_)))
+                     for o in range(L + 1) for S_ in combinations(range(L), o))
+        # with BN on h = x w_1⋯w_{L−1} over the batch, ŷ changes exactly linearly in η
+        P = np.prod(ws[:-1])
+        h = bn_numeric(u, W * P, 0.0)["xhat"]
+        gL = h  # ∂ŷ_i/∂w_L
+        y_new = (ws[-1] - eta * gL[0]) * h[0]
+        return max(_rel(new, series), _rel(y_new - ws[-1] * h[0], -eta * gL[0] * h[0]))
+    raise KeyError(name)
+
+
+NAMES = ("scale_invariance_forward", "scale_invariance_input_grad", "scale_invariance_weight_grad", "bn_jacobian",
+         "bn_jacobian_null_space", "backward_formulas", "backward_compact", "gradient_norm_identity",
+         "gradient_norm_bound", "weight_orthogonality", "weight_norm_growth", "gradient_scaling",
+         "bias_gradient_zero", "goodfellow_expansion")
+
+_U = np.array([[0.0, 1.0], [1.0, -0.5], [3.0, 0.25]])
+_W = np.array([0.8, -0.6])
+
+
+def _eps_value(opts) -> float:
+    return 0.0 if opts.eps == 0 else (0.1 if not opts.eps.is_number else float(opts.eps))
+
+
+def scale_counterexample(opts, which: str) -> dict:
+    """Numbers showing the scale identity failing (``a < 0`` or ``ε > 0``): both sides at a small batch.
+
+    >>> from bnsym.theorems.general import Options
+    >>> ce = scale_counterexample(Options(sign="negative"), "forward")
+    >>> ce["a"], ce["lhs"][0] == -ce["rhs"][0]
+    (-2.0, True)
+    """
+    a = 2.0 if opts.sign == "positive" else -2.0
+    eps = _eps_value(opts)
+    key = {"forward": "xhat", "input_grad": "du", "weight_grad": "dW"}[which]
+    lhs = bn_numeric(_U, a * _W, eps)[key]
+    rhs = bn_numeric(_U, _W, eps)[key]
+    if which == "weight_grad":
+        rhs = rhs / a
+    return {"m": 3, "u": _U.tolist(), "W": _W.tolist(), "a": a, "eps": eps, "lhs": lhs.tolist(),
+            "rhs": rhs.tolist(), "max_abs_difference": float(np.max(np.abs(lhs - rhs)))}
+
+
+def counterexample(name: str, opts) -> dict:
+    """Numbers for the other failing cases (``ε > 0``; the ``1/√m`` coefficient).
+
+    >>> from bnsym.theorems.general import Options
+    >>> ce = counterexample("gradient_norm_bound", Options(coefficient="1/sqrt(m)"))
+    >>> ce["exact"] > ce["claimed_bound"]
+    True
+    """
+    eps = _eps_value(opts)
+    if name == "gradient_norm_bound":
+        zz = np.array([0.0, 1.0, 2.0, 3.0])
+        xh = (zz - zz.mean()) / zz.std()
+        g = xh.copy()
+        mm = 4
+        exact = (g @ g - g.sum() ** 2 / mm - (g @ xh) ** 2 / mm) / zz.var()
+        claimed = (g @ g - g.sum() ** 2 / mm - (g @ xh) ** 2 / np.sqrt(mm)) / zz.var()
+        return {"m": mm, "z": zz.tolist(), "g": g.tolist(), "gamma": 1.0, "exact": float(exact),
+                "claimed_bound": float(claimed)}
+    d = {"u": _U, "W": _W, "eps": eps, "gamma": 1.0, "g": np.array([1.0, -2.0, 0.5])}
+    base = bn_numeric(_U, _W, eps)
+    z, s = _stats(d)
+    if name == "gradient_norm_identity":
+        J = base["du"][:, :, 0] / _W[0]  # brute-force Jacobian: du[i, k, r] = J_ik W_r
+        v = J.T @ d["g"]
+        xh = base["xhat"]
+        claimed = (d["g"] @ d["g"] - d["g"].sum() ** 2 / 3 - (d["g"] @ xh) ** 2 / 3) / z.var()
+        return {"m": 3, "eps": eps, "norm_squared": float(v @ v), "claimed": float(claimed)}
+    dW = d["g"] @ base["dW"]
+    return {"m": 3, "u": _U.tolist(), "W": _W.tolist(), "eps": eps, "W_dot_grad": float(_W @ dW)}

@@ -1,0 +1,46 @@
+"""The ``bnsym`` command line: thin over the public API, errors as one line and exit code 2."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from bnsym.cli import main
+
+
+def test_derive_prints_the_seed_derivation():
+    result = CliRunner().invoke(main, ["derive", "two-layer", "-p", "w1"])
+    assert result.exit_code == 0, result.output
+    assert "∂z₂/∂a₁ · ∂a₁/∂z₁ · ∂z₁/∂w₁" in result.output
+    assert "ReLU′(z₂)" in result.output
+
+
+def test_derive_all_parameters_of_the_chain():
+    result = CliRunner().invoke(main, ["derive", "chain", "--names", "abcde"])
+    assert result.exit_code == 0, result.output
+    for name in "abcde":
+        assert f"∂J/∂{name} =" in result.output
+
+
+def test_derive_writes_a_file(tmp_path):
+    out = tmp_path / "d.txt"
+    result = CliRunner().invoke(main, ["derive", "two-layer", "--bn", "pre", "-m", "2", "-p", "b1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "∂J/∂b₁" in out.read_text(encoding="utf-8")
+
+
+def test_bad_input_is_one_line_and_exit_code_2():
+    for args, message in [(["derive", "two-layer", "-p", "w9"], "no parameter 'w9'"),
+                          (["derive", "chain", "--depth", "0"], "depth must be an integer >= 1"),
+                          (["derive", "two-layer", "--bn", "pre"], "needs a batch"),
+                          (["derive", "mlp", "--widths", "2,x"], "--widths must be comma-separated")]:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output
+        assert "Traceback" not in result.output
+
+
+def test_console_script_runs():
+    completed = subprocess.run([sys.executable, "-m", "bnsym", "--help"], capture_output=True, text=True)
+    assert completed.returncode == 0 and "derive" in completed.stdout
