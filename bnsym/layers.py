@@ -99,8 +99,12 @@ class Layer:
         raise NotImplementedError
 
     def statistics(self, x: Matrix) -> list[tuple[Symbol, Expr]]:
-        """Named subexpressions (symbol, definition in terms of ``x``) used by the local partials."""
+        """Named subexpressions (symbol, definition in terms of ``x`` and earlier statistics), in order."""
         return []
+
+    def definition(self, x: Matrix) -> Matrix:
+        """The output in terms of ``x`` and the named :meth:`statistics` (default: :meth:`forward`)."""
+        return self.forward(x)
 
     def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
         """``∂ vec(y)/∂ vec(x)``: the local partial with respect to the input node (sample-major)."""
@@ -186,7 +190,7 @@ class Normalize(Layer):
     """Batch normalization's normalizing step ``x̂_i = (z_i − μ)/σ`` per feature over the batch.
 
     ``μ`` is the batch mean, ``σ = sqrt(σ²_B + ε)`` with the **biased** batch variance (Ioffe & Szegedy
-    2015, Alg. 1). The local partial is the closed form ``∂x̂_i/∂z_k = (δ_ik − 1/m − x̂_i x̂_k/m)/σ``
+    2015, Alg. 1); both are named statistics (``mu1``, ``sigma1``). The local partial is the closed form ``∂x̂_i/∂z_k = (δ_ik − 1/m − x̂_i x̂_k/m)/σ``
     (bn-math §2), written in the output symbols ``x̂`` and the named statistic ``σ``.
 
     >>> z = sympy.Matrix(sympy.symbols("z1:3", real=True))
@@ -209,8 +213,9 @@ class Normalize(Layer):
         self.eps = sympy.nsimplify(eps) if isinstance(eps, float) else sympy.sympify(eps)
         if not (self.eps.is_real and self.eps.is_nonnegative):
             raise NetworkSpecError(f"eps must be a real number >= 0, got {eps!r}")
-        base = statistic or "sigma" + name.split("hat")[-1]
-        self.sigma = entry_symbols(base, None, features, positive=True)
+        index = statistic or name.split("hat")[-1]
+        self.mu = entry_symbols(f"mu{index}", None, features)
+        self.sigma = entry_symbols(f"sigma{index}", None, features, positive=True)
 
     def _columns(self, x: Matrix):
         for j in range(x.cols):
@@ -220,7 +225,16 @@ class Normalize(Layer):
             yield j, column, mean, variance
 
     def statistics(self, x: Matrix) -> list[tuple[Symbol, Expr]]:
-        return [(self.sigma[j], sympy.sqrt(var + self.eps)) for j, _, _, var in self._columns(x)]
+        named = []
+        for j in range(x.cols):
+            column = list(x[:, j])
+            named.append((self.mu[j], sympy.Add(*column) / len(column)))
+            variance = sympy.Add(*[(v - self.mu[j]) ** 2 for v in column]) / len(column)
+            named.append((self.sigma[j], sympy.sqrt(variance + self.eps)))
+        return named
+
+    def definition(self, x: Matrix) -> Matrix:
+        return Matrix(x.rows, x.cols, lambda i, j: (x[i, j] - self.mu[j]) / self.sigma[j])
 
     def forward(self, x: Matrix) -> Matrix:
         out = sympy.zeros(*x.shape)

@@ -95,7 +95,7 @@ class Network:
         self._taken.add(layer.name)
         previous = self.nodes[-1].symbols
         self.definitions.extend(layer.statistics(previous))
-        values = layer.forward(previous)
+        values = layer.definition(previous)
         if isinstance(layer, MSELoss):
             symbols = Matrix([[Symbol(layer.name, real=True)]])
         else:
@@ -234,7 +234,7 @@ def _finish(layers: list[Layer], inputs: Matrix, batch: int | None, loss: str, d
 
 def _bn_layers(index: int, node: str, *, batch: int, features: int, eps: Expr, affine: bool) -> list[Layer]:
     layers: list[Layer] = [Normalize(f"{node}hat{index}", samples=batch, features=features, eps=eps,
-                                     statistic=f"sigma{index}")]
+                                     statistic=str(index))]
     if affine:
         layers.append(ScaleShift(f"{node}tilde{index}", gamma=f"gamma{index}", beta=f"beta{index}", features=features))
     return layers

@@ -512,7 +512,11 @@ def build_report(ex) -> Report:
         FigureRef("gradient_norm_per_layer.png", ex.figures[3].caption),
         Text(f"Loss curves at depth {s.curve_depth} at the two learning rates the sweep found largest-stable for "
              "seed " + str(s.seeds[0]) + " (" + ", ".join(f"{v:.3g}" for v in cv["rates"]) + "); runs that "
-             "diverged: " + (", ".join(diverged) if diverged else "none") + "."),
+             "diverged: " + (", ".join(diverged) if diverged else "none") + ". Loss at the start → at the end of "
+             "the others: " + "; ".join(f"{k}: {tr.loss[0]:.3g} → {tr.loss[-1]:.3g}" for k, tr in cv["traces"].items()
+                                       if not tr.diverged)
+             + ". Not diverging is not the same as training well: a rate at the edge of stability can keep the "
+             "loss bounded without lowering it much."),
         FigureRef("loss_curves.png", ex.figures[1].caption),
         Text("In the sense measured here the intuition holds: with BN the same learning rate is stable at every "
              "depth and the gradients' scale no longer depends on the initialization as strongly, because each "
