@@ -201,16 +201,17 @@ def reverse_accumulate(network: Network) -> Gradients:
     for k in range(len(nodes) - 1, 0, -1):
         layer = nodes[k].layer
         x, y = nodes[k - 1].symbols, nodes[k].symbols
-        row = flat(bar).T
+        upstream = list(bar)
         for name in layer.parameters:
             shape = network.parameters[name].shape
-            raw[name] = (row * layer.parameter_jacobian(x, name)).reshape(*shape)
+            raw[name] = _vjp(upstream, layer.parameter_entries(x, name), shape)
         if k == 1:
             break
-        values = (row * layer.jacobian(x, y)).reshape(*x.shape)
-        symbols = entry_symbols(adjoint_name(nodes[k - 1].name), network.batch, x.cols)
+        values = _vjp(upstream, layer.jacobian_entries(x, y), x.shape)
         if network.batch is None and x.shape == (1, 1):
             symbols = Matrix([[Symbol(adjoint_name(nodes[k - 1].name), real=True)]])
+        else:
+            symbols = entry_symbols(adjoint_name(nodes[k - 1].name), network.batch, x.cols)
         bar = sympy.zeros(*x.shape)
         for i in range(x.rows):
             for j in range(x.cols):
@@ -222,6 +223,16 @@ def reverse_accumulate(network: Network) -> Gradients:
                     bar[i, j] = symbols[i, j]
     ordered = {name: raw[name] for name in network.parameters}
     return Gradients(network, ordered, adjoints, seed)
+
+
+def _vjp(upstream: list, entries: dict[tuple[int, int], Expr], shape: tuple[int, int]) -> Matrix:
+    """``upstreamᵀ · J`` for a sparse Jacobian ``J``, reshaped to ``shape`` (row-major)."""
+    terms: dict[int, list] = {}
+    for (j, k), partial in entries.items():
+        if upstream[j] != 0:
+            terms.setdefault(k, []).append(upstream[j] * partial)
+    flat_values = [sympy.Add(*terms.get(k, [])) for k in range(shape[0] * shape[1])]
+    return Matrix(shape[0], shape[1], flat_values)
 
 
 class Derivation:

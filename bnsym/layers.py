@@ -80,12 +80,30 @@ def flat(matrix: Matrix) -> Matrix:
     return matrix.reshape(len(matrix), 1)
 
 
+def _sparse_jacobian(values: Matrix, wrt: Matrix) -> dict[tuple[int, int], Expr]:
+    index = {symbol: k for k, symbol in enumerate(wrt)}
+    entries = {}
+    for j, value in enumerate(values):
+        for symbol in value.free_symbols & index.keys():
+            partial = value.diff(symbol)
+            if partial != 0:
+                entries[(j, index[symbol])] = partial
+    return entries
+
+
+def _dense(entries: dict[tuple[int, int], Expr], rows: int, cols: int) -> Matrix:
+    matrix = sympy.zeros(rows, cols)
+    for (j, k), value in entries.items():
+        matrix[j, k] = value
+    return matrix
+
+
 class Layer:
     """Base class: a named output node, parameters, a forward expression, local partials.
 
-    Subclasses implement :meth:`forward`; they may override :meth:`jacobian` and
-    :meth:`parameter_jacobian` with closed forms and :meth:`statistics` with named subexpressions
-    (such as a batch's standard deviation) that their closed forms refer to.
+    Subclasses implement :meth:`forward`; they may override :meth:`jacobian_entries` and
+    :meth:`parameter_entries` (the nonzero local partials) with closed forms, and :meth:`statistics` with
+    named subexpressions (such as a batch's standard deviation) that their closed forms refer to.
     """
 
     kind = "layer"
@@ -106,13 +124,22 @@ class Layer:
         """The output in terms of ``x`` and the named :meth:`statistics` (default: :meth:`forward`)."""
         return self.forward(x)
 
+    def jacobian_entries(self, x: Matrix, y: Matrix) -> dict[tuple[int, int], Expr]:
+        """The nonzero ``∂ vec(y)_j/∂ vec(x)_k`` as ``{(j, k): partial}`` (default: ``sympy.diff``)."""
+        return _sparse_jacobian(self.forward(x), x)
+
+    def parameter_entries(self, x: Matrix, name: str) -> dict[tuple[int, int], Expr]:
+        """The nonzero ``∂ vec(y)_j/∂ vec(p)_k`` for the parameter called ``name``."""
+        return _sparse_jacobian(self.forward(x), self.parameters[name])
+
     def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
-        """``∂ vec(y)/∂ vec(x)``: the local partial with respect to the input node (sample-major)."""
-        return flat(self.forward(x)).jacobian(flat(x))
+        """``∂ vec(y)/∂ vec(x)`` as a dense matrix (samples first, then features), for display."""
+        return _dense(self.jacobian_entries(x, y), len(y), len(x))
 
     def parameter_jacobian(self, x: Matrix, name: str) -> Matrix:
-        """``∂ vec(y)/∂ vec(p)`` for the parameter called ``name``."""
-        return flat(self.forward(x)).jacobian(flat(self.parameters[name]))
+        """``∂ vec(y)/∂ vec(p)`` as a dense matrix, for display."""
+        rows = x.rows * self.output_shape(x)[1]
+        return _dense(self.parameter_entries(x, name), rows, len(self.parameters[name]))
 
     def output_shape(self, x: Matrix) -> tuple[int, int]:
         """Shape of the output node for an input node ``x``."""
@@ -162,7 +189,7 @@ class Activation(Layer):
     """``a = g(z)`` entrywise, for ``g`` one of :data:`ACTIVATIONS`.
 
     >>> z = sympy.Symbol("z1", real=True)
-    >>> Activation("a1", "relu").jacobian(sympy.Matrix([[z]]), None)
+    >>> Activation("a1", "relu").jacobian(sympy.Matrix([[z]]), sympy.Matrix([[sympy.Symbol("a1")]]))
     Matrix([[ReLU'(z1)]])
     """
 
@@ -179,19 +206,19 @@ class Activation(Layer):
     def forward(self, x: Matrix) -> Matrix:
         return x.applyfunc(ACTIVATIONS[self.activation])
 
-    def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
+    def jacobian_entries(self, x: Matrix, y: Matrix) -> dict[tuple[int, int], Expr]:
         g = ACTIVATIONS[self.activation]
         d = sympy.Dummy(real=True)
         derivative = sympy.diff(g(d), d)
-        return sympy.diag(*[derivative.xreplace({d: v}) for v in flat(x)])
+        return {(k, k): derivative.xreplace({d: v}) for k, v in enumerate(x)}
 
 
 class Normalize(Layer):
     """Batch normalization's normalizing step ``x̂_i = (z_i − μ)/σ`` per feature over the batch.
 
     ``μ`` is the batch mean, ``σ = sqrt(σ²_B + ε)`` with the **biased** batch variance (Ioffe & Szegedy
-    2015, Alg. 1); both are named statistics (``mu1``, ``sigma1``). The local partial is the closed form ``∂x̂_i/∂z_k = (δ_ik − 1/m − x̂_i x̂_k/m)/σ``
-    (bn-math §2), written in the output symbols ``x̂`` and the named statistic ``σ``.
+    2015, Alg. 1); both are named statistics (``mu1``, ``sigma1``). The local partial is the closed form
+    ``∂x̂_i/∂z_k = (δ_ik − 1/m − x̂_i x̂_k/m)/σ`` (bn-math §2), in the output symbols ``x̂`` and ``σ``.
 
     >>> z = sympy.Matrix(sympy.symbols("z1:3", real=True))
     >>> bn = Normalize("zhat1", samples=2, features=1, eps=0)
@@ -244,15 +271,15 @@ class Normalize(Layer):
                 out[i, j] = (v - mean) / s
         return out
 
-    def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
+    def jacobian_entries(self, x: Matrix, y: Matrix) -> dict[tuple[int, int], Expr]:
         m, n = x.shape
-        jac = sympy.zeros(m * n, m * n)
+        entries = {}
         for j in range(n):
             for i in range(m):
                 for k in range(m):
                     delta = 1 if i == k else 0
-                    jac[i * n + j, k * n + j] = (delta - sympy.Rational(1, m) - y[i, j] * y[k, j] / m) / self.sigma[j]
-        return jac
+                    entries[(i * n + j, k * n + j)] = (delta - sympy.Rational(1, m) - y[i, j] * y[k, j] / m) / self.sigma[j]
+        return entries
 
 
 class ScaleShift(Layer):

@@ -4,8 +4,9 @@ For a batch ``x`` of shape ``(m, features)`` run in a dtype with unit roundoff `
 each feature ``j`` has the conditioning ``κ_j = max(1, max_i |x_ij| / s_j)`` with ``s_j = √(σ_j² + ε)``: ``κ`` is
 about 1 for a centred batch and grows for nearly constant batches far from 0, where ``x - μ`` cancels. With
 ``c = factor·m`` (summations over the batch lose up to ``m·u``) a value ``actual`` passes when, elementwise,
-``|actual - expected| ≤ atol + rtol·|expected|`` with ``rtol = c·u`` and ``atol = c·u·scale``, where ``scale`` is
-the size of the terms the quantity is computed from (plus the smallest normal number of the dtype, for underflow):
+``|actual - expected| ≤ atol + rtol·|expected|`` with ``rtol = c·u`` and ``atol = c·u·scale + tiny`` (``tiny`` the
+smallest normal number of the dtype, for results that underflow), where ``scale`` is the size of the terms the
+quantity is computed from:
 
 =================  =========================================
 quantity           scale
@@ -111,6 +112,6 @@ class Tolerance:
         """The bound for a quantity of size ``scale`` computed from a batch of ``m`` samples in ``dtype``."""
         info = np.finfo(dtype)
         c = self.factor * m * float(info.eps)
-        # the floor c·tiny keeps results that underflow to subnormals from failing
-        atol = np.asarray(self.atol if self.atol is not None else c * (np.asarray(scale, np.float64) + float(info.tiny)))
+        # the floor (the smallest normal number) keeps results that underflow to subnormals from failing
+        atol = np.asarray(self.atol if self.atol is not None else c * np.asarray(scale, np.float64) + float(info.tiny))
         return Bound(atol, self.rtol if self.rtol is not None else c)
