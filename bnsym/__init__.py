@@ -3,35 +3,86 @@
 >>> import bnsym
 >>> bnsym.chain(5, names="abcde").gradient("a").closed_form
 dJ/dyhat*b*c*d*e*x
+>>> bnsym.prove("scale_invariance_input_grad").holds
+True
+
+Everything but the error classes loads on first use, so ``import bnsym`` (and the pytest plugin of
+``bnsym.testing``) stays cheap. ``bnsym.testing`` needs Hypothesis: ``pip install bnsym[testing]``.
 """
+from importlib import import_module
+from typing import Any
+
 from .errors import (
     BnsymError,
     ConditionError,
     KitUsageError,
     LatexError,
+    MissingDependencyError,
     NetworkSpecError,
     TheoremError,
     UnknownParameterError,
     ValuesError,
 )
-from .derive import Derivation, Factor, Gradients
-from .network import Network, chain, mlp, two_layer
+
+#: public name -> module that defines it (loaded on first access)
+_EXPORTS = {
+    "Derivation": "derive",
+    "Factor": "derive",
+    "Gradients": "derive",
+    "Network": "network",
+    "chain": "network",
+    "mlp": "network",
+    "two_layer": "network",
+    "Proof": "theorems",
+    "Theorem": "theorems",
+    "prove": "theorems",
+    "theorems": "theorems",
+    "Notation": "latex",
+}
+_SUBMODULES = {"numeric", "dynamics", "testing", "sweep", "latex", "plots", "report", "exact", "functions",
+               "layers", "network", "derive", "explain"}
 
 __all__ = [
     "BnsymError",
     "ConditionError",
     "KitUsageError",
     "LatexError",
+    "MissingDependencyError",
     "NetworkSpecError",
     "TheoremError",
     "UnknownParameterError",
     "ValuesError",
-    "Derivation",
-    "Factor",
-    "Gradients",
-    "Network",
-    "chain",
-    "mlp",
-    "two_layer",
+    *_EXPORTS,
+    "to_latex",
+    "numeric",
+    "dynamics",
+    "testing",
 ]
 __version__ = "0.1.0"
+
+
+def to_latex(obj: Any, **options: Any) -> str:
+    """LaTeX for a :class:`Derivation` or a :class:`Proof` (see :func:`bnsym.latex.to_latex`).
+
+    >>> print(to_latex(chain(2).gradient("w2")).splitlines()[0])
+    \\begin{align*}
+    """
+    from .latex import to_latex as render
+
+    return render(obj, **options)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = import_module(f".{_EXPORTS[name]}", __name__)
+        for export, home in _EXPORTS.items():  # also replaces the subpackage attribute `theorems` by
+            if home == _EXPORTS[name]:        # the catalogue function of the same name
+                globals()[export] = getattr(module, export)
+        return globals()[name]
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'bnsym' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -331,9 +331,10 @@ class Derivation:
         return self.gradients.evaluate(values)[self.parameter_name]
 
     def _repr_latex_(self) -> str:
-        from .latex import to_latex
+        """The derivation typeset in a notebook (``$$\\begin{aligned}…\\end{aligned}$$``)."""
+        from .latex import repr_latex
 
-        return "$\\displaystyle " + to_latex(self) + "$"
+        return repr_latex(self)
 
     def __str__(self) -> str:
         name = f"∂J/∂{_pretty(Symbol(self.parameter_name))}"

@@ -215,14 +215,22 @@ class Partial(sympy.Symbol):
         return sympy.Symbol(of, real=True), sympy.Symbol(wrt, real=True)
 
     def _latex(self, printer, exp=None):
+        from .layers import Entry
+
         of, wrt = self.parts
+        if "[" in wrt.name:
+            wrt = Entry(wrt.name)
         s = r"\frac{\partial %s}{\partial %s}" % (printer._print(of), printer._print(wrt))
         return s if exp is None else r"\left(%s\right)^{%s}" % (s, printer._print(exp))
 
     def _pretty(self, printer):
         from sympy.printing.pretty.stringpict import prettyForm
 
+        from .layers import Entry
+
         of, wrt = self.parts
+        if "[" in wrt.name:
+            wrt = Entry(wrt.name)
         return prettyForm("∂%s/∂%s" % (printer._print(of), printer._print(wrt)))
 
 

@@ -58,37 +58,25 @@ class _BreakingPrinter(LatexPrinter):
         self._hadamard = hadamard
 
     def _print_Add(self, expr, order=None):
-        text = super()._print_Add(expr, order=order)
-        # mark the top-level " + " / " - " that LatexPrinter._print_Add put between the terms
-        return _mark_top_level(text)
+        # LatexPrinter._print_Add, with a break mark before each " + " / " - " between the terms
+        tex = ""
+        for i, term in enumerate(self._as_ordered_terms(expr, order=order)):
+            if i == 0:
+                pass
+            elif term.could_extract_minus_sign():
+                tex += _ADD_MARK + " - "
+                term = -term
+            else:
+                tex += _ADD_MARK + " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term):
+                term_tex = r"\left(%s\right)" % term_tex
+            tex += term_tex
+        return tex
 
     def _print_HadamardProduct(self, expr):
         prec = sympy.printing.precedence.PRECEDENCE["Pow"]
         return (r" %s " % self._hadamard).join(self.parenthesize(a, prec, strict=True) for a in expr.args)
-
-
-def _mark_top_level(text: str) -> str:
-    """Put an add-marker before each `` + ``/`` - `` that is outside braces and ``\\left``-groups."""
-    out, depth, i = [], 0, 0
-    while i < len(text):
-        if text.startswith(r"\left", i) and not text[i + 5:i + 6].isalpha():
-            depth += 1
-        elif text.startswith(r"\right", i) and not text[i + 6:i + 7].isalpha():
-            depth -= 1
-        char = text[i]
-        if char == "\\":
-            out.append(text[i:i + 2])
-            i += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-        elif depth == 0 and (text.startswith(" + ", i) or text.startswith(" - ", i)) and i > 0:
-            out.append(_ADD_MARK)
-        out.append(char)
-        i += 1
-    return "".join(out)
 
 
 # -- what users may hand us ------------------------------------------------------------------------------
@@ -729,7 +717,7 @@ class _Rows:
                 if note:
                     text += note
             else:
-                text = rf" &\qquad {{}}{line}" if line[:1] in "+-" else rf" &\qquad {line}"
+                text = rf" &\qquad {{}}{line}"
             self._add(text, number=(k == len(lines) - 1))
 
 
@@ -804,7 +792,7 @@ def _derivation_rows(d, rows: _Rows) -> None:
     # 4. multiplied out in the named intermediates, then explicit in inputs and parameters
     _value_rows(d, compact, rows, target)
     closed = d.closed_form
-    if print_latex(closed, notation) != print_latex(compact, notation):
+    if closed != compact:
         _value_rows(d, closed, rows, target)
 
 
@@ -897,10 +885,37 @@ def _text(text: str, notation: Notation) -> str:
     return escape_text(text)
 
 
+def _mark_free(latex: str) -> str:
+    """Break marks before the top-level ``=``, ``+``, ``-`` (and relations) of LaTeX written by hand."""
+    out, depth, i = [], 0, 0
+    while i < len(latex):
+        char = latex[i]
+        if char == "\\":
+            word = re.match(r"\\([A-Za-z]+|.)", latex[i:]).group(0)
+            if word in (r"\left", r"\begin"):
+                depth += 1
+            elif word in (r"\right", r"\end"):
+                depth -= 1
+            elif depth == 0 and word in (r"\leq", r"\geq", r"\le", r"\ge", r"\neq", r"\approx") and i > 0:
+                out.append(_ADD_MARK)
+            out.append(word)
+            i += len(word)
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif depth == 0 and char in "=+-<>" and i > 0 and latex[i - 1] == " ":
+            out.append(_ADD_MARK)
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def _proof_rows(proof, rows: _Rows) -> None:
     """Statement, hypotheses, then the chain of equalities, each step with its reason."""
     notation = rows.notation
-    rows.equation("", check_math(proof.statement_latex, "statement_latex"), relation="")
+    rows.equation("", _mark_free(check_math(proof.statement_latex, "statement_latex")), relation="")
     conditions = [check_math(c.latex, "a condition's LaTeX") for c in proof.conditions]
     if conditions:
         line, current = [], []
@@ -1075,13 +1090,17 @@ def document(items, *, numbered: bool = False, notation: Notation | None = None,
     if notation.environment != "align*":
         raise LatexError("a standalone document needs Notation(environment='align*')")
     items = _items(items)
+    preamble = _PREAMBLE
+    if notation.width != Notation.width:  # the text block the lines were broken for
+        preamble = preamble.replace(r"\usepackage{amsmath}",
+                                    "\\usepackage[textwidth=%gpt]{geometry}\n\\usepackage{amsmath}" % notation.width)
     body = []
     if title:
         body.append(r"\section*{%s}" % escape_text(title))
     for item in items:
         body.append(r"\subsection*{%s}" % _heading(item))
         body.append(_block(item, notation, numbered))
-    return _PREAMBLE + "\n\n".join(body) + "\n\\end{document}\n"
+    return preamble + "\n\n".join(body) + "\n\\end{document}\n"
 
 
 def compile_pdf(tex: str, workdir, *, name: str = "bnsym", timeout: float = 120.0) -> Path:

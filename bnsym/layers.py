@@ -15,6 +15,7 @@ Matrix([[x]])
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import sympy
@@ -31,6 +32,7 @@ __all__ = [
     "Normalize",
     "ScaleShift",
     "MSELoss",
+    "Entry",
     "entry_symbols",
     "flat",
 ]
@@ -44,11 +46,45 @@ ACTIVATIONS: dict[str, Callable[[Expr], Expr]] = {
 }
 
 
+_ENTRY = re.compile(r"^(?P<head>[^\[]+)\[(?P<index>[0-9,]+)\]$")
+
+
+class Entry(Symbol):
+    """A symbol for one entry of a vector or matrix quantity, named ``head[j]`` or ``head[j,k]``.
+
+    The index is printed in brackets after the head's usual form, so ``W1[1,2]`` (layer 1, entry (1, 2))
+    is never confused with ``W_{112}``.
+
+    >>> w = Entry("W1[1,2]", real=True)
+    >>> print(w, sympy.latex(w), sympy.pretty(w))
+    W1[1,2] W_{1}[1,2] W₁[1,2]
+    >>> print(sympy.latex(Entry("zhat1^(3)[2]")))
+    \\hat{z}^{(3)}_{1}[2]
+    """
+
+    def _parts(self) -> tuple[Symbol, str]:
+        match = _ENTRY.match(self.name)
+        if match is None:  # pragma: no cover - names are made by entry_symbols/Linear
+            return Symbol(self.name), ""
+        return Symbol(match.group("head")), match.group("index")
+
+    def _latex(self, printer, exp=None):
+        head, index = self._parts()
+        text = f"{printer._print(head)}[{index}]"
+        return text if exp is None else f"\\left({text}\\right)^{{{printer._print(exp)}}}"
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        head, index = self._parts()
+        return prettyForm(f"{printer._print(head)}[{index}]")
+
+
 def entry_symbols(base: str, samples: int | None, features: int, **assumptions) -> Matrix:
     """The symbols of one node: row ``i`` is sample ``i``, column ``j`` feature ``j``.
 
     Without a batch (``samples=None``) there is one row and no sample index; a batch index is written
-    as a superscript ``(i)``, a feature index as a subscript.
+    as a superscript ``(i)``, a feature index (when there are several features) in brackets, ``z1[2]``.
 
     >>> entry_symbols("z1", None, 1)
     Matrix([[z1]])
@@ -57,7 +93,7 @@ def entry_symbols(base: str, samples: int | None, features: int, **assumptions) 
     [z1^(1)],
     [z1^(2)]])
     >>> entry_symbols("z1", None, 2)
-    Matrix([[z1_1, z1_2]])
+    Matrix([[z1[1], z1[2]]])
     """
     assumptions = assumptions or {"real": True}
     rows = []
@@ -65,8 +101,10 @@ def entry_symbols(base: str, samples: int | None, features: int, **assumptions) 
         sample = "" if samples is None else f"^({i + 1})"
         row = []
         for j in range(features):
-            feature = "" if features == 1 else f"_{j + 1}"
-            row.append(Symbol(f"{base}{sample}{feature}", **assumptions))
+            if features == 1:
+                row.append(Symbol(f"{base}{sample}", **assumptions))
+            else:
+                row.append(Entry(f"{base}{sample}[{j + 1}]", **assumptions))
         rows.append(row)
     return Matrix(rows)
 
@@ -153,7 +191,7 @@ class Linear(Layer):
     """``z = W a + b`` for each sample (weights ``(n_out, n_in)``, an optional bias ``(n_out,)``).
 
     Scalar parameters (one unit in, one out) are single symbols named ``weight``/``bias``; wider ones
-    are matrices of symbols ``W1_jk``/``b1_j``.
+    are matrices of symbols ``W1[j,k]``/``b1[j]``.
 
     >>> lin = Linear("z1", weight="w1", bias="b1", n_in=1, n_out=1)
     >>> lin.forward(sympy.Matrix([[sympy.Symbol("x", real=True)]]))
@@ -169,13 +207,13 @@ class Linear(Layer):
             self.parameters[weight] = Matrix([[Symbol(weight, real=True)]])
         else:
             self.parameters[weight] = Matrix(
-                n_out, n_in, lambda j, k: Symbol(f"{weight}_{j + 1}{k + 1}", real=True)
+                n_out, n_in, lambda j, k: Entry(f"{weight}[{j + 1},{k + 1}]", real=True)
             )
         if bias is not None:
             self.parameters[bias] = (
                 Matrix([[Symbol(bias, real=True)]])
                 if n_out == 1
-                else Matrix(1, n_out, lambda _, j: Symbol(f"{bias}_{j + 1}", real=True))
+                else Matrix(1, n_out, lambda _, j: Entry(f"{bias}[{j + 1}]", real=True))
             )
 
     def forward(self, x: Matrix) -> Matrix:

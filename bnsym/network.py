@@ -286,7 +286,7 @@ def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = T
 
     ``bn="pre"`` normalizes ``z₁`` before the activation (Ioffe & Szegedy's placement), ``bn="post"``
     normalizes ``a₁``; either needs ``batch=m`` with ``m ≥ 2``. ``inputs`` > 1 gives the first unit several
-    inputs (weights ``w1_11, w1_12, …``), where BN's ``1/σ`` acts on the gradient's direction too.
+    inputs (weights ``w1[1,1], w1[1,2], …``), where BN's ``1/σ`` acts on the gradient's direction too.
 
     >>> d = two_layer(activation="relu").gradient("w1")
     >>> d.compact

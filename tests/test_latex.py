@@ -92,6 +92,20 @@ def test_theorem_document_compiles_without_overfull_boxes(name, tmp_path):
     assert "Overfull" not in (tmp_path / "bnsym.log").read_text(encoding="latin-1")
 
 
+@pytest.mark.parametrize("seed", ["two-layer-sigmoid-bn-pre", "mlp-2-2-1"])
+def test_a_two_column_text_width_is_respected(seed, tmp_path):
+    """Notation(width=240) (a two-column paper) breaks lines for 240 pt; the document is set that wide."""
+    need("pdflatex")
+    notation = Notation(width=240)
+    tex = to_latex(SEEDS[seed]().gradients(), standalone=True, notation=notation)
+    assert "textwidth=240pt" in tex
+    compile_pdf(tex, tmp_path / "derivation")
+    if _theorem_names():
+        from bnsym.theorems import prove
+
+        compile_pdf(to_latex(prove("backward_formulas"), standalone=True, notation=notation), tmp_path / "proof")
+
+
 def test_a_failing_proof_with_its_replacement_compiles(tmp_path):
     need("pdflatex")
     if not _theorem_names():

@@ -157,7 +157,8 @@ def test_running_update_matches_torch_buffers():
     ids=["default", "non-affine-cumulative", "no-running-stats"],
 )
 def test_torch_batchnorm1d_passes(module):
-    report = check_batchnorm(module=module)
+    # the default profile (what users run) on the default module; a smaller budget on the variants
+    report = check_batchnorm(module=module, settings=None if module.affine and module.track_running_stats else QUICK)
     expected = set(PROPERTIES) - ({"running_statistics"} if not module.track_running_stats else set())
     assert set(report.passed) == expected
     assert module.weight is None or torch.equal(module.weight, torch.ones_like(module.weight))  # not modified

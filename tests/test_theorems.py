@@ -70,6 +70,7 @@ def test_eps_rules_for_other_theorems():
     assert ns.holds is False and "epsilon" in ns.replacement
     assert prove("weight_orthogonality", eps="positive").holds is False
     assert prove("gradient_norm_identity", eps="positive").holds is False
+    assert prove("gradient_norm_bound", eps="positive").holds is True  # 1/√(σ² + ε) ≤ 1/σ
     assert prove("goodfellow_expansion", eps="positive").holds is None  # never True outside its hypotheses
 
 
@@ -218,3 +219,20 @@ def test_cli_prove():
     assert res.exit_code != 0
     res = CliRunner().invoke(main, ["prove", "bias_gradient_zero", "--latex"])
     assert res.exit_code == 0 and r"\begin{align*}" in res.output
+
+
+def test_graph_entries_equal_literal_sympy_diff_of_batch_normalize():
+    """The concrete route's entries equal sympy.diff of the library's per-sample expressions (exact point)."""
+    from bnsym.functions import batch_normalize
+
+    f = Feature.of_values(4)
+    z = f.variables["z"]
+    xhat_lib = batch_normalize(z)
+    point = dict(zip(z, [sympy.Rational(1, 3), sympy.Integer(2), sympy.Rational(-5, 7), sympy.Integer(3)]))
+    atoms = {C: c.xreplace(point) for C, c in zip(f.C, f.c)}
+    atoms[f.S] = sympy.sqrt(f.var.xreplace(point))
+    for p in range(4):
+        for q in range(4):
+            brute = sympy.diff(xhat_lib[p], z[q]).xreplace(point)
+            mine = f.entry(p, z[q]).xreplace(atoms)
+            assert abs(sympy.N(brute - mine, 60)) < sympy.Float("1e-50")

@@ -158,6 +158,8 @@ class Feature:
         """Exact zero test of an atom expression (sound: ``True`` only if it vanishes identically)."""
         if sympy.expand(expr) == 0:
             return True
+        if tied_zero(expr, self.S, self.var_atoms):  # without the linear relation first (cheaper)
+            return True
         if self._centered is None:
             self._centered = self.verify_centered()
         if not self._centered:

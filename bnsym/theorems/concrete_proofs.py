@@ -296,6 +296,8 @@ def equal_atoms(lhs, rhs, sums) -> bool:
 
 def gradient_norm_bound(opts: Options) -> Outcome:
     """The bound follows from the identity at this ``m`` (the dropped terms are squares)."""
+    if opts.eps != 0:
+        return _via_general(opts, general.gradient_norm_bound, "ε > 0 is handled symbolically")
     out = gradient_norm_identity(opts) if opts.coefficient == "1/m" else Outcome(True, [])
     if out.holds is not True:
         return out
