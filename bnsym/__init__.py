@@ -35,11 +35,12 @@ _EXPORTS = {
     "two_layer": "network",
     "Proof": "theorems",
     "Theorem": "theorems",
+    "Condition": "theorems",
+    "Step": "theorems",
     "prove": "theorems",
-    "theorems": "theorems",
     "Notation": "latex",
 }
-_SUBMODULES = {"numeric", "dynamics", "testing", "sweep", "latex", "plots", "report", "exact", "functions",
+_SUBMODULES = {"theorems", "numeric", "dynamics", "testing", "sweep", "latex", "plots", "report", "exact", "functions",
                "layers", "network", "derive", "explain"}
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "UnknownParameterError",
     "ValuesError",
     *_EXPORTS,
+    "theorems",
     "to_latex",
     "numeric",
     "dynamics",
@@ -75,10 +77,9 @@ def to_latex(obj: Any, **options: Any) -> str:
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         module = import_module(f".{_EXPORTS[name]}", __name__)
-        for export, home in _EXPORTS.items():  # also replaces the subpackage attribute `theorems` by
-            if home == _EXPORTS[name]:        # the catalogue function of the same name
-                globals()[export] = getattr(module, export)
-        return globals()[name]
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
     if name in _SUBMODULES:
         return import_module(f".{name}", __name__)
     raise AttributeError(f"module 'bnsym' has no attribute {name!r}")

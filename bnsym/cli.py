@@ -140,10 +140,26 @@ def explain(outdir, quick, workers, no_pdf):
 
 @main.command("prove")
 @click.argument("name", required=False)
-@click.option("--batch", default="m", show_default=True, help="'m' (symbolic batch size) or an integer >= 2.")
-@click.option("--latex", is_flag=True, help="Print the proof as LaTeX (bnsym.latex.to_latex).")
-def prove_command(name: str | None, batch: str, latex: bool) -> None:
-    """Prove theorem NAME (list the catalogue when NAME is omitted)."""
+@click.option("--batch", "-m", default="m", show_default=True,
+              help="'m' (a proof for every batch size) or an integer N >= 2 (every entry, exact).")
+@click.option("--assume", "assumptions", multiple=True, metavar="KEY=VALUE",
+              help="Change a hypothesis, e.g. a=negative, batch=constant, coefficient=1/sqrt(m).")
+@click.option("--eps", default="0", show_default=True, help="BN's epsilon: 0, a positive number, or 'positive'.")
+@click.option("--latex", is_flag=True, help="Print the proof as LaTeX (the text of bnsym.to_latex).")
+@click.option("--standalone", is_flag=True, help="With --latex: a complete LaTeX document.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], eps: str, latex: bool,
+                  standalone: bool, output: str | None) -> None:
+    """Prove theorem NAME (list the catalogue when NAME is omitted).
+
+    \b
+    Examples:
+      bnsym prove                                       # the catalogue
+      bnsym prove scale_invariance_input_grad           # for every batch size m
+      bnsym prove scale_invariance_input_grad --assume a=negative
+      bnsym prove scale_invariance_weight_grad --batch 8 --latex -o proof.tex
+    """
     from .errors import TheoremError
     from .theorems import prove, theorems
 
@@ -155,22 +171,39 @@ def prove_command(name: str | None, batch: str, latex: bool) -> None:
         if not batch.isdigit():
             raise TheoremError(f"--batch must be 'm' or an integer, got {batch!r}")
         batch = int(batch)
-    proof = prove(name, batch=batch)
-    if latex:
+    assume = {}
+    for item in assumptions:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise TheoremError(f"--assume takes KEY=VALUE (e.g. a=negative), got {item!r}")
+        assume[key.strip()] = value.strip()
+    if eps in ("0", "positive"):
+        eps_value = 0 if eps == "0" else "positive"
+    else:
         try:
-            from .latex import to_latex
-        except ImportError as exc:
-            raise TheoremError("LaTeX output needs bnsym.latex, which is not available in this build") from exc
-        click.echo(to_latex(proof))
-        return
-    click.echo(f"{proof.title}: {proof.statement}")
-    click.echo(f"source: {proof.source}")
-    click.echo("conditions: " + ", ".join(c.text for c in proof.conditions))
-    click.echo(f"method: {proof.method}")
-    for step in proof.steps:
-        click.echo(f"  {step.expr}    [{step.reason}]")
-    click.echo(f"holds: {proof.holds}")
-    if proof.reason:
-        click.echo(f"reason: {proof.reason}")
-    if proof.replacement:
-        click.echo(f"instead: {proof.replacement}")
+            eps_value = float(eps)
+        except ValueError:
+            raise TheoremError(f"--eps must be 0, a positive number or 'positive', got {eps!r}") from None
+    proof = prove(name, batch=batch, assume=assume or None, eps=eps_value)
+    if latex:
+        from .latex import to_latex
+
+        text = to_latex(proof, standalone=standalone)
+    else:
+        lines = [f"{proof.title}: {proof.statement}", f"source: {proof.source}",
+                 "conditions: " + ", ".join(c.text for c in proof.conditions), f"method: {proof.method}"]
+        lines += [f"  {step.expr}    [{step.reason}]" for step in proof.steps]
+        lines.append(f"holds: {proof.holds}")
+        if proof.reason:
+            lines.append(f"reason: {proof.reason}")
+        if proof.replacement:
+            lines.append(f"instead: {proof.replacement}")
+        if proof.counterexample:
+            lines.append(f"counterexample: {proof.counterexample}")
+        text = "\n".join(lines)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)

@@ -279,9 +279,8 @@ def batch_normalize(values: Sequence[Expr], eps: Expr | float = 0) -> list[Expr]
     if len(values) < 2:
         raise ConditionError(f"batch normalization needs a batch of m >= 2 samples, got m = {len(values)}")
     eps = sympy.sympify(eps)
-    var = batch_variance(values)
-    if eps.is_zero and var.is_zero:
+    if eps.is_zero and all(sympy.expand(v - values[0]) == 0 for v in values[1:]):
         raise ConditionError("constant batch: its variance is 0 and with eps = 0 it cannot be normalized")
     mu = batch_mean(values)
-    s = sympy.sqrt(var + eps)
+    s = sympy.sqrt(batch_variance(values) + eps)
     return [(v - mu) / s for v in values]

@@ -74,6 +74,18 @@ class _BreakingPrinter(LatexPrinter):
             tex += term_tex
         return tex
 
+    def _print_Derivative(self, expr):
+        # an abstract quantity (a bare symbol such as ℓ or J) depends on many variables: its derivative is a
+        # partial one, whatever SymPy's single-free-symbol test says; d is kept for true total derivatives
+        if not isinstance(expr.expr, sympy.Symbol):
+            return super()._print_Derivative(expr)
+        saved = self._settings["diff_operator_latex"]
+        self._settings["diff_operator_latex"] = r"\partial"
+        try:
+            return super()._print_Derivative(expr)
+        finally:
+            self._settings["diff_operator_latex"] = saved
+
     def _print_HadamardProduct(self, expr):
         prec = sympy.printing.precedence.PRECEDENCE["Pow"]
         return (r" %s " % self._hadamard).join(self.parenthesize(a, prec, strict=True) for a in expr.args)

@@ -76,10 +76,10 @@ class Proof:
     counterexample: dict | None = None
 
     def _repr_latex_(self) -> str:
-        """LaTeX for notebooks (via :func:`bnsym.latex.to_latex`)."""
-        from bnsym.latex import to_latex  # lazy: the renderer lives in its own module
+        """LaTeX for notebooks (``$$\\begin{aligned}…\\end{aligned}$$``, via :func:`bnsym.latex.repr_latex`)."""
+        from bnsym.latex import repr_latex  # lazy: the renderer lives in its own module
 
-        return "$$" + to_latex(self) + "$$"
+        return repr_latex(self)
 
 
 @dataclass(frozen=True)
