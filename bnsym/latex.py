@@ -957,6 +957,10 @@ def _proof_rows(proof, rows: _Rows) -> None:
                 rows.equation("", expr.lhs, relation="")
                 rows.equation("", expr.rhs, relation=relation, note=note)
             previous = expr.rhs
+        elif isinstance(expr, sympy.logic.boolalg.Boolean):
+            # a fact that is not an equality (e.g. L ∈ {1, …, 6}): its own line, not "= …"
+            rows.equation("", expr, relation="", note=note)
+            previous = None
         else:
             rows.equation("", expr, note=note)
             previous = expr
