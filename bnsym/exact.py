@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import sympy
 from sympy import Expr
 
+from .functions import as_expression
+
 __all__ = ["RadicalForm", "radical_normal_form", "is_zero", "find_counterexample"]
 
 
@@ -52,7 +54,7 @@ def radical_normal_form(expr: Expr) -> RadicalForm:
     >>> form.numerator
     0
     """
-    expr = sympy.sympify(expr)
+    expr = as_expression(expr, "expr")
     # factor each radicand so that SymPy pulls out known-sign factors: sqrt(c²·W) = c·sqrt(W) for c > 0
     expr = expr.replace(
         lambda e: e.is_Pow and e.exp.is_Rational and e.exp.q == 2 and e.base.is_Add,
@@ -147,7 +149,7 @@ def is_zero(expr: Expr) -> bool | None:
     >>> is_zero(sympy.sqrt(a**2) - a), is_zero(sympy.sqrt(a) - 1)
     (True, False)
     """
-    expr = sympy.sympify(expr)
+    expr = as_expression(expr, "expr")
     if expr.is_zero:
         return True
     form = radical_normal_form(expr)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numbers
+
 import sympy
 from sympy import Expr, Function, S
 
-from .errors import ConditionError
+from .errors import ConditionError, ValuesError
 
 __all__ = [
     "Partial",
@@ -36,6 +38,7 @@ __all__ = [
     "batch_mean",
     "batch_variance",
     "batch_normalize",
+    "as_expression",
 ]
 
 
@@ -234,6 +237,21 @@ class Partial(sympy.Symbol):
         return prettyForm("∂%s/∂%s" % (printer._print(of), printer._print(wrt)))
 
 
+def as_expression(value, what: str = "value") -> Expr:
+    """A number or SymPy expression as a SymPy object; strings are refused, never parsed.
+
+    >>> as_expression(2), as_expression(sympy.Symbol("z"))
+    (2, z)
+    >>> as_expression("__import__('os')")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.ValuesError: value must be a number or a SymPy expression, got "__import__('os')"
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Number, sympy.Basic)):
+        raise ValuesError(f"{what} must be a number or a SymPy expression, got {value!r}")
+    return sympy.sympify(value)
+
+
 relu = ReLU
 relu_prime = ReLUPrime
 sigmoid = Sigmoid
@@ -246,7 +264,7 @@ def batch_mean(values: Sequence[Expr]) -> Expr:
     >>> batch_mean(z)
     z1/3 + z2/3 + z3/3
     """
-    values = list(values)
+    values = [as_expression(v, "a batch value") for v in values]
     if not values:
         raise ConditionError("batch_mean needs at least one sample")
     return sympy.Add(*values) / len(values)
@@ -258,7 +276,7 @@ def batch_variance(values: Sequence[Expr]) -> Expr:
     >>> batch_variance([sympy.Integer(1), sympy.Integer(3)])
     1
     """
-    values = list(values)
+    values = [as_expression(v, "a batch value") for v in values]
     mu = batch_mean(values)
     return sympy.Add(*[(v - mu) ** 2 for v in values]) / len(values)
 
@@ -275,10 +293,10 @@ def batch_normalize(values: Sequence[Expr], eps: Expr | float = 0) -> list[Expr]
     ...
     bnsym.errors.ConditionError: batch normalization needs a batch of m >= 2 samples, got m = 1
     """
-    values = [sympy.sympify(v) for v in values]
+    values = [as_expression(v, "a batch value") for v in values]
     if len(values) < 2:
         raise ConditionError(f"batch normalization needs a batch of m >= 2 samples, got m = {len(values)}")
-    eps = sympy.sympify(eps)
+    eps = as_expression(eps, "eps")
     if eps.is_zero and all(sympy.expand(v - values[0]) == 0 for v in values[1:]):
         raise ConditionError("constant batch: its variance is 0 and with eps = 0 it cannot be normalized")
     mu = batch_mean(values)

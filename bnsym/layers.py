@@ -22,7 +22,7 @@ import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .errors import NetworkSpecError
-from .functions import ReLU, Sigmoid
+from .functions import ReLU, Sigmoid, as_expression
 
 __all__ = [
     "ACTIVATIONS",
@@ -275,7 +275,7 @@ class Normalize(Layer):
                 "pass batch=m with m >= 2"
             )
         self.samples, self.features = samples, features
-        self.eps = sympy.nsimplify(eps) if isinstance(eps, float) else sympy.sympify(eps)
+        self.eps = sympy.nsimplify(eps) if isinstance(eps, float) else as_expression(eps, "eps")
         if not (self.eps.is_real and self.eps.is_nonnegative):
             raise NetworkSpecError(f"eps must be a real number >= 0, got {eps!r}")
         index = statistic or name.split("hat")[-1]
