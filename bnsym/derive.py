@@ -207,7 +207,7 @@ def reverse_accumulate(network: Network) -> Gradients:
             raw[name] = _vjp(upstream, layer.parameter_entries(x, name), shape)
         if k == 1:
             break
-        values = _vjp(upstream, layer.jacobian_entries(x, y), x.shape)
+        values = layer.vjp(x, y, bar)
         if network.batch is None and x.shape == (1, 1):
             symbols = Matrix([[Symbol(adjoint_name(nodes[k - 1].name), real=True)]])
         else:

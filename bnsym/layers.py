@@ -170,6 +170,15 @@ class Layer:
         """The nonzero ``∂ vec(y)_j/∂ vec(p)_k`` for the parameter called ``name``."""
         return _sparse_jacobian(self.forward(x), self.parameters[name])
 
+    def vjp(self, x: Matrix, y: Matrix, upstream: Matrix) -> Matrix:
+        """``∂J/∂x`` from ``upstream = ∂J/∂y`` (a vector-Jacobian product; default: through the sparse Jacobian)."""
+        terms: dict[int, list] = {}
+        flat_upstream = list(upstream)
+        for (j, k), partial in self.jacobian_entries(x, y).items():
+            if flat_upstream[j] != 0:
+                terms.setdefault(k, []).append(flat_upstream[j] * partial)
+        return Matrix(x.rows, x.cols, [sympy.Add(*terms.get(k, [])) for k in range(len(x))])
+
     def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
         """``∂ vec(y)/∂ vec(x)`` as a dense matrix (samples first, then features), for display."""
         return _dense(self.jacobian_entries(x, y), len(y), len(x))
@@ -307,6 +316,25 @@ class Normalize(Layer):
             s = sympy.sqrt(var + self.eps)
             for i, v in enumerate(column):
                 out[i, j] = (v - mean) / s
+        return out
+
+    def vjp(self, x: Matrix, y: Matrix, upstream: Matrix) -> Matrix:
+        """The projection form (bn-math §4): ``z̄_k = (ḡ_k − (Σ_i ḡ_i + x̂_k Σ_i ḡ_i x̂_i)/m)/σ``
+        (SymPy merges ``ḡ_k − Σ_i ḡ_i/m`` into one sum).
+
+        >>> bn = Normalize("zhat1", samples=2, features=1)
+        >>> g = sympy.Matrix(sympy.symbols("g1:3", real=True))
+        >>> bn.vjp(sympy.Matrix(sympy.symbols("z1:3")), sympy.Matrix(sympy.symbols("h1:3")), g)[0]
+        (g1/2 - g2/2 - h1*(g1*h1 + g2*h2)/2)/sigma1
+        """
+        m, n = x.shape
+        out = sympy.zeros(m, n)
+        for j in range(n):
+            g = upstream[:, j]
+            total = sympy.Add(*g)
+            along = sympy.Add(*[g[i] * y[i, j] for i in range(m)])
+            for k in range(m):
+                out[k, j] = (g[k] - total / m - y[k, j] * along / m) / self.sigma[j]
         return out
 
     def jacobian_entries(self, x: Matrix, y: Matrix) -> dict[tuple[int, int], Expr]:
