@@ -190,17 +190,7 @@ def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], ep
 
         text = to_latex(proof, standalone=standalone)
     else:
-        lines = [f"{proof.title}: {proof.statement}", f"source: {proof.source}",
-                 "conditions: " + ", ".join(c.text for c in proof.conditions), f"method: {proof.method}"]
-        lines += [f"  {step.expr}    [{step.reason}]" for step in proof.steps]
-        lines.append(f"holds: {proof.holds}")
-        if proof.reason:
-            lines.append(f"reason: {proof.reason}")
-        if proof.replacement:
-            lines.append(f"instead: {proof.replacement}")
-        if proof.counterexample:
-            lines.append(f"counterexample: {proof.counterexample}")
-        text = "\n".join(lines)
+        text = str(proof)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")

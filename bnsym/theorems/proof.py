@@ -75,6 +75,20 @@ class Proof:
     replacement_latex: str | None = None
     counterexample: dict | None = None
 
+    def __str__(self) -> str:
+        """A plain-text account: statement, source, conditions, method, the steps, the verdict."""
+        lines = [f"{self.title}: {self.statement}", f"source: {self.source}",
+                 "conditions: " + ", ".join(c.text for c in self.conditions), f"method: {self.method}"]
+        lines += [f"  {step.expr}    [{step.reason}]" for step in self.steps]
+        lines.append(f"holds: {self.holds}")
+        if self.reason:
+            lines.append(f"reason: {self.reason}")
+        if self.replacement:
+            lines.append(f"instead: {self.replacement}")
+        if self.counterexample:
+            lines.append(f"counterexample: {self.counterexample}")
+        return "\n".join(lines)
+
     def _repr_latex_(self) -> str:
         """LaTeX for notebooks (``$$\\begin{aligned}…\\end{aligned}$$``, via :func:`bnsym.latex.repr_latex`)."""
         from bnsym.latex import repr_latex  # lazy: the renderer lives in its own module
