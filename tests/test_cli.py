@@ -44,3 +44,43 @@ def test_bad_input_is_one_line_and_exit_code_2():
 def test_console_script_runs():
     completed = subprocess.run([sys.executable, "-m", "bnsym", "--help"], capture_output=True, text=True)
     assert completed.returncode == 0 and "derive" in completed.stdout
+
+
+def test_prove_lists_the_catalogue_and_proves_one():
+    listing = CliRunner().invoke(main, ["prove"])
+    assert listing.exit_code == 0 and "scale_invariance_input_grad" in listing.output
+    proof = CliRunner().invoke(main, ["prove", "scale_invariance_input_grad"])
+    assert proof.exit_code == 0 and "holds: True" in proof.output and "a > 0" in proof.output
+
+
+def test_prove_with_a_changed_hypothesis_says_what_holds_instead():
+    result = CliRunner().invoke(main, ["prove", "scale_invariance_input_grad", "--assume", "a=negative"])
+    assert result.exit_code == 0, result.output
+    assert "holds: False" in result.output and "instead:" in result.output
+
+
+def test_prove_latex_standalone_to_a_file(tmp_path):
+    out = tmp_path / "proof.tex"
+    result = CliRunner().invoke(main, ["prove", "bias_gradient_zero", "--latex", "--standalone", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("\\documentclass") and "\\partial" in text
+
+
+def test_prove_bad_input_is_one_line_and_exit_code_2():
+    for args, message in [(["prove", "no_such_theorem"], "unknown theorem"),
+                          (["prove", "scale_invariance_input_grad", "--assume", "a"], "KEY=VALUE"),
+                          (["prove", "scale_invariance_input_grad", "--batch", "x"], "--batch must be"),
+                          (["prove", "scale_invariance_input_grad", "--eps", "lots"], "--eps must be")]:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+
+
+def test_notebook_latex_and_the_callable_catalogue():
+    import bnsym
+    import bnsym.theorems.catalogue  # noqa: F401  (loads the subpackage before the attribute is read)
+
+    assert len(bnsym.theorems()) == len(list(bnsym.theorems.theorems()))
+    shown = bnsym.two_layer().gradient("w1")._repr_latex_()
+    assert shown.startswith("$$") and "\\begin{aligned}" in shown and "\\partial" in shown
