@@ -33,6 +33,16 @@ def main() -> None:
 # -- commands: each is a thin wrapper over the public API; keep them below this line --
 
 
+def _emit(text: str, output: str | None) -> None:
+    """Write ``text`` to the file ``output``, or to standard output."""
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
+
+
 def _build_network(network: str, *, depth: int, names: str | None, activation: str, bn: str, batch: int | None,
                    eps: float, widths: str, loss: str, inputs: int):
     from . import chain, mlp, two_layer
@@ -93,12 +103,7 @@ def derive(network, params, activation, bn, batch, depth, names, widths, inputs,
             text = "\n\n".join(to_latex(d) for d in derivations)
     else:
         text = f"{net.description}\n\n" + "\n\n".join(str(d) for d in derivations)
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text)
+    _emit(text, output)
 
 
 @main.command()
@@ -191,9 +196,4 @@ def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], ep
         text = to_latex(proof, standalone=standalone)
     else:
         text = str(proof)
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text)
+    _emit(text, output)
