@@ -71,7 +71,8 @@ def _new(ncols: int = 1, width: float = 6.0, height: float = 4.0):
     require_matplotlib()
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols if ncols > 1 else width, height), squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols if ncols > 1 else width, height), squeeze=False,
+                             layout="constrained")
     return fig, axes[0]
 
 
@@ -155,8 +156,11 @@ def norm_and_effective_lr(trace, weight: str, growth=None) -> Figure:
     ax1.set_ylabel(f"squared norm of {weight}")
     ax1.legend(fontsize=8)
     ax1.grid(True, alpha=0.3)
-    ax2.plot(steps, trace.effective_lr[weight], color="tab:green")
-    ax2.set_yscale("log")
+    rates = trace.effective_lr[weight]
+    ax2.plot(steps, rates, color="tab:green")
+    finite = [r for r in rates if r and r > 0]
+    if finite and max(finite) / min(finite) > 10:  # log scale only when the rate spans more than a decade
+        ax2.set_yscale("log")
     ax2.set_xlabel("step")
     ax2.set_ylabel(f"effective rate $\\eta/\\|{weight}\\|^2$")
     ax2.grid(True, alpha=0.3)
