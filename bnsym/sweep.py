@@ -207,7 +207,7 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
 
 
 def summarize(records: Iterable[dict]) -> dict[tuple, float | None]:
-    """``(depth, bn, scale, backend) → `` the largest rate stable for every seed (the seeds' minimum).
+    """Map ``(depth, bn, scale, backend)`` to the largest rate stable for every seed (the seeds' minimum).
 
     >>> summarize([{"config": {"depth": 2, "bn": False, "scale": 1.0, "backend": "bnsym"}, "largest_stable": 0.1},
     ...            {"config": {"depth": 2, "bn": False, "scale": 1.0, "backend": "bnsym"}, "largest_stable": 0.3}])
