@@ -13,6 +13,8 @@ These are plain frozen dataclasses; :mod:`bnsym.latex` renders them.
 """
 from __future__ import annotations
 
+import textwrap
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -79,7 +81,10 @@ class Proof:
         """A plain-text account: statement, source, conditions, method, the steps, the verdict."""
         lines = [f"{self.title}: {self.statement}", f"source: {self.source}",
                  "conditions: " + ", ".join(c.text for c in self.conditions), f"method: {self.method}"]
-        lines += [f"  {step.expr}    [{step.reason}]" for step in self.steps]
+        for step in self.steps:
+            block = sympy.pretty(step.expr, use_unicode=True, wrap_line=False)
+            lines.append(textwrap.indent(block, "    "))
+            lines.append(f"        ({step.reason})")
         lines.append(f"holds: {self.holds}")
         if self.reason:
             lines.append(f"reason: {self.reason}")
