@@ -110,7 +110,7 @@ def derive(network, params, activation, bn, batch, depth, names, widths, inputs,
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="bnsym-report", show_default=True,
               help="Directory for report.md, report.html, report.tex/.pdf, the figures and the sweep results.")
 @click.option("--quick", is_flag=True, help="Tiny settings (a few seconds): for trying the command out.")
-@click.option("--workers", type=int, default=None, help="Worker processes for the sweeps (default: all cores).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes for the sweeps (default: all cores).")
 @click.option("--no-pdf", is_flag=True, help="Do not compile report.pdf even if pdflatex is installed.")
 def explain(outdir, quick, workers, no_pdf):
     """Answer 'how does BN allow larger learning rates?' with derivations and measurements: writes a report.
