@@ -10,6 +10,8 @@ False
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dataclasses
 import functools
 import numbers
@@ -160,6 +162,8 @@ def _parse_eps(eps, assume) -> sympy.Expr:
 
 
 def _options(name, batch, assume, eps, width) -> Options:
+    if assume is not None and not isinstance(assume, Mapping):
+        raise TheoremError(f"assume must be a dict such as {{'a': 'negative'}}, got {assume!r}")
     assume = dict(assume or {})
     for key in assume:
         if key not in ("a", "c", "eps", "batch", "coefficient"):
