@@ -29,11 +29,10 @@ from sympy import Expr, Matrix, Symbol
 
 from .errors import UnknownParameterError, ValuesError
 from .functions import Partial
-from .layers import entry_symbols, flat
+from .layers import entry_symbols, flat, sparse_vjp
 from .network import Network
 
-__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols", "evaluate",
-           "tree_size"]
+__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols", "tree_size"]
 
 
 def adjoint_name(node: str) -> str:
@@ -127,13 +126,35 @@ class Gradients(Mapping):
         """
         names = named_symbols(self.network)
         args = [s for matrix in names.values() for s in matrix]
-        safe = {s: Symbol(f"_a{i}") for i, s in enumerate(args)}
+        return names, self.lambdify(args, [self.raw[name] for name in self.raw], modules="numpy")
+
+    def lambdify(self, args: list, outputs: list, **options: Any):
+        """``sympy.lambdify`` of ``outputs`` that first evaluates :attr:`shared` in order (given as its ``cse``).
+
+        ``args`` (symbols, or lists of symbols) and ``outputs`` (expressions or matrices, possibly in nested
+        lists) may use the network's symbols and the shared ones; all are renamed to Python identifiers first,
+        since names such as ``z1^(1)`` or ``dJ/dyhat`` are not. Other keywords go to ``sympy.lambdify``.
+
+        Every symbol the shared list uses must be among ``args`` (see :func:`named_symbols`).
+
+        >>> from bnsym import chain
+        >>> g = chain(2).gradients()
+        >>> args = [s for matrix in named_symbols(g.network).values() for s in matrix]   # w1, w2, x, dJ/dyhat
+        >>> f = g.lambdify(args, [g.network.nodes[-1].symbols[0, 0]])   # ŷ, through the shared list
+        >>> f(3.0, 5.0, 2.0, 1.0)
+        [30.0]
+        """
+        def walk(obj, leaf):
+            return [walk(item, leaf) for item in obj] if isinstance(obj, (list, tuple)) else leaf(obj)
+
+        symbols: list[Symbol] = []
+        walk(args, symbols.append)
+        safe = {s: Symbol(f"_a{i}") for i, s in enumerate(symbols)}
         safe.update({s: Symbol(f"_v{i}") for i, (s, _) in enumerate(self.shared)})
         replacements = [(safe[s], d.xreplace(safe)) for s, d in self.shared]
-        outputs = [self.raw[name].xreplace(safe) for name in self.raw]
-        function = sympy.lambdify([safe[a] for a in args], outputs, modules="numpy",
-                                  cse=lambda _: (replacements, outputs))
-        return names, function
+        rename = lambda e: e.xreplace(safe)  # noqa: E731
+        return sympy.lambdify(walk(args, rename), walk(outputs, rename),
+                              cse=lambda exprs: (replacements, exprs), **options)
 
     def evaluate(self, values: Mapping) -> dict[str, Any]:
         """Every gradient at ``values`` (see :meth:`Derivation.evaluate`), as a dict name → float or array.
@@ -201,17 +222,13 @@ def reverse_accumulate(network: Network) -> Gradients:
     for k in range(len(nodes) - 1, 0, -1):
         layer = nodes[k].layer
         x, y = nodes[k - 1].symbols, nodes[k].symbols
-        upstream = list(bar)
         for name in layer.parameters:
             shape = network.parameters[name].shape
-            raw[name] = _vjp(upstream, layer.parameter_entries(x, name), shape)
+            raw[name] = sparse_vjp(bar, layer.parameter_entries(x, name), shape)
         if k == 1:
             break
         values = layer.vjp(x, y, bar)
-        if network.batch is None and x.shape == (1, 1):
-            symbols = Matrix([[Symbol(adjoint_name(nodes[k - 1].name), real=True)]])
-        else:
-            symbols = entry_symbols(adjoint_name(nodes[k - 1].name), network.batch, x.cols)
+        symbols = entry_symbols(adjoint_name(nodes[k - 1].name), network.batch, x.cols)
         bar = sympy.zeros(*x.shape)
         for i in range(x.rows):
             for j in range(x.cols):
@@ -223,16 +240,6 @@ def reverse_accumulate(network: Network) -> Gradients:
                     bar[i, j] = symbols[i, j]
     ordered = {name: raw[name] for name in network.parameters}
     return Gradients(network, ordered, adjoints, seed)
-
-
-def _vjp(upstream: list, entries: dict[tuple[int, int], Expr], shape: tuple[int, int]) -> Matrix:
-    """``upstreamᵀ · J`` for a sparse Jacobian ``J``, reshaped to ``shape`` (row-major)."""
-    terms: dict[int, list] = {}
-    for (j, k), partial in entries.items():
-        if upstream[j] != 0:
-            terms.setdefault(k, []).append(upstream[j] * partial)
-    flat_values = [sympy.Add(*terms.get(k, [])) for k in range(shape[0] * shape[1])]
-    return Matrix(shape[0], shape[1], flat_values)
 
 
 class Derivation:
@@ -439,31 +446,6 @@ def named_symbols(network: Network) -> dict[str, Matrix]:
     return names
 
 
-def evaluate(network: Network, expr, values: Mapping, *, what: str = "expression"):
-    """Evaluate an expression of ``network``'s symbols at ``values`` (see :meth:`Derivation.evaluate`).
-
-    >>> from bnsym import chain
-    >>> evaluate(chain(2), chain(2).output[0], {"x": 3, "w1": 2, "w2": 0.5})
-    3.0
-    """
-    substitution = _substitution(network, values)
-    known = named_symbols(network)
-    matrix = expr if isinstance(expr, sympy.MatrixBase) else Matrix([[expr]])
-    free = set().union(*(e.free_symbols for e in matrix)) if len(matrix) else set()
-    missing = sorted({_owner(s, known) for s in free if s not in substitution})
-    if missing:
-        raise ValuesError(f"missing values for: {', '.join(missing)}")
-    args = sorted(free, key=str)
-    function = sympy.lambdify(args, matrix, modules="numpy", cse=True)
-    with np.errstate(all="ignore"):
-        result = np.asarray(function(*[substitution[a] for a in args]), dtype=float)
-    if not np.all(np.isfinite(result)):
-        raise ValuesError(
-            f"{what} is not finite at these values (a constant batch with eps = 0 makes σ = 0 and BN undefined)"
-        )
-    return float(result[0, 0]) if result.shape == (1, 1) else result
-
-
 def _substitution(network: Network, values: Mapping) -> dict[Symbol, float]:
     """Validate user values and map them onto the network's symbols."""
     if not isinstance(values, Mapping):
@@ -482,10 +464,3 @@ def _substitution(network: Network, values: Mapping) -> dict[Symbol, float]:
         array = _as_array(key, value, symbols.shape)
         substitution.update({s: float(v) for s, v in zip(symbols, array.flat)})
     return substitution
-
-
-def _owner(symbol: Symbol, known: dict[str, Matrix]) -> str:
-    for name, symbols in known.items():
-        if symbol in set(symbols):
-            return name
-    return str(symbol)

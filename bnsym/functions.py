@@ -18,9 +18,9 @@ Algorithm 1) are plain expressions built by :func:`batch_mean`, :func:`batch_var
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import numbers
+import re
+from typing import Sequence
 
 import sympy
 from sympy import Expr, Function, S
@@ -28,6 +28,7 @@ from sympy import Expr, Function, S
 from .errors import ConditionError, ValuesError
 
 __all__ = [
+    "Entry",
     "Partial",
     "relu",
     "relu_prime",
@@ -193,6 +194,40 @@ class Sigmoid(Function):
         return "1/(1 + %s(-(%s)))" % (printer._module_format("mpmath.exp"), printer._print(self.args[0]))
 
 
+_ENTRY = re.compile(r"^(?P<head>[^\[]+)\[(?P<index>[0-9,]+)\]$")
+
+
+class Entry(sympy.Symbol):
+    """A symbol for one entry of a vector or matrix quantity, named ``head[j]`` or ``head[j,k]``.
+
+    The index is printed in brackets after the head's usual form, so ``W1[1,2]`` (layer 1, entry (1, 2))
+    is never confused with ``W_{112}``.
+
+    >>> w = Entry("W1[1,2]", real=True)
+    >>> print(w, sympy.latex(w), sympy.pretty(w))
+    W1[1,2] W_{1}[1,2] W₁[1,2]
+    >>> print(sympy.latex(Entry("zhat1^(3)[2]")))
+    \\hat{z}^{(3)}_{1}[2]
+    """
+
+    def _parts(self) -> tuple[sympy.Symbol, str]:
+        match = _ENTRY.match(self.name)
+        if match is None:  # pragma: no cover - names are made by entry_symbols/Linear
+            return sympy.Symbol(self.name), ""
+        return sympy.Symbol(match.group("head")), match.group("index")
+
+    def _latex(self, printer, exp=None):
+        head, index = self._parts()
+        text = f"{printer._print(head)}[{index}]"
+        return text if exp is None else f"\\left({text}\\right)^{{{printer._print(exp)}}}"
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        head, index = self._parts()
+        return prettyForm(f"{printer._print(head)}[{index}]")
+
+
 class Partial(sympy.Symbol):
     r"""A partial derivative kept abstract, such as the upstream gradient ``∂J/∂ŷ`` of an unspecified loss.
 
@@ -213,27 +248,19 @@ class Partial(sympy.Symbol):
 
     @property
     def parts(self) -> tuple[sympy.Symbol, sympy.Symbol]:
-        """The symbols ``(J, node)`` of ``∂J/∂node``."""
+        """The symbols ``(J, node)`` of ``∂J/∂node`` (an :class:`Entry` when the node names one entry)."""
         of, wrt = self.name[1:].split("/d", 1)
-        return sympy.Symbol(of, real=True), sympy.Symbol(wrt, real=True)
+        return sympy.Symbol(of, real=True), (Entry if _ENTRY.match(wrt) else sympy.Symbol)(wrt, real=True)
 
     def _latex(self, printer, exp=None):
-        from .layers import Entry
-
         of, wrt = self.parts
-        if "[" in wrt.name:
-            wrt = Entry(wrt.name)
         s = r"\frac{\partial %s}{\partial %s}" % (printer._print(of), printer._print(wrt))
         return s if exp is None else r"\left(%s\right)^{%s}" % (s, printer._print(exp))
 
     def _pretty(self, printer):
         from sympy.printing.pretty.stringpict import prettyForm
 
-        from .layers import Entry
-
         of, wrt = self.parts
-        if "[" in wrt.name:
-            wrt = Entry(wrt.name)
         return prettyForm("∂%s/∂%s" % (printer._print(of), printer._print(wrt)))
 
 

@@ -15,14 +15,13 @@ Matrix([[x]])
 """
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .errors import NetworkSpecError
-from .functions import ReLU, Sigmoid, as_expression
+from .functions import Entry, ReLU, Sigmoid, as_expression
 
 __all__ = [
     "ACTIVATIONS",
@@ -34,6 +33,7 @@ __all__ = [
     "MSELoss",
     "Entry",
     "entry_symbols",
+    "sparse_vjp",
     "flat",
 ]
 
@@ -44,40 +44,6 @@ ACTIVATIONS: dict[str, Callable[[Expr], Expr]] = {
     "tanh": sympy.tanh,
     "identity": lambda z: z,
 }
-
-
-_ENTRY = re.compile(r"^(?P<head>[^\[]+)\[(?P<index>[0-9,]+)\]$")
-
-
-class Entry(Symbol):
-    """A symbol for one entry of a vector or matrix quantity, named ``head[j]`` or ``head[j,k]``.
-
-    The index is printed in brackets after the head's usual form, so ``W1[1,2]`` (layer 1, entry (1, 2))
-    is never confused with ``W_{112}``.
-
-    >>> w = Entry("W1[1,2]", real=True)
-    >>> print(w, sympy.latex(w), sympy.pretty(w))
-    W1[1,2] W_{1}[1,2] W₁[1,2]
-    >>> print(sympy.latex(Entry("zhat1^(3)[2]")))
-    \\hat{z}^{(3)}_{1}[2]
-    """
-
-    def _parts(self) -> tuple[Symbol, str]:
-        match = _ENTRY.match(self.name)
-        if match is None:  # pragma: no cover - names are made by entry_symbols/Linear
-            return Symbol(self.name), ""
-        return Symbol(match.group("head")), match.group("index")
-
-    def _latex(self, printer, exp=None):
-        head, index = self._parts()
-        text = f"{printer._print(head)}[{index}]"
-        return text if exp is None else f"\\left({text}\\right)^{{{printer._print(exp)}}}"
-
-    def _pretty(self, printer):
-        from sympy.printing.pretty.stringpict import prettyForm
-
-        head, index = self._parts()
-        return prettyForm(f"{printer._print(head)}[{index}]")
 
 
 def entry_symbols(base: str, samples: int | None, features: int, **assumptions) -> Matrix:
@@ -129,6 +95,21 @@ def _sparse_jacobian(values: Matrix, wrt: Matrix) -> dict[tuple[int, int], Expr]
     return entries
 
 
+def sparse_vjp(upstream: Matrix, entries: dict[tuple[int, int], Expr], shape: tuple[int, int]) -> Matrix:
+    """``vec(upstream)ᵀ · J`` for a sparse Jacobian ``J`` (``{(j, k): ∂y_j/∂x_k}``), shaped ``shape`` row-major.
+
+    >>> g = sympy.Matrix([[sympy.Symbol("g")]])
+    >>> sparse_vjp(g, {(0, 0): 2, (0, 1): 3}, (1, 2))
+    Matrix([[2*g, 3*g]])
+    """
+    flat_upstream = list(upstream)
+    terms: dict[int, list] = {}
+    for (j, k), partial in entries.items():
+        if flat_upstream[j] != 0:
+            terms.setdefault(k, []).append(flat_upstream[j] * partial)
+    return Matrix(shape[0], shape[1], [sympy.Add(*terms.get(k, [])) for k in range(shape[0] * shape[1])])
+
+
 def _dense(entries: dict[tuple[int, int], Expr], rows: int, cols: int) -> Matrix:
     matrix = sympy.zeros(rows, cols)
     for (j, k), value in entries.items():
@@ -172,12 +153,7 @@ class Layer:
 
     def vjp(self, x: Matrix, y: Matrix, upstream: Matrix) -> Matrix:
         """``∂J/∂x`` from ``upstream = ∂J/∂y`` (a vector-Jacobian product; default: through the sparse Jacobian)."""
-        terms: dict[int, list] = {}
-        flat_upstream = list(upstream)
-        for (j, k), partial in self.jacobian_entries(x, y).items():
-            if flat_upstream[j] != 0:
-                terms.setdefault(k, []).append(flat_upstream[j] * partial)
-        return Matrix(x.rows, x.cols, [sympy.Add(*terms.get(k, [])) for k in range(len(x))])
+        return sparse_vjp(upstream, self.jacobian_entries(x, y), x.shape)
 
     def jacobian(self, x: Matrix, y: Matrix) -> Matrix:
         """``∂ vec(y)/∂ vec(x)`` as a dense matrix (samples first, then features), for display."""

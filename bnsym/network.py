@@ -228,10 +228,6 @@ def _inputs(batch: int | None, features: int) -> Matrix:
     return entry_symbols("x", batch, features)
 
 
-def _finish(layers: list[Layer], inputs: Matrix, batch: int | None, loss: str, description: str) -> Network:
-    return Network(layers, inputs, batch=batch, loss=loss, description=description)
-
-
 def _bn_layers(index: int, node: str, *, batch: int, features: int, eps: Expr, affine: bool) -> list[Layer]:
     layers: list[Layer] = [Normalize(f"{node}hat{index}", samples=batch, features=features, eps=eps,
                                      statistic=str(index))]
@@ -277,7 +273,7 @@ def chain(depth: int, names: str | Sequence[str] | None = None, *, bn: bool = Fa
         if bn and not last:
             layers += _bn_layers(k, "h", batch=batch, features=1, eps=eps, affine=affine)
     kind = "chain" + (" with BN" if bn else "")
-    return _finish(layers, _inputs(batch, 1), batch, loss, f"{kind}, depth {depth}")
+    return Network(layers, _inputs(batch, 1), batch=batch, loss=loss, description=f"{kind}, depth {depth}")
 
 
 def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = True, batch: int | None = None,
@@ -307,7 +303,8 @@ def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = T
     layers.append(Linear("z2", weight="w2", bias="b2" if bias else None, n_in=1, n_out=1))
     layers.append(Activation("yhat", activation))
     where = {None: "", "pre": ", BN before the activation", "post": ", BN after the activation"}[bn]
-    return _finish(layers, _inputs(batch, inputs), batch, loss, f"two-layer {activation}{where}")
+    return Network(layers, _inputs(batch, inputs), batch=batch, loss=loss,
+                   description=f"two-layer {activation}{where}")
 
 
 def mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | None = None, bias: bool = True,
@@ -353,4 +350,5 @@ def mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | None = Non
         if bn == "post":
             layers += _bn_layers(l, "a", batch=batch, features=widths[l], eps=eps, affine=affine)
     where = {None: "", "pre": ", BN before activations", "post": ", BN after activations"}[bn]
-    return _finish(layers, _inputs(batch, widths[0]), batch, loss, f"MLP {widths} {activation}{where}")
+    return Network(layers, _inputs(batch, widths[0]), batch=batch, loss=loss,
+                   description=f"MLP {widths} {activation}{where}")

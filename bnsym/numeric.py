@@ -158,27 +158,18 @@ def compile_network(network, backend: str = "numpy") -> CompiledNetwork:
     if backend not in ("numpy", "torch"):
         raise NetworkSpecError(f"unknown backend {backend!r}; choose 'numpy' or 'torch'")
     gradients = network.gradients()
-    replacements, _ = gradients.cse()
     names = list(gradients.raw)
-    # the shared symbols (z1^(1), zbar1, ...) are not Python identifiers: rename them for the generated code
-    rename = {symbol: Symbol(f"_s{i}", real=True) for i, (symbol, _) in enumerate(replacements)}
-    replacements = [(rename[symbol], value.xreplace(rename)) for symbol, value in replacements]
-    loss_symbol = rename[network.nodes[-1].symbols[0, 0]]
-    outputs = [loss_symbol] + [[e.xreplace(rename) for e in flat(gradients.raw[n])] for n in names]
+    outputs = [network.nodes[-1].symbols[0, 0]] + [list(flat(gradients.raw[n])) for n in names]
     args = [list(flat(network.inputs)), list(flat(network.targets))]
     args += [list(flat(network.parameters[n])) for n in names]
     shapes = {n: network.parameters[n].shape for n in names}
-
-    def shared(exprs):
-        return list(replacements), list(exprs)
-
     if backend == "torch":
         import torch  # noqa: F401  (a clear ImportError if PyTorch is missing)
 
-        function = sympy.lambdify(args, outputs, modules="torch", printer=_torch_printer(), cse=shared)
+        function = gradients.lambdify(args, outputs, modules="torch", printer=_torch_printer())
         function = _torch_matrices(function, shapes, names)
     else:
-        function = sympy.lambdify(args, outputs, modules="numpy", cse=shared)
+        function = gradients.lambdify(args, outputs, modules="numpy")
     return CompiledNetwork(network, backend, _unpacking(function, network, names, backend), names, shapes)
 
 
