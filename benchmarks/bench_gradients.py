@@ -19,7 +19,7 @@ import sympy
 from sympy.core.cache import clear_cache
 
 import bnsym
-from bnsym.functions import Partial
+from bnsym.derive import upstream_symbols
 
 
 def _best_of(build, route, repeat: int) -> float:
@@ -42,7 +42,7 @@ def ours(net: bnsym.Network):
 def naive(net: bnsym.Network):
     """One sympy.diff per parameter entry on the flattened output (abstract loss: Σ ∂J/∂ŷ_i · ∂ŷ_i/∂p)."""
     output = net.output
-    upstream = [Partial(f"dJ/d{s.name}") for s in net.nodes[-1].symbols]
+    upstream = list(upstream_symbols(net))
     return {symbol: sympy.Add(*[g * sympy.diff(y, symbol) for g, y in zip(upstream, output)])
             for matrix in net.parameters.values() for symbol in matrix}
 

@@ -32,7 +32,8 @@ from .functions import Partial
 from .layers import entry_symbols, flat, sparse_vjp
 from .network import Network
 
-__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols", "tree_size"]
+__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols", "upstream_symbols",
+           "tree_size"]
 
 
 def adjoint_name(node: str) -> str:
@@ -211,11 +212,7 @@ def reverse_accumulate(network: Network) -> Gradients:
     (zbar2, dJ/dyhat*ReLU'(z2))
     """
     nodes = network.nodes
-    last = nodes[-1]
-    if network.loss_kind == "mse":
-        seed = Matrix([[sympy.Integer(1)]])
-    else:
-        seed = last.symbols.applyfunc(lambda s: Partial(f"dJ/d{s.name}"))
+    seed = Matrix([[sympy.Integer(1)]]) if network.loss_kind == "mse" else upstream_symbols(network)
     bar = seed
     adjoints: list[tuple[Symbol, Expr]] = []
     raw: dict[str, Matrix] = {}
@@ -441,9 +438,18 @@ def named_symbols(network: Network) -> dict[str, Matrix]:
     if network.targets is not None:
         names["t"] = network.targets
     if network.loss_kind != "mse":
-        last = network.nodes[-1]
-        names[f"dJ/d{last.name}"] = last.symbols.applyfunc(lambda s: Partial(f"dJ/d{s.name}"))
+        names[f"dJ/d{network.nodes[-1].name}"] = upstream_symbols(network)
     return names
+
+
+def upstream_symbols(network: Network) -> Matrix:
+    """The abstract upstream gradient ``∂J/∂ŷ`` of a network whose loss is kept abstract, one per output entry.
+
+    >>> from bnsym import two_layer
+    >>> upstream_symbols(two_layer(batch=2)).T
+    Matrix([[dJ/dyhat^(1), dJ/dyhat^(2)]])
+    """
+    return network.nodes[-1].symbols.applyfunc(lambda s: Partial(f"dJ/d{s.name}"))
 
 
 def _substitution(network: Network, values: Mapping) -> dict[Symbol, float]:

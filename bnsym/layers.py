@@ -21,7 +21,7 @@ import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .errors import NetworkSpecError
-from .functions import Entry, ReLU, Sigmoid, as_expression
+from .functions import Entry, ReLU, Sigmoid, as_expression, batch_mean
 
 __all__ = [
     "ACTIVATIONS",
@@ -267,18 +267,11 @@ class Normalize(Layer):
         self.mu = entry_symbols(f"mu{index}", None, features)
         self.sigma = entry_symbols(f"sigma{index}", None, features, positive=True)
 
-    def _columns(self, x: Matrix):
-        for j in range(x.cols):
-            column = list(x[:, j])
-            mean = sympy.Add(*column) / len(column)
-            variance = sympy.Add(*[(v - mean) ** 2 for v in column]) / len(column)
-            yield j, column, mean, variance
-
     def statistics(self, x: Matrix) -> list[tuple[Symbol, Expr]]:
         named = []
         for j in range(x.cols):
             column = list(x[:, j])
-            named.append((self.mu[j], sympy.Add(*column) / len(column)))
+            named.append((self.mu[j], batch_mean(column)))
             variance = sympy.Add(*[(v - self.mu[j]) ** 2 for v in column]) / len(column)
             named.append((self.sigma[j], sympy.sqrt(variance + self.eps)))
         return named
@@ -287,12 +280,10 @@ class Normalize(Layer):
         return Matrix(x.rows, x.cols, lambda i, j: (x[i, j] - self.mu[j]) / self.sigma[j])
 
     def forward(self, x: Matrix) -> Matrix:
-        out = sympy.zeros(*x.shape)
-        for j, column, mean, var in self._columns(x):
-            s = sympy.sqrt(var + self.eps)
-            for i, v in enumerate(column):
-                out[i, j] = (v - mean) / s
-        return out
+        resolved: dict[Symbol, Expr] = {}
+        for symbol, value in self.statistics(x):  # μ, then σ in terms of μ
+            resolved[symbol] = value.xreplace(resolved)
+        return self.definition(x).xreplace(resolved)
 
     def vjp(self, x: Matrix, y: Matrix, upstream: Matrix) -> Matrix:
         """The projection form (bn-math §4): ``z̄_k = (ḡ_k − (Σ_i ḡ_i + x̂_k Σ_i ḡ_i x̂_i)/m)/σ``

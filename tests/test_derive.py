@@ -7,6 +7,7 @@ import sympy
 
 import bnsym
 from bnsym.exact import is_zero
+from bnsym.derive import upstream_symbols
 from bnsym.functions import Partial, ReLU, ReLUPrime
 
 EPS = sympy.Rational(1, 100)
@@ -32,7 +33,7 @@ def _brute_force(net: bnsym.Network, symbol: sympy.Symbol) -> sympy.Expr:
     """∂J/∂symbol by differentiating the flattened forward expression (the independent route)."""
     if net.loss is not None:
         return sympy.diff(net.loss, symbol)
-    upstream = [Partial(f"dJ/d{s.name}") for s in net.nodes[-1].symbols]
+    upstream = list(upstream_symbols(net))
     return sympy.Add(*[g * sympy.diff(y, symbol) for g, y in zip(upstream, net.output)])
 
 
