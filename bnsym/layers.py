@@ -15,13 +15,14 @@ Matrix([[x]])
 """
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .errors import NetworkSpecError
-from .functions import Entry, ReLU, Sigmoid, as_expression, batch_mean
+from .functions import Entry, ReLU, Sigmoid, batch_mean
 
 __all__ = [
     "ACTIVATIONS",
@@ -32,6 +33,7 @@ __all__ = [
     "ScaleShift",
     "MSELoss",
     "Entry",
+    "check_eps",
     "entry_symbols",
     "sparse_vjp",
     "flat",
@@ -93,6 +95,27 @@ def _sparse_jacobian(values: Matrix, wrt: Matrix) -> dict[tuple[int, int], Expr]
             if partial != 0:
                 entries[(j, index[symbol])] = partial
     return entries
+
+
+def check_eps(eps) -> Expr:
+    """BN's ``ε`` as an exact SymPy value: a real number ``>= 0`` (floats by their decimal value) or a
+    nonnegative symbol.
+
+    >>> check_eps(1e-5), check_eps(0)
+    (1/100000, 0)
+    >>> check_eps(-1.0)
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: eps must be >= 0 (declare a symbol with nonnegative=True), got -1.0
+    """
+    if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, sympy.Basic)):
+        raise NetworkSpecError(f"eps must be a real number >= 0 (or a nonnegative SymPy symbol), got {eps!r}")
+    if isinstance(eps, float) and not (eps == eps and abs(eps) != float("inf")):
+        raise NetworkSpecError(f"eps must be finite, got {eps!r}")
+    value = sympy.Rational(repr(float(eps))) if isinstance(eps, float) else sympy.sympify(eps)
+    if value.is_nonnegative is not True:
+        raise NetworkSpecError(f"eps must be >= 0 (declare a symbol with nonnegative=True), got {eps!r}")
+    return value
 
 
 def sparse_vjp(upstream: Matrix, entries: dict[tuple[int, int], Expr], shape: tuple[int, int]) -> Matrix:
@@ -260,9 +283,7 @@ class Normalize(Layer):
                 "pass batch=m with m >= 2"
             )
         self.samples, self.features = samples, features
-        self.eps = sympy.nsimplify(eps) if isinstance(eps, float) else as_expression(eps, "eps")
-        if not (self.eps.is_real and self.eps.is_nonnegative):
-            raise NetworkSpecError(f"eps must be a real number >= 0, got {eps!r}")
+        self.eps = check_eps(eps)
         index = statistic or name.split("hat")[-1]
         self.mu = entry_symbols(f"mu{index}", None, features)
         self.sigma = entry_symbols(f"sigma{index}", None, features, positive=True)

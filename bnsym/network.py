@@ -19,7 +19,8 @@ import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .errors import NetworkSpecError, UnknownParameterError
-from .layers import ACTIVATIONS, Activation, Layer, Linear, MSELoss, Normalize, ScaleShift, entry_symbols, flat
+from .layers import (ACTIVATIONS, Activation, Layer, Linear, MSELoss, Normalize, ScaleShift, check_eps,
+                     entry_symbols, flat)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .derive import Derivation, Gradients
@@ -207,17 +208,6 @@ def _check_batch(batch, bn: bool) -> int | None:
     return batch
 
 
-def _check_eps(eps) -> Expr:
-    if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, sympy.Basic)):
-        raise NetworkSpecError(f"eps must be a real number >= 0 (or a nonnegative SymPy symbol), got {eps!r}")
-    if isinstance(eps, float) and not (eps == eps and abs(eps) != float("inf")):
-        raise NetworkSpecError(f"eps must be finite, got {eps!r}")
-    value = sympy.Rational(repr(float(eps))) if isinstance(eps, float) else sympy.sympify(eps)
-    if value.is_nonnegative is not True:
-        raise NetworkSpecError(f"eps must be >= 0 (declare a symbol with nonnegative=True), got {eps!r}")
-    return value
-
-
 def _check_choice(value, what: str, choices: Iterable) -> None:
     choices = tuple(choices)
     if value not in choices:
@@ -254,7 +244,7 @@ def chain(depth: int, names: str | Sequence[str] | None = None, *, bn: bool = Fa
     """
     depth = _check_int(depth, "depth", 1)
     batch = _check_batch(batch, bn and depth > 1)
-    eps = _check_eps(eps)
+    eps = check_eps(eps)
     _check_choice(loss, "loss", _LOSSES)
     if names is None:
         names = [f"w{k}" for k in range(1, depth + 1)]
@@ -293,7 +283,7 @@ def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = T
     _check_choice(loss, "loss", _LOSSES)
     inputs = _check_int(inputs, "inputs", 1)
     batch = _check_batch(batch, bn is not None)
-    eps = _check_eps(eps)
+    eps = check_eps(eps)
     layers: list[Layer] = [Linear("z1", weight="w1", bias="b1" if bias else None, n_in=inputs, n_out=1)]
     if bn == "pre":
         layers += _bn_layers(1, "z", batch=batch, features=1, eps=eps, affine=affine)
@@ -333,7 +323,7 @@ def mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | None = Non
     _check_choice(loss, "loss", _LOSSES)
     depth = len(widths) - 1
     batch = _check_batch(batch, bn is not None and depth > 1)
-    eps = _check_eps(eps)
+    eps = check_eps(eps)
     layers: list[Layer] = []
     for l in range(1, depth + 1):
         last = l == depth
