@@ -35,18 +35,27 @@ class Condition:
     latex: str
     expr: sympy.Basic | None = None
 
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
 
 @dataclass(frozen=True)
 class Step:
-    """One link in the chain of equalities of a proof, with its justification.
+    """One step of a proof: a relation the kernel checked (``checked=True``, with its ``fact``), or a remark
+    (narrative: ``checked=False``, never part of a verdict).
 
     >>> x = sympy.Symbol("x")
-    >>> Step(sympy.Eq(x + x, 2 * x, evaluate=False), "collect").expr
-    Eq(2*x, 2*x)
+    >>> Step(sympy.Eq(x + x, 2 * x, evaluate=False), "collect").checked
+    False
     """
 
-    expr: sympy.Basic
+    expr: sympy.Basic | None
     reason: str
+    checked: bool = False
+    rule: str = "remark"
+    fact: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,15 +85,24 @@ class Proof:
     replacement: str | None = None
     replacement_latex: str | None = None
     counterexample: dict | None = None
+    facts: tuple = field(default=(), repr=False, compare=False)
+    lemmas: tuple = ()
+
+    def certificate(self) -> dict:
+        """The proof as data for :func:`bnsym.replay` (see :mod:`bnsym.theorems.certificate`)."""
+        from .certificate import certificate
+
+        return certificate(self)
 
     def __str__(self) -> str:
         """A plain-text account: statement, source, conditions, method, the steps, the verdict."""
         lines = [f"{self.title}: {self.statement}", f"source: {self.source}",
                  "conditions: " + ", ".join(c.text for c in self.conditions), f"method: {self.method}"]
         for step in self.steps:
-            block = sympy.pretty(step.expr, use_unicode=True, wrap_line=False)
-            lines.append(textwrap.indent(block, "    "))
-            lines.append(f"        ({step.reason})")
+            if step.expr is not None:
+                block = sympy.pretty(step.expr, use_unicode=True, wrap_line=False)
+                lines.append(textwrap.indent(block, "    "))
+            lines.append(f"        ({step.reason})" if step.checked else f"    remark: {step.reason}")
         lines.append(f"holds: {self.holds}")
         if self.reason:
             lines.append(f"reason: {self.reason}")
@@ -123,3 +141,5 @@ class Theorem:
     general: Callable | None = field(default=None, repr=False, compare=False)
     concrete: Callable | None = field(default=None, repr=False, compare=False)
     numeric: Callable | None = field(default=None, repr=False, compare=False)
+    claims: Callable | None = field(default=None, repr=False, compare=False)  # opts -> the relations proved
+    scale: bool = False  # has a scale a (or c) whose sign can be assumed negative

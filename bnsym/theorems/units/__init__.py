@@ -1,0 +1,5 @@
+"""The theorem units, one module per group of the math reference (``docs/math.md``).
+
+Importing this package registers every unit in :mod:`bnsym.theorems.registry`, in catalogue order.
+"""
+from . import scale, jacobian  # noqa: F401
