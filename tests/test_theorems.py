@@ -1,4 +1,6 @@
 """Tests of the proof engine (bnsym.theorems): general m, concrete m, failing hypotheses, numeric checks."""
+import time
+
 import numpy as np
 import pytest
 import sympy
@@ -6,11 +8,11 @@ from hypothesis import assume, given, strategies as st
 
 from bnsym.errors import BnsymError, ConditionError, TheoremError
 from bnsym.theorems import Proof, Step, prove, theorems
-from bnsym.theorems.algebra import batch_sum, equal, i, k, m, sigma, xhat, KroneckerDelta
 from bnsym.theorems.checks import NAMES, bn_numeric, residual
-from bnsym.theorems.concrete import Feature, tied_zero
 
 ALL = [t.name for t in theorems()]
+NOT_GENERAL = {"goodfellow_expansion"}  # proved for L = 1…6 only: holds=None for general L
+TRUE = [n for n in ALL if n not in NOT_GENERAL]
 
 
 def test_catalogue_is_complete_and_sourced():
@@ -20,63 +22,83 @@ def test_catalogue_is_complete_and_sourced():
         assert t.source and t.statement and t.statement_latex and t.hypotheses
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_general_m_proof_holds_with_steps(name):
+@pytest.mark.parametrize("name", TRUE)
+def test_general_m_proof_holds_with_checked_steps(name):
     p = prove(name)
     assert isinstance(p, Proof) and p.holds is True and p.batch == "m"
-    assert p.steps and all(isinstance(s, Step) and isinstance(s.expr, sympy.Basic) and s.reason for s in p.steps)
+    assert p.steps and all(isinstance(s, Step) and s.reason for s in p.steps)
+    checked = [s for s in p.steps if s.checked]
+    assert checked and all(s.fact is not None and isinstance(s.expr, sympy.Basic) for s in checked)
     assert "general m" in p.method
 
 
-@pytest.mark.parametrize("name", ALL)
+def test_goodfellow_expansion_is_not_claimed_for_general_depth():
+    p = prove("goodfellow_expansion")
+    assert p.holds is None and "L = 1…6" in p.reason
+    assert sum(s.checked for s in p.steps) == 12  # every coefficient and the first order, L = 1…6
+
+
+@pytest.mark.parametrize("name", TRUE)
 @pytest.mark.parametrize("batch", [2, 3])
 def test_concrete_m_proof_holds(name, batch):
     p = prove(name, batch=batch)
     assert p.holds is True and p.batch == batch and f"m = {batch}" in p.method
 
 
-def test_concrete_jacobian_every_entry_count():
-    assert "every entry (25)" in prove("bn_jacobian", batch=5).method
-    assert "every entry (50)" in prove("scale_invariance_input_grad", batch=5, width=2).method
+def test_large_concrete_batches_are_fast():
+    start = time.perf_counter()
+    assert prove("bn_jacobian", batch=500).holds is True
+    assert prove("scale_invariance_input_grad", batch=10**4).holds is True
+    assert time.perf_counter() - start < 120  # a hang guard, not a speed target (benchmarks/bench_proofs.py)
+    with pytest.raises(ConditionError, match="limit"):
+        prove("bn_jacobian", batch=10**7)
 
 
 @pytest.mark.parametrize("name", ["scale_invariance_forward", "scale_invariance_input_grad",
                                   "scale_invariance_weight_grad"])
-@pytest.mark.parametrize("batch", ["m", 3])
+@pytest.mark.parametrize("batch", ["m", 3, 5])
 def test_negative_scale_flips_sign(name, batch):
     p = prove(name, batch=batch, assume={"a": "negative"})
     assert p.holds is False and p.replacement and "a < 0" in p.replacement
     assert [c.text for c in p.conditions][0] == "a < 0"
-    ce = p.counterexample
-    lhs, rhs = np.array(ce["lhs"]), np.array(ce["rhs"])
-    assert ce["a"] < 0 and ce["max_abs_difference"] > 1e-3
-    # what holds instead: the sign flips (weight grad: 1/|a| instead of 1/a)
-    np.testing.assert_allclose(lhs, -rhs, atol=1e-12)
+    ne = [s for s in p.steps if s.checked and s.fact.kind == "ne"]
+    assert ne and ne[0].fact.context.m == (3 if batch == "m" else batch)  # the witness is a batch of that size
+    assert p.counterexample["a"] < 0
 
 
-@pytest.mark.parametrize("name", ["scale_invariance_forward", "scale_invariance_input_grad"])
-def test_eps_positive_gives_deviation_vanishing_in_the_limit(name):
-    p = prove(name, eps="positive")
+@pytest.mark.parametrize("sign, limit", [("positive", 0), ("negative", -2)])
+def test_eps_positive_gives_the_exact_deviation_and_its_limit(sign, limit):
+    from bnsym.theorems.batch import mu, sigma, z, i
+
+    p = prove("scale_invariance_forward", eps="positive", assume={"a": sign})
     assert p.holds is False and "ε/a²" in p.replacement
-    last = p.steps[-1].expr
-    assert isinstance(last, sympy.Eq) and isinstance(last.lhs, sympy.Limit) and last.rhs == 0
-    assert p.counterexample["max_abs_difference"] > 0
+    lim = [s.fact for s in p.steps if s.checked and isinstance(s.fact.lhs, sympy.Limit)]
+    assert len(lim) == 1
+    assert sympy.simplify(lim[0].rhs - limit * (z[i] - mu) / sigma) == 0  # −2x̂ for a < 0 (the issue's fix)
 
 
 def test_eps_rules_for_other_theorems():
     assert prove("bn_jacobian", eps="positive").holds is True  # every ε ≥ 0
     assert prove("bias_gradient_zero", eps=sympy.Rational(1, 10)).holds is True
     ns = prove("bn_jacobian_null_space", eps="positive")
-    assert ns.holds is False and "epsilon" in ns.replacement
+    assert ns.holds is False and "ε" in ns.replacement
     assert prove("weight_orthogonality", eps="positive").holds is False
     assert prove("gradient_norm_identity", eps="positive").holds is False
     assert prove("gradient_norm_bound", eps="positive").holds is True  # 1/√(σ² + ε) ≤ 1/σ
-    assert prove("goodfellow_expansion", eps="positive").holds is None  # never True outside its hypotheses
+    assert prove("goodfellow_bn", eps="positive").holds is None  # never True outside its hypotheses
+    for name in ("gradient_scaling", "weight_norm_growth", "hessian_block_scaling"):
+        assert prove(name, eps="positive").holds is not True
+
+
+def test_null_space_counterexample_uses_the_eps_asked_for():
+    p = prove("bn_jacobian_null_space", eps=0.25)
+    assert p.holds is False and p.counterexample["eps"] == 0.25
 
 
 def test_misprinted_coefficient_is_refuted():
     p = prove("gradient_norm_bound", assume={"coefficient": "1/sqrt(m)"})
     assert p.holds is False
+    assert any(s.checked and s.fact.kind == "gt" for s in p.steps)
     assert p.counterexample["exact"] > p.counterexample["claimed_bound"]
 
 
@@ -85,14 +107,37 @@ def test_degenerate_batches_are_never_true():
         prove("scale_invariance_input_grad", batch=1)
     p = prove("scale_invariance_input_grad", assume={"batch": "constant"})
     assert p.holds is None and "σ = 0" in p.reason
+    b = prove("bias_gradient_zero", eps=sympy.Rational(1, 10), assume={"batch": "constant"})
+    assert b.holds is True and all("not constant" not in c.text for c in b.conditions)
+
+
+def test_conditions_read_as_mathematics():
+    p = prove("scale_invariance_input_grad")
+    assert str(p.conditions) == "(a > 0, ε = 0, m ≥ 2, batch not constant (σ > 0))"
 
 
 @pytest.mark.parametrize("kwargs", [dict(batch="eight"), dict(batch=2.5), dict(assume={"b": 1}),
                                     dict(assume={"a": "zero"}), dict(eps="tiny"), dict(eps=[1]),
-                                    dict(assume={"coefficient": "1/sqrt(m)"})])
+                                    dict(assume={"coefficient": "1/sqrt(m)"}), dict(eps=1j),
+                                    dict(eps=sympy.I), dict(assume=[1])])
 def test_bad_options_raise_bnsym_errors(kwargs):
     with pytest.raises(BnsymError):
         prove("scale_invariance_input_grad", **kwargs)
+
+
+@pytest.mark.parametrize("eps", [float("inf"), float("nan"), np.nan, np.float32("nan"), sympy.oo, sympy.nan,
+                                 -sympy.oo, sympy.zoo, __import__("decimal").Decimal("NaN"),
+                                 __import__("decimal").Decimal("Infinity"), 1e400])
+def test_non_finite_eps_is_refused(eps):
+    with pytest.raises(BnsymError):
+        prove("scale_invariance_input_grad", eps=eps)
+
+
+def test_float_eps_is_read_as_its_decimal():
+    p = prove("bias_gradient_zero", eps=0.01)
+    assert p.holds is True
+    eps_values = {v for s in p.steps if s.checked for k, v in s.fact.context.values}
+    assert sympy.Rational(1, 100) in eps_values
 
 
 def test_unknown_theorem_and_negative_eps():
@@ -100,27 +145,6 @@ def test_unknown_theorem_and_negative_eps():
         prove("no_such_theorem")
     with pytest.raises(ConditionError):
         prove("bn_jacobian", eps=-1)
-
-
-# -- the checkers can fail: a wrong closed form is not accepted ----------------------------------------------------
-def test_general_algebra_rejects_a_wrong_jacobian():
-    right = (KroneckerDelta(i, k) - 1 / m - xhat[i] * xhat[k] / m) / sigma
-    wrong = (KroneckerDelta(i, k) - 1 / (m - 1) - xhat[i] * xhat[k] / m) / sigma
-    assert equal(right, right) and not equal(right, wrong)
-    assert batch_sum(wrong, k)[0] != 0  # the misprint breaks J·1 = 0
-
-
-def test_concrete_checker_rejects_a_wrong_jacobian():
-    f = Feature.of_values(4)
-    z = f.variables["z"]
-    good = (0 - sympy.Rational(1, 4) - f.C[0] * f.C[1] / (4 * f.S**2)) / f.S
-    bad = (0 - sympy.Rational(1, 3) - f.C[0] * f.C[1] / (4 * f.S**2)) / f.S
-    red = 2 * f.C[1] / 4
-    assert f.is_zero(f.dvar(z[1]) - red)
-    assert f.is_zero(f.entry(0, z[1], red) - good)
-    assert not f.is_zero(f.entry(0, z[1], red) - bad)
-    s = sympy.Symbol("s", positive=True)
-    assert not tied_zero(s - 1, s, sympy.Integer(2))
 
 
 # -- numeric checks (float64 lambdify(cse=True); mpmath for ill-conditioned draws) ---------------------------------
@@ -141,6 +165,8 @@ def draws(draw):
 @pytest.mark.parametrize("name", ALL)
 @given(d=draws())
 def test_numeric_check(name, d):
+    if name == "block_critical_rate":
+        assume(d["u"].shape[1] >= 1)
     assert residual(name, d) < 1e-8
 
 
@@ -221,18 +247,7 @@ def test_cli_prove():
     assert res.exit_code == 0 and r"\begin{align*}" in res.output
 
 
-def test_graph_entries_equal_literal_sympy_diff_of_batch_normalize():
-    """The concrete route's entries equal sympy.diff of the library's per-sample expressions (exact point)."""
-    from bnsym.functions import batch_normalize
+def test_the_proofs_definitions_are_the_librarys_batch_normalize():
+    from bnsym.theorems.batch import check_library_tie
 
-    f = Feature.of_values(4)
-    z = f.variables["z"]
-    xhat_lib = batch_normalize(z)
-    point = dict(zip(z, [sympy.Rational(1, 3), sympy.Integer(2), sympy.Rational(-5, 7), sympy.Integer(3)]))
-    atoms = {C: c.xreplace(point) for C, c in zip(f.C, f.c)}
-    atoms[f.S] = sympy.sqrt(f.var.xreplace(point))
-    for p in range(4):
-        for q in range(4):
-            brute = sympy.diff(xhat_lib[p], z[q]).xreplace(point)
-            mine = f.entry(p, z[q]).xreplace(atoms)
-            assert abs(sympy.N(brute - mine, 60)) < sympy.Float("1e-50")
+    assert check_library_tie(3) and check_library_tie(4)

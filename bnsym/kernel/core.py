@@ -45,7 +45,7 @@ from . import index as ix
 from .zero import decide_zero
 
 __all__ = ["KernelError", "StepError", "Definition", "Context", "Fact", "Remark", "equal", "less_equal",
-           "unequal", "chain", "symmetric", "specialize", "assume", "limit", "instantiate", "conclude", "canonical",
+           "unequal", "chain", "symmetric", "specialize", "rewrite", "instance", "assume", "limit", "instantiate", "conclude", "canonical",
            "unfold", "positive_fact"]
 
 _TOKEN = object()
@@ -118,7 +118,7 @@ class Remark:
 class Fact:
     """A relation the kernel has checked. Only this module creates facts."""
 
-    kind: str  # "eq", "le", "ne"
+    kind: str  # "eq", "le", "ne", "gt"
     lhs: Expr
     rhs: Expr
     rule: str
@@ -134,7 +134,7 @@ class Fact:
     @property
     def relation(self) -> sympy.Basic:
         """The fact as a SymPy relation (unevaluated)."""
-        op = {"eq": sympy.Eq, "le": sympy.Le, "ne": sympy.Ne}[self.kind]
+        op = {"eq": sympy.Eq, "le": sympy.Le, "ne": sympy.Ne, "gt": sympy.Gt}[self.kind]
         return op(self.lhs, self.rhs, evaluate=False)
 
 
@@ -175,6 +175,8 @@ def _check_derivatives(expr: Expr, ctx: Context) -> None:
     meaning once the definitions are unfolded (such partials enter a proof as cited lemmas)."""
     defined = {d.symbol for d in ctx.definitions if not d.at}
     for d in expr.atoms(sympy.Derivative):
+        if d in defined:  # a named quantity such as ∂ℓ/∂σ² (Ioffe & Szegedy's backward formulas)
+            continue
         for v, _ in d.variable_count:
             if v in defined or (isinstance(v, sympy.Indexed) and v.base in defined):
                 raise KernelError(f"∂/∂{v}: {v} is defined in terms of other variables; cite a lemma instead")
@@ -275,7 +277,21 @@ def _check_cites(cites, ctx) -> tuple:
     for c in cites:
         if not isinstance(c, Fact):
             raise KernelError(f"a citation must be a kernel Fact, got {type(c).__name__}")
+        _compatible(c.context, ctx)
     return cites
+
+
+def _compatible(source: Context, target: Context) -> None:
+    """A fact of ``source`` may be used in ``target`` when its symbols mean the same there: every definition,
+    fixed value and hypothesis of ``source`` is one of ``target``'s (``target`` may add more)."""
+    defs = {(d.symbol, d.index, d.value) for d in target.definitions}
+    missing = [d.symbol for d in source.definitions if (d.symbol, d.index, d.value) not in defs]
+    values = dict(target.values)
+    bad = [k for k, v in source.values if values.get(k) != v]
+    hyps = [h for h in source.hypotheses if h not in target.hypotheses]
+    if missing or bad or hyps or source.m != target.m:
+        raise KernelError(f"a cited fact's context does not match this proof's (definitions {missing}, "
+                          f"values {bad}, hypotheses {hyps})")
 
 
 def _side(expr, cites, ctx):
@@ -290,6 +306,8 @@ def equal(ctx: Context, lhs, rhs, rule: str, *, cites: Iterable[Fact] = ()) -> F
     """Check ``lhs = rhs`` in ``ctx`` (``cites``: proved facts used as rewrites) and return the :class:`Fact`."""
     cites = _check_cites(cites, ctx)
     lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
+    if sympy.expand(_rewrite(lhs, cites) - _rewrite(rhs, cites)) == 0:  # identical after the cited rewrites
+        return _fact("eq", lhs, rhs, rule, ctx, cites)
     diff = _side(lhs, cites, ctx) - _side(rhs, cites, ctx)
     decision = decide_zero(diff, positive=ctx.positive)
     if decision.value is not True:
@@ -298,12 +316,18 @@ def equal(ctx: Context, lhs, rhs, rule: str, *, cites: Iterable[Fact] = ()) -> F
     return _fact("eq", lhs, rhs, rule, ctx, cites)
 
 
-def less_equal(ctx: Context, lhs, rhs, rule: str, *, cites: Iterable[Fact] = ()) -> Fact:
+def less_equal(ctx: Context, lhs, rhs, rule: str, *, cites: Iterable[Fact] = (), unfold_definitions: bool = True
+               ) -> Fact:
     """Check ``lhs ≤ rhs``: ``rhs − lhs``, canonical, with each remaining batch sum of squares a nonnegative atom
-    and every other sum a real atom, is nonnegative by SymPy's assumptions."""
+    and every other sum a real atom, is nonnegative by SymPy's assumptions (which answer ``True`` only with a
+    reason). ``unfold_definitions=False`` keeps defined quantities (``x̂``) as atoms of their declared type,
+    which keeps a sum of squares visible."""
     cites = _check_cites(cites, ctx)
     lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
-    gap = _side(rhs, cites, ctx) - _side(lhs, cites, ctx)
+    if unfold_definitions:
+        gap = _side(rhs, cites, ctx) - _side(lhs, cites, ctx)
+    else:
+        gap = ix.normalize(_rewrite(rhs - lhs, cites), free=ctx.free, m=ctx.m)
     gap = _atomize(sympy.factor(gap))
     if gap.is_nonnegative is not True:
         raise StepError(f"step not established ({rule}): {lhs} ≤ {rhs}")
@@ -321,8 +345,9 @@ def _atomize(expr: Expr) -> Expr:
     return expr.xreplace(atoms)
 
 
-def unequal(ctx: Context, lhs, rhs, witness: dict, rule: str) -> Fact:
-    """Check ``lhs ≠ rhs`` at an explicit ``witness``: every symbol exact, admissible, and the sides differ.
+def unequal(ctx: Context, lhs, rhs, witness: dict, rule: str, *, greater: bool = False) -> Fact:
+    """Check ``lhs ≠ rhs`` (``greater``: ``lhs > rhs``) at an explicit ``witness``: every symbol exact,
+    admissible, and the sides differ.
 
     Only for a concrete batch (the witness gives every sample)."""
     if not ctx.concrete:
@@ -344,9 +369,9 @@ def unequal(ctx: Context, lhs, rhs, witness: dict, rule: str) -> Fact:
         pv = pv.doit().xreplace(values) if pv.has(sympy.Sum) else pv
         if not (pv.is_number and pv > 0):
             raise StepError("the witness violates a positivity hypothesis")
-    if not diff.is_number or diff.is_zero is not False:
+    if not diff.is_number or diff.is_zero is not False or (greater and not diff > 0):
         raise StepError(f"step not established ({rule}): the witness does not separate {lhs} and {rhs}")
-    return _fact("ne", lhs, rhs, rule, ctx, (), values)
+    return _fact("gt" if greater else "ne", lhs, rhs, rule, ctx, (), values)
 
 
 def chain(*facts: Fact) -> Fact:
@@ -389,6 +414,30 @@ def specialize(fact: Fact, size: int, minimum: int = 2) -> Fact:
                   positive=tuple(sympy.expand(p.xreplace({m: value})) for p in fact.context.positive))
     return _fact(fact.kind, ix.substitute(fact.lhs, {m: value}), ix.substitute(fact.rhs, {m: value}),
                  f"m := {size}", ctx, (fact,), fact.witness)
+
+
+def rewrite(fact: Fact, using: Fact) -> Fact:
+    """Substitution of equals: ``fact`` with every occurrence of ``using.lhs`` in its right side replaced by
+    ``using.rhs`` (structurally)."""
+    if not (isinstance(fact, Fact) and isinstance(using, Fact)) or using.kind != "eq" or fact.kind not in ("eq", "le"):
+        raise KernelError("rewrite takes an eq/le fact and an eq fact")
+    rhs = fact.rhs.xreplace({using.lhs: using.rhs})
+    if rhs == fact.rhs:
+        raise StepError(f"rewrite: {using.lhs} does not occur in {fact.rhs}")
+    return _fact(fact.kind, fact.lhs, rhs, "substitution of equals", fact.context, (fact, using))
+
+
+def instance(fact: Fact, base: sympy.IndexedBase, index: sympy.Symbol, value: Expr) -> Fact:
+    """Universal instantiation: a fact about an arbitrary sequence ``base`` (not defined in its context)
+    holds with ``base[t] := value`` for any ``value``."""
+    if not isinstance(fact, Fact):
+        raise KernelError("instance takes a kernel Fact")
+    if any(d.symbol == base for d in fact.context.definitions):
+        raise KernelError(f"{base} is defined in the fact's context: it is not arbitrary")
+    def put(e):
+        return e.replace(lambda x: isinstance(x, sympy.Indexed) and x.base == base,
+                         lambda x: ix.substitute(value, {index: x.indices[0]}))
+    return _fact(fact.kind, put(fact.lhs), put(fact.rhs), f"instance ({base} := …)", fact.context, (fact,))
 
 
 def assume(ctx: Context, lhs, rhs, text: str) -> Fact:

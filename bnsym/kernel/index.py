@@ -351,9 +351,38 @@ def _reduce_sum(body, var, lo, hi, ranges):
         sifted = sift(dep, var, lo, hi, ranges)
         if sifted is not None:
             total.append(const * _reduce(sifted, ranges))
-        else:
-            total.append(const * Sum(dep, (var, lo, hi)))
+            continue
+        total.append(const * _merge(dep, var, lo, hi))
     return Add(*total)
+
+
+def _merge(dep: Expr, var: Symbol, lo: Expr, hi: Expr) -> Expr:
+    """``Σ_var dep`` with the sums inside ``dep`` brought out: ``Σ_var f·(Σ_q h)^2 = Σ_var Σ_q Σ_q' f·h·h'``,
+    one sum over a box of independent ranges with its limits in a canonical order (by their bounds); ``Σ_var dep``
+    as is when a range depends on another bound index."""
+    factors = []
+    for f in Mul.make_args(dep):
+        if isinstance(f, Pow) and isinstance(f.base, Sum) and f.exp.is_Integer and 1 < f.exp <= 4:
+            factors.extend([f.base] * int(f.exp))
+        else:
+            factors.append(f)
+    inner = [f for f in factors if isinstance(f, Sum)]
+    if not inner:
+        return Sum(dep, (var, lo, hi))
+    others = Mul(*[f for f in factors if not isinstance(f, Sum)])
+    avoid = set(others.free_symbols) | {var} | lo.free_symbols | hi.free_symbols
+    body, limits = others, []
+    for piece in inner:
+        piece = rename_apart(piece, avoid | {lim[0] for lim in limits})
+        avoid |= {lim[0] for lim in piece.limits} | piece.free_symbols
+        body = body * piece.function
+        limits.extend(piece.limits)
+    limits.append((var, lo, hi))
+    bound = {lim[0] for lim in limits}
+    if len(bound) != len(limits) or any((lim[1].free_symbols | lim[2].free_symbols) & bound for lim in limits):
+        return Sum(dep, (var, lo, hi))
+    limits.sort(key=lambda lim: (sympy.default_sort_key(lim[2]), sympy.default_sort_key(lim[1])))
+    return Sum(sympy.expand(body), *limits)
 
 
 def _canonical(expr, depth):

@@ -1,8 +1,9 @@
 """The proof engine: the BN scale-invariance identities and their relatives, exact, for every batch size.
 
-Each theorem is data (:class:`Theorem`: statement, hypotheses, source) with a general-``m`` proof
-(:mod:`~bnsym.theorems.general`), a concrete-``m`` exact check of every entry
-(:mod:`~bnsym.theorems.concrete_proofs`) and a numeric check (:mod:`~bnsym.theorems.checks`).
+Each theorem is one unit (:mod:`~bnsym.theorems.units`: statement, hypotheses, source, claims, proof), proved
+through the kernel (:mod:`bnsym.kernel`) for symbolic ``m``; a concrete ``m`` is the same proof with ``m`` given.
+:mod:`~bnsym.theorems.checks` checks each theorem numerically, and :meth:`Proof.certificate` exports the
+proof for the independent checker (:func:`bnsym.replay`).
 
 >>> p = prove("scale_invariance_input_grad")
 >>> p.holds, p.batch

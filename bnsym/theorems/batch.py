@@ -65,6 +65,7 @@ class Options:
     width: int = 2
     coefficient: str = "1/m"
     constant: bool = False
+    witness_m: int = 3  # batch size of counterexamples (the requested m for a concrete proof)
 
     @property
     def a(self) -> Symbol:

@@ -19,9 +19,9 @@ import mpmath
 import numpy as np
 import sympy
 
-from .concrete import Feature
+from ..functions import batch_normalize
 
-__all__ = ["residual", "bn_numeric", "scale_counterexample", "counterexample", "ILL_CONDITIONED"]
+__all__ = ["residual", "bn_numeric", "NAMES", "ILL_CONDITIONED"]
 
 EPS = sympy.Symbol("epsilon", nonnegative=True)
 ILL_CONDITIONED = 1e-6  # σ / max|z - mean| below this: recompute with mpmath
@@ -30,11 +30,14 @@ ILL_CONDITIONED = 1e-6  # σ / max|z - mean| below this: recompute with mpmath
 @lru_cache(maxsize=None)
 def _compiled(m: int, n: int, bias: bool, modules: str):
     """``x̂``, ``∂x̂/∂u``, ``∂x̂/∂W``, ``∂x̂/∂b`` of a concrete batch, by :func:`sympy.diff`, lambdified."""
-    f = Feature.linear(m, n, bias=bias, eps=EPS)
-    u = [x for row in f.variables["u"] for x in row]
-    W, b = f.variables["W"], f.variables["b"]
-    xh = sympy.Matrix(f.xhat)
+    U = [[sympy.Symbol(f"u_{p}_{q}", real=True) for q in range(1, n + 1)] for p in range(1, m + 1)]
+    W = list(sympy.symbols(f"W_1:{n + 1}", real=True))
+    b = sympy.Symbol("b", real=True)
+    u = [x for row in U for x in row]
+    z = [sympy.Add(*[W[q] * U[p][q] for q in range(n)]) + (b if bias else 0) for p in range(m)]
+    xh = sympy.Matrix(batch_normalize(z, EPS))
     outs = [xh, xh.jacobian(u), xh.jacobian(W)]
+    outs.append(sympy.Matrix([[sympy.diff(x, W[r], W[q]) for q in range(n) for r in range(n)] for x in xh]))
     if bias:
         outs.append(xh.jacobian([b]))
     args = [u, W, b, EPS]
@@ -65,9 +68,10 @@ def bn_numeric(u: np.ndarray, W: np.ndarray, eps: float = 0.0, b: float | None =
     else:
         fn = _compiled(m, n, bias, "numpy")
         vals = [np.asarray(v, dtype=float) for v in fn(*args)]
-    out = {"xhat": vals[0].ravel(), "du": vals[1].reshape(m, m, n), "dW": vals[2].reshape(m, n)}
+    out = {"xhat": vals[0].ravel(), "du": vals[1].reshape(m, m, n), "dW": vals[2].reshape(m, n),
+           "dWW": vals[3].reshape(m, n, n)}
     if bias:
-        out["db"] = vals[3].ravel()
+        out["db"] = vals[4].ravel()
     return out
 
 
@@ -140,6 +144,18 @@ def residual(name: str, d: dict) -> float:
     if name == "gradient_scaling":
         cW = bn_numeric(u, d["c"] * W, eps)  # same upstream g: the forward pass is unchanged
         return _rel(gam * g @ cW["dW"], dW / d["c"])
+    if name == "hessian_block_scaling":
+        return _rel(bn_numeric(u, d["c"] * W, eps)["dWW"], base["dWW"] / d["c"] ** 2)
+    if name == "hessian_times_weight":
+        return _rel(np.einsum("irs,s->ir", base["dWW"], W), -base["dW"])
+    if name == "block_critical_rate":  # the W block of ℓ = Σ_i γ g_i x̂_i (downstream linear) at cW and at W
+        H = gam * np.einsum("i,irs->rs", g, base["dWW"])
+        Hc = gam * np.einsum("i,irs->rs", g, bn_numeric(u, d["c"] * W, eps)["dWW"])
+        lam, lam_c = np.linalg.eigvalsh((H + H.T) / 2), np.linalg.eigvalsh((Hc + Hc.T) / 2)
+        return _rel(lam_c, lam / d["c"] ** 2)
+    if name == "goodfellow_bn":  # ŷ = w_L(γ x̂(P z) + β) does not depend on P ≠ 0 beyond its sign
+        P = float(d.get("c", 2.0))
+        return max(_rel(bn_numeric(u, P * W, 0.0)["xhat"], xh), _rel(bn_numeric(u, -P * W, 0.0)["xhat"], -xh))
     if name == "bias_gradient_zero":
         return _rel(bn_numeric(u, W, eps, b=d.get("b", 0.7))["db"], 0.0)
     if name == "goodfellow_expansion":
@@ -162,61 +178,5 @@ def residual(name: str, d: dict) -> float:
 NAMES = ("scale_invariance_forward", "scale_invariance_input_grad", "scale_invariance_weight_grad", "bn_jacobian",
          "bn_jacobian_null_space", "backward_formulas", "backward_compact", "gradient_norm_identity",
          "gradient_norm_bound", "weight_orthogonality", "weight_norm_growth", "gradient_scaling",
-         "bias_gradient_zero", "goodfellow_expansion")
-
-_U = np.array([[0.0, 1.0], [1.0, -0.5], [3.0, 0.25]])
-_W = np.array([0.8, -0.6])
-
-
-def _eps_value(opts) -> float:
-    return 0.0 if opts.eps == 0 else (0.1 if not opts.eps.is_number else float(opts.eps))
-
-
-def scale_counterexample(opts, which: str) -> dict:
-    """Numbers showing the scale identity failing (``a < 0`` or ``ε > 0``): both sides at a small batch.
-
-    >>> from bnsym.theorems.general import Options
-    >>> ce = scale_counterexample(Options(sign="negative"), "forward")
-    >>> ce["a"], ce["lhs"][0] == -ce["rhs"][0]
-    (-2.0, True)
-    """
-    a = 2.0 if opts.sign == "positive" else -2.0
-    eps = _eps_value(opts)
-    key = {"forward": "xhat", "input_grad": "du", "weight_grad": "dW"}[which]
-    lhs = bn_numeric(_U, a * _W, eps)[key]
-    rhs = bn_numeric(_U, _W, eps)[key]
-    if which == "weight_grad":
-        rhs = rhs / a
-    return {"m": 3, "u": _U.tolist(), "W": _W.tolist(), "a": a, "eps": eps, "lhs": lhs.tolist(),
-            "rhs": rhs.tolist(), "max_abs_difference": float(np.max(np.abs(lhs - rhs)))}
-
-
-def counterexample(name: str, opts) -> dict:
-    """Numbers for the other failing cases (``ε > 0``; the ``1/√m`` coefficient).
-
-    >>> from bnsym.theorems.general import Options
-    >>> ce = counterexample("gradient_norm_bound", Options(coefficient="1/sqrt(m)"))
-    >>> ce["exact"] > ce["claimed_bound"]
-    True
-    """
-    eps = _eps_value(opts)
-    if name == "gradient_norm_bound":
-        zz = np.array([0.0, 1.0, 2.0, 3.0])
-        xh = (zz - zz.mean()) / zz.std()
-        g = xh.copy()
-        mm = 4
-        exact = (g @ g - g.sum() ** 2 / mm - (g @ xh) ** 2 / mm) / zz.var()
-        claimed = (g @ g - g.sum() ** 2 / mm - (g @ xh) ** 2 / np.sqrt(mm)) / zz.var()
-        return {"m": mm, "z": zz.tolist(), "g": g.tolist(), "gamma": 1.0, "exact": float(exact),
-                "claimed_bound": float(claimed)}
-    d = {"u": _U, "W": _W, "eps": eps, "gamma": 1.0, "g": np.array([1.0, -2.0, 0.5])}
-    base = bn_numeric(_U, _W, eps)
-    z, s = _stats(d)
-    if name == "gradient_norm_identity":
-        J = base["du"][:, :, 0] / _W[0]  # brute-force Jacobian: du[i, k, r] = J_ik W_r
-        v = J.T @ d["g"]
-        xh = base["xhat"]
-        claimed = (d["g"] @ d["g"] - d["g"].sum() ** 2 / 3 - (d["g"] @ xh) ** 2 / 3) / z.var()
-        return {"m": 3, "eps": eps, "norm_squared": float(v @ v), "claimed": float(claimed)}
-    dW = d["g"] @ base["dW"]
-    return {"m": 3, "u": _U.tolist(), "W": _W.tolist(), "eps": eps, "W_dot_grad": float(_W @ dW)}
+         "hessian_block_scaling", "hessian_times_weight", "block_critical_rate", "bias_gradient_zero",
+         "goodfellow_expansion", "goodfellow_bn")

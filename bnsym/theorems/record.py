@@ -61,13 +61,14 @@ class Recorder:
         """Check and record ``lhs = rhs``."""
         return self._keep(K.equal(ctx or self.ctx, lhs, rhs, reason, cites=cites), reason)
 
-    def le(self, lhs, rhs, reason: str, *, cites=(), ctx: K.Context | None = None) -> K.Fact:
+    def le(self, lhs, rhs, reason: str, *, cites=(), ctx: K.Context | None = None, unfold: bool = True) -> K.Fact:
         """Check and record ``lhs ≤ rhs``."""
-        return self._keep(K.less_equal(ctx or self.ctx, lhs, rhs, reason, cites=cites), reason)
+        return self._keep(K.less_equal(ctx or self.ctx, lhs, rhs, reason, cites=cites, unfold_definitions=unfold),
+                          reason)
 
-    def ne(self, ctx: K.Context, lhs, rhs, witness: dict, reason: str) -> K.Fact:
-        """Check and record ``lhs ≠ rhs`` at ``witness`` (a concrete batch)."""
-        return self._keep(K.unequal(ctx, lhs, rhs, witness, reason), reason)
+    def ne(self, ctx: K.Context, lhs, rhs, witness: dict, reason: str, *, greater: bool = False) -> K.Fact:
+        """Check and record ``lhs ≠ rhs`` (``greater``: ``lhs > rhs``) at ``witness`` (a concrete batch)."""
+        return self._keep(K.unequal(ctx, lhs, rhs, witness, reason, greater=greater), reason)
 
     def limit(self, expr, symbol, point, value, reason: str, *, ctx: K.Context | None = None) -> K.Fact:
         """Check and record a limit by continuity."""

@@ -64,5 +64,8 @@ def lemma(name: str, opts, index: int = 0):
 
 
 def clear_cache() -> None:
-    """Forget proved lemmas (tests that alter a theorem call this)."""
+    """Forget proved lemmas and proofs (tests that alter a theorem call this)."""
     _CACHE.clear()
+    from . import catalogue
+
+    catalogue._general.cache_clear()

@@ -2,4 +2,4 @@
 
 Importing this package registers every unit in :mod:`bnsym.theorems.registry`, in catalogue order.
 """
-from . import scale, jacobian  # noqa: F401
+from . import scale, jacobian, backward, norm, weights, goodfellow  # noqa: F401

@@ -28,3 +28,12 @@ ALL = "van Laarhoven 2017 (arXiv 1706.05350); Arora, Li & Lyu 2018 (arXiv 1812.0
 
 # a small non-degenerate batch for witnesses (exact rationals)
 WITNESS_Z = (sympy.Integer(0), sympy.Integer(1), sympy.Integer(3))
+
+
+def witness_batch(size: int, base=WITNESS_Z) -> tuple:
+    """``size`` exact samples: ``base`` truncated or padded with zeros (never constant for ``size ≥ 2``).
+
+    >>> witness_batch(2), witness_batch(5)
+    ((0, 1), (0, 1, 3, 0, 0))
+    """
+    return tuple(sympy.Integer(base[p]) if p < len(base) else sympy.Integer(0) for p in range(size))

@@ -17,7 +17,7 @@ from ..batch import (Options, context, g, i, j, jacobian_closed_form, k, l, m, m
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import lemma, register
-from .common import EPS0, EPS_ANY, IS, M2, NONCONST, WITNESS_Z
+from .common import EPS0, EPS_ANY, IS, M2, NONCONST, witness_batch
 
 D = sympy.Derivative
 
@@ -65,15 +65,17 @@ def null_space(opts: Options):
     rec.eq(Sum(J * xhat[l], (l, 1, m)), jx, "Σ_l x̂_l = 0 and Σ_l x̂_l² = m σ²/(σ² + ε)")
     if not opts.eps_is_zero:
         eps_value = sympy.Rational(1, 2) if isinstance(opts.eps, str) else opts.eps
-        wctx = context(replace(opts, batch=3, eps=eps_value), free=())
+        wm = opts.witness_m
+        wctx = context(replace(opts, batch=wm, eps=eps_value), free=())
         J1 = jacobian_closed_form(replace(opts, eps=eps_value), 1, l)
-        rec.ne(wctx, Sum(J1 * xhat[l], (l, 1, 3)), 0, {z[p + 1]: v for p, v in enumerate(WITNESS_Z)},
-               f"a batch z = (0, 1, 3) with ε = {eps_value}: J·x̂ ≠ 0")
+        batch = witness_batch(wm)
+        rec.ne(wctx, Sum(J1 * xhat[l], (l, 1, wm)), 0, {z[p + 1]: v for p, v in enumerate(batch)},
+               f"the batch z = {tuple(int(v) for v in batch)} with ε = {eps_value}: J·x̂ ≠ 0")
         repl = sympy.Eq(Sum(D(xhat[i], z[l]) * xhat[l], (l, 1, m)), jx, evaluate=False)
         return rec.outcome(False, reason="J·x̂ = 0 only when ε = 0",
                            replacement="J·x̂ = x̂·ε/(√(σ² + ε)(σ² + ε)) (ε > 0)",
                            replacement_latex=sympy.latex(repl),
-                           counterexample={"m": 3, "z": [float(v) for v in WITNESS_Z], "eps": float(eps_value)})
+                           counterexample={"m": wm, "z": [float(v) for v in batch], "eps": float(eps_value)})
     P = KroneckerDelta(i, k) - 1 / m - xhat[i] * xhat[k] / m
     P2 = Sum(P.xreplace({k: l}) * P.xreplace({i: l}), (l, 1, m))
     rec.eq(P2, P, "P = σJ satisfies P² = P (and P = Pᵀ): an orthogonal projector")

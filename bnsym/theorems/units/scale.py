@@ -21,7 +21,7 @@ from ..batch import (Options, V, W, beta, context, epsilon_pos, g, gamma, i, k, 
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import lemma, register
-from .common import A_POS, ALL, C_POS, EPS0, IS, M2, NONCONST, WITNESS_Z
+from .common import A_POS, ALL, C_POS, EPS0, IS, M2, NONCONST, witness_batch
 from .jacobian import _jac_instance
 
 D = sympy.Derivative
@@ -45,19 +45,20 @@ def _jac_eps(opts: Options, row, col):
 
 
 def _witness(opts: Options):
-    """A batch z = (0, 1, 3) (through one input u with weight W = 1 where needed), a = ±2, ε as asked (or 1/10)."""
+    """A batch z = (0, 1, 3, 0, …) (or two inputs u, W = (1, 1) where weights are needed), a = ±2, ε as asked
+    (or 1/10 for a symbolic ε)."""
     eps = sympy.Rational(1, 10) if isinstance(opts.eps, str) else sympy.sympify(opts.eps)
     values = {opts.a: sympy.Integer(2 if opts.sign == "positive" else -2), gamma: sympy.Integer(1),
               beta: sympy.Integer(0), W[1]: sympy.Integer(1), W[2]: sympy.Integer(1), n: sympy.Integer(2)}
-    for p, v in enumerate(WITNESS_Z):  # two inputs: u = ((0, 1), (1, 0), (3, 0)), W = (1, 1), z = (1, 1, 3)
+    for p, v in enumerate(witness_batch(opts.witness_m)):  # two inputs: u = ((0, 1), (1, 0), (3, 0), …), W = (1, 1)
         values[z[p + 1]] = v
         values[u[p + 1, 1]] = v
         values[u[p + 1, 2]] = sympy.Integer(1 if p == 0 else 0)
-    return replace(opts, batch=3, eps=eps), values
+    return replace(opts, batch=opts.witness_m, eps=eps), values
 
 
 def _numbers(opts: Options, values: dict) -> dict:
-    out = {"m": 3, "z": [float(v) for v in WITNESS_Z], "a": float(values[opts.a])}
+    out = {"m": opts.witness_m, "z": [float(v) for v in witness_batch(opts.witness_m)], "a": float(values[opts.a])}
     out["eps"] = float(0 if opts.eps_is_zero else (sympy.Rational(1, 10) if isinstance(opts.eps, str) else opts.eps))
     return out
 
@@ -92,7 +93,7 @@ def scale_forward(opts: Options):
         return rec.proved(forward_claims(opts))
     wopts, values = _witness(opts)
     rec.ne(context(wopts, free=(), scaled="batch"), gamma * xt[1] + beta, gamma * xhat[1] + beta, values,
-           "at z = (0, 1, 3), γ = 1, β = 0 the first outputs differ")
+           f"at z = {tuple(int(v) for v in witness_batch(wopts.batch))}, γ = 1, β = 0 the first outputs differ")
     if opts.eps_is_zero:
         text = "for a < 0: BN(aWu) = γ(−x̂) + β = 2β − BN(Wu); the normalized part flips sign"
     else:
