@@ -11,7 +11,10 @@ The function convention: ``forward(x, gamma, beta, eps) -> y`` and ``backward(dy
 (``check_batchnorm(module=...)``); a ``torch.autograd.Function`` subclass goes in ``forward=`` alone.
 
 A failing property raises an ``AssertionError`` subclass (:class:`BatchNormCheckError`, one
-:class:`BatchNormPropertyError` per property); misuse raises :class:`bnsym.errors.KitUsageError`.
+:class:`BatchNormPropertyError` per property); misuse raises :class:`bnsym.errors.KitUsageError` (bad arguments,
+a malformed case, a complex or ``None`` output: see :mod:`bnsym.testing.arguments`). Every property first runs on
+fixed informative cases, then on Hypothesis's draws; each call of the code under test has a deadline and the
+whole check a time budget (:mod:`bnsym.testing.timing`).
 
 Contents: :func:`check_batchnorm` (all properties, under Hypothesis); the assertion helpers
 ``assert_forward``, ``assert_backward``, ``assert_null_space``, ``assert_scale_invariance``,

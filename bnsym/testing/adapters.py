@@ -34,6 +34,9 @@ from typing import Any, Callable, NamedTuple, Optional
 import numpy as np
 
 from ..errors import KitUsageError
+from .arguments import check_eps, check_flag, check_real, complex_error, real_array, shaped
+from .case import BNCase
+from .timing import Clock, TimeLimitExceeded
 
 __all__ = ["Adapter", "NumpyAdapter", "TorchFunctionAdapter", "TorchModuleAdapter", "RunningResult", "adapt"]
 
@@ -44,10 +47,10 @@ class ImplementationCrash(Exception):
     """The implementation under test raised on a valid batch (a failure of that code, not misuse of the kit)."""
 
 
-def _guarded(call: Callable, *args):
+def _guarded(call: Callable, *args, clock: Optional[Clock] = None, what: str = "the implementation"):
     try:
-        return call(*args)
-    except KitUsageError:
+        return call(*args) if clock is None else clock.call(what, call, *args)
+    except (KitUsageError, TimeLimitExceeded):
         raise
     except Exception as exc:  # noqa: BLE001 - reported by the properties with the failing batch
         raise ImplementationCrash(f"{type(exc).__name__}: {exc}") from exc
@@ -82,25 +85,6 @@ def _check_signature(fn: Callable, nargs: int, what: str, expected: str) -> None
         ) from None
 
 
-def _to_numpy(value: Any, what: str) -> np.ndarray:
-    torch = _torch()
-    if torch is not None and isinstance(value, torch.Tensor):
-        value = value.detach().cpu().to(torch.float64).numpy()
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise KitUsageError(f"{what} must be a numeric array, got {type(value).__name__}") from None
-    return arr
-
-
-def _shaped(arr: np.ndarray, shape: tuple, what: str, *, also: tuple = ()) -> np.ndarray:
-    if arr.shape == shape or arr.shape in also:
-        return arr
-    if arr.size == int(np.prod(shape)) and arr.ndim == len(shape) + 1 and arr.shape[0] == 1:
-        return arr.reshape(shape)  # keepdims=True style (1, features)
-    raise KitUsageError(f"{what} must have shape {shape}, got {arr.shape}")
-
-
 class Adapter:
     """Base class: uniform float64 access to one implementation. Subclasses implement ``_forward``/``_backward``.
 
@@ -114,6 +98,7 @@ class Adapter:
     affine = True
     has_backward = True
     can_set_eps = True
+    clock: Optional[Clock] = None  # check_batchnorm sets one: the time limits of the calls
 
     def __init__(
         self,
@@ -128,22 +113,16 @@ class Adapter:
     ) -> None:
         try:
             self.dtype = np.dtype(dtype)
-        except TypeError:
+        except (TypeError, ValueError):
             raise KitUsageError(f"dtype must be a NumPy float dtype, got {dtype!r}") from None
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise KitUsageError(f"dtype must be float32 or float64, got {self.dtype}")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)) or not (
-            np.isfinite(eps) and eps >= 0
-        ):
-            raise KitUsageError(f"eps must be a finite number >= 0, got {eps!r}")
-        self.eps = float(eps)
-        if momentum_convention not in _CONVENTIONS:
+        self.eps = check_eps(eps, self.dtype)
+        if not isinstance(momentum_convention, str) or momentum_convention not in _CONVENTIONS:
             raise KitUsageError(f"momentum_convention must be one of {_CONVENTIONS}, got {momentum_convention!r}")
-        if momentum is not None and not (0 <= momentum <= 1):
-            raise KitUsageError(f"momentum must be in [0, 1], got {momentum!r}")
-        self.momentum = momentum
+        self.momentum = None if momentum is None else check_real(momentum, "momentum", low=0.0, high=1.0)
         self.momentum_convention = momentum_convention
-        self.running_var_unbiased = bool(running_var_unbiased)
+        self.running_var_unbiased = check_flag(running_var_unbiased, "running_var_unbiased")
         if update_running is not None:
             _check_signature(update_running, 4, "update_running", "running_mean, running_var, x, momentum")
         if forward_inference is not None:
@@ -161,32 +140,37 @@ class Adapter:
 
     def forward(self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: Optional[float] = None) -> np.ndarray:
         """Training-mode output for ``x`` (float64), with ``ε = eps`` (default: the implementation's own)."""
-        y = _to_numpy(_guarded(self._forward, x, gamma, beta, self.eps if eps is None else eps),
+        y = real_array(self._invoke("forward", x, self._forward, x, gamma, beta, self.eps if eps is None else eps),
                       "forward's output y")
-        return _shaped(y, x.shape, "forward's output y")
+        return shaped(y, x.shape, "forward's output y")
 
     def backward(self, dy, x, gamma, beta, eps: Optional[float] = None) -> tuple:
         """``(dx, dgamma, dbeta)`` as float64; ``dgamma``/``dbeta`` are ``None`` for a non-affine module."""
-        out = _guarded(self._backward, dy, x, gamma, beta, self.eps if eps is None else eps)
+        out = self._invoke("backward", x, self._backward, dy, x, gamma, beta, self.eps if eps is None else eps)
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise KitUsageError(
                 f"backward must return a tuple (dx, dgamma, dbeta), got {type(out).__name__}"
                 + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
             )
         m, f = x.shape
-        dx = _shaped(_to_numpy(out[0], "backward's dx"), x.shape, "backward's dx")
+        dx = shaped(real_array(out[0], "backward's dx"), x.shape, "backward's dx")
         rest = []
         for value, name in zip(out[1:], ("dgamma", "dbeta")):
             if value is None and not self.affine:
                 rest.append(None)
                 continue
             # shape (m,) is a known mistake (summed over the wrong axis): reported by the properties, not here
-            rest.append(_shaped(_to_numpy(value, f"backward's {name}"), (f,), f"backward's {name}", also=((m,),)))
+            rest.append(shaped(real_array(value, f"backward's {name}"), (f,), f"backward's {name}", also=((m,),)))
         return dx, rest[0], rest[1]
 
     def running(self, x, gamma, beta, running_mean, running_var) -> RunningResult:
         """Update running statistics from the batch ``x`` and run inference mode on ``x`` with the result."""
-        return _guarded(self._running, x, gamma, beta, running_mean, running_var)
+        return self._invoke("update_running/forward_inference", x, self._running, x, gamma, beta, running_mean,
+                          running_var)
+
+    def _invoke(self, what: str, x: np.ndarray, fn: Callable, *args):
+        """``fn(*args)``: a crash becomes :class:`ImplementationCrash`; timed when the check set a clock."""
+        return _guarded(fn, *args, clock=self.clock, what=f"{what} on x of shape {tuple(np.shape(x))}")
 
     def _running(self, x, gamma, beta, running_mean, running_var) -> RunningResult:
         mean = var = y_eval = None
@@ -195,13 +179,13 @@ class Adapter:
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise KitUsageError("update_running must return a tuple (running_mean, running_var)")
             f = (x.shape[1],)
-            mean = _shaped(_to_numpy(out[0], "update_running's mean"), f, "update_running's mean")
-            var = _shaped(_to_numpy(out[1], "update_running's var"), f, "update_running's var")
+            mean = shaped(real_array(out[0], "update_running's mean"), f, "update_running's mean")
+            var = shaped(real_array(out[1], "update_running's var"), f, "update_running's var")
         if self._forward_inference is not None:
             rm, rv = (mean, var) if mean is not None else (running_mean, running_var)
             y = self._forward_inference(self._in(x), self._in(rm), self._in(rv), self._in(gamma), self._in(beta),
                                         self.eps)
-            y_eval = _shaped(_to_numpy(y, "forward_inference's output"), x.shape, "forward_inference's output")
+            y_eval = shaped(real_array(y, "forward_inference's output"), x.shape, "forward_inference's output")
         return RunningResult(mean, var, y_eval)
 
     def probe(self) -> None:
@@ -213,12 +197,15 @@ class Adapter:
         f = self.features or 2
         x = np.linspace(-1.0, 2.0, 3 * f).reshape(3, f) ** 2
         gamma, beta, dy = np.full(f, 1.5), np.full(f, 0.25), np.linspace(1.0, -0.5, 3 * f).reshape(3, f)
-        calls = [lambda: self.forward(x, gamma, beta)]
+        calls = [("forward", lambda: self.forward(x, gamma, beta))]
         if self.has_backward:
-            calls.append(lambda: self.backward(dy, x, gamma, beta))
+            calls.append(("backward", lambda: self.backward(dy, x, gamma, beta)))
         if self.has_running:
-            calls.append(lambda: self.running(x, gamma, beta, np.zeros(f), np.ones(f)))
-        for call in calls:
+            calls.append(("running_statistics", lambda: self.running(x, gamma, beta, np.zeros(f), np.ones(f))))
+        for prop, call in calls:
+            if self.clock is not None:  # a slow first call is reported for the property it belongs to
+                self.clock.current = (prop, BNCase(x, gamma, beta, dy, np.zeros(f), np.ones(f)),
+                                      "the kit's first call, before the properties")
             try:
                 call()
             except ImplementationCrash:  # a bug in the implementation, reported by the properties
@@ -289,9 +276,10 @@ class TorchFunctionAdapter(Adapter):
 
     def probe(self) -> None:
         if self._plain:  # a plain callable may be a NumPy function whose backward was forgotten
-            x = np.array([[0.0, 1.0], [1.0, 3.0], [3.0, 2.0]])
+            f = self.features or 2
+            x = np.linspace(0.0, 3.0, 3 * f).reshape(3, f) ** 2
             try:
-                _guarded(self._run, x, np.ones(2), np.zeros(2), self.eps, True)
+                self._invoke("forward", x, self._run, x, np.ones(f), np.zeros(f), self.eps, True)
             except ImplementationCrash as exc:
                 raise KitUsageError(
                     f"forward was called with torch tensors (no backward=... given) and raised "
@@ -312,6 +300,8 @@ class TorchFunctionAdapter(Adapter):
                 f"{self.description} must return a torch.Tensor, got {type(y).__name__}; NumPy-style functions "
                 "need an explicit backward=..."
             )
+        if y.is_complex():
+            raise complex_error(f"the output of {self.description}", y.detach().imag.cpu().to(torch.float64).numpy())
         return y, (xt, gt, bt)
 
     def _forward(self, x, gamma, beta, eps):
@@ -333,11 +323,13 @@ class TorchModuleAdapter(Adapter):
         if torch is None or not isinstance(module, torch.nn.Module):
             raise KitUsageError(f"module must be a torch.nn.Module, got {type(module).__name__}")
         module_eps = getattr(module, "eps", None)
+        if module_eps is not None:
+            module_eps = check_real(module_eps, f"the eps attribute of {type(module).__name__}", low=0.0)
         if eps is None:
             if module_eps is None:
                 raise KitUsageError(f"{type(module).__name__} has no attribute eps: pass eps=... to the kit")
             eps = module_eps
-        elif module_eps is not None and float(module_eps) != float(eps):
+        elif module_eps is not None and check_real(eps, "eps", low=0.0) != module_eps:
             raise KitUsageError(f"eps={eps!r} given but the module uses eps={module_eps!r}")
         weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
         self.affine = weight is not None
@@ -396,11 +388,11 @@ class TorchModuleAdapter(Adapter):
             if getattr(mod, "num_batches_tracked", None) is not None:
                 mod.num_batches_tracked.zero_()
             mod(self._x(x))
-            mean, var = _to_numpy(mod.running_mean, "running_mean"), _to_numpy(mod.running_var, "running_var")
-            y_eval = _to_numpy(mod.eval()(self._x(x)), "the module's output in eval mode")
+            mean, var = real_array(mod.running_mean, "running_mean"), real_array(mod.running_var, "running_var")
+            y_eval = real_array(mod.eval()(self._x(x)), "the module's output in eval mode")
         f = (x.shape[1],)
-        return RunningResult(_shaped(mean, f, "running_mean"), _shaped(var, f, "running_var"),
-                             _shaped(y_eval, x.shape, "the module's output in eval mode"))
+        return RunningResult(shaped(mean, f, "running_mean"), shaped(var, f, "running_var"),
+                             shaped(y_eval, x.shape, "the module's output in eval mode"))
 
 
 def adapt(

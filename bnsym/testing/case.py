@@ -42,6 +42,8 @@ class BNCase:
 
     >>> BNCase(np.zeros((3, 2)), np.ones(2), np.zeros(2), np.zeros((3, 2))).features
     2
+    >>> BNCase([[0, 1], [2, 3]], [1, 2], [0, 0], [[1, 0], [0, 1]]).x.dtype   # lists become float64 arrays
+    dtype('float64')
     """
 
     x: np.ndarray
@@ -50,6 +52,20 @@ class BNCase:
     dy: np.ndarray
     running_mean: Optional[np.ndarray] = field(default=None)
     running_var: Optional[np.ndarray] = field(default=None)
+
+    def __post_init__(self) -> None:
+        # real array-likes (lists, integer arrays) become float64 arrays; anything else is left for
+        # bnsym.testing.arguments.check_case to refuse with a clear message
+        for name in ("x", "gamma", "beta", "dy", "running_mean", "running_var"):
+            value = getattr(self, name)
+            if value is None or (isinstance(value, np.ndarray) and value.dtype == np.float64):
+                continue
+            try:
+                arr = np.asarray(value)
+            except Exception:  # noqa: BLE001 - refused later, with the field's name
+                continue
+            if arr.dtype.kind in "biuf":
+                object.__setattr__(self, name, arr.astype(np.float64))
 
     @property
     def m(self) -> int:

@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import unittest
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, given
-from hypothesis.errors import FlakyFailure
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisException
 
 from ..errors import KitUsageError
 from .adapters import Adapter, adapt
+from .arguments import MAX_BATCH, MAX_FEATURES, check_count, check_real
 from .properties import (
     PROPERTIES,
     BatchNormPropertyError,
@@ -36,7 +38,8 @@ from .properties import (
     assert_running_statistics,
     assert_scale_invariance,
 )
-from .strategies import bn_cases, scales
+from .strategies import INFORMATIVE_SCALE, bn_cases, informative_cases, scales
+from .timing import CALL_DEADLINE, TIME_BUDGET, Clock, TimeLimitExceeded
 from .tolerance import Tolerance
 
 __all__ = ["check_batchnorm", "CheckReport", "BatchNormCheckError", "PROFILES", "set_default_profile"]
@@ -67,34 +70,53 @@ def set_default_profile(name: str) -> None:
     ...
     bnsym.errors.KitUsageError: unknown profile 'fast'; choose one of ['ci', 'thorough']
     """
-    if name not in PROFILES:
+    _default["profile"] = _profile_name(name)
+
+
+def _profile_name(name: Any) -> str:
+    if not isinstance(name, str) or name not in PROFILES:
         raise KitUsageError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    _default["profile"] = name
+    return name
 
 
 class BatchNormCheckError(AssertionError):
-    """One or more properties failed; ``failures`` holds the :class:`BatchNormPropertyError` of each."""
+    """One or more properties failed; ``failures`` holds the :class:`BatchNormPropertyError` of each,
+    ``unchecked`` the properties not checked because a time limit was reached."""
 
-    def __init__(self, impl: Adapter, failures: list, profile: str) -> None:
-        self.failures = failures
+    def __init__(self, impl: Adapter, failures: list, profile: str, clock: Optional[Clock] = None,
+                 unchecked: Iterable[str] = ()) -> None:
+        self.failures, self.unchecked = failures, list(unchecked)
         names = ", ".join(f.property for f in failures)
         head = (f"check_batchnorm: {len(failures)} propert{'y' if len(failures) == 1 else 'ies'} failed for "
-                f"{impl!r}: {names}\nEach failing batch is the minimal one found by Hypothesis shrinking "
-                f"(profile {profile!r}" + (", derandomized: a rerun reproduces it)" if profile == "ci" else ")"))
+                f"{impl!r}: {names}\nEach failing batch is the minimal one found by Hypothesis shrinking unless "
+                f"marked otherwise (profile {profile!r}"
+                + (", derandomized: a rerun reproduces it)" if profile == "ci" else ")"))
+        if self.unchecked:
+            head += f"\nnot checked (a time limit was reached): {', '.join(self.unchecked)}"
+        if clock is not None:  # the limits only: the time used differs from run to run
+            head += f"\n{clock.limits(used=False)}"
         super().__init__("\n\n".join([head] + [str(f) for f in failures]))
 
 
 @dataclass
 class CheckReport:
-    """What ``check_batchnorm`` verified: the properties that passed and the ones skipped, with the reason."""
+    """What ``check_batchnorm`` verified: the properties that passed, the ones skipped (with the reason), how
+    many examples each property ran (``examples``), the time limits and the time used (``limits``) and
+    ``notes``."""
 
     implementation: str
     passed: list = field(default_factory=list)
     skipped: dict = field(default_factory=dict)
+    examples: dict = field(default_factory=dict)
+    limits: str = ""
+    notes: list = field(default_factory=list)
 
     def __str__(self) -> str:
-        lines = [f"{self.implementation}: {len(self.passed)} properties hold: {', '.join(self.passed)}"]
+        counts = [f"{name} ({self.examples[name]} examples)" if name in self.examples else name
+                  for name in self.passed]
+        lines = [f"{self.implementation}: {len(self.passed)} properties hold: {', '.join(counts)}"]
         lines += [f"  skipped {name}: {why}" for name, why in self.skipped.items()]
+        lines += [f"  {text}" for text in [self.limits, *self.notes] if text]
         return "\n".join(lines)
 
 
@@ -111,28 +133,76 @@ def _applicability(impl: Adapter) -> dict:
     }
 
 
-def _run(name: str, impl: Adapter, strategy, body: Callable, hyp: Settings) -> Optional[BatchNormPropertyError]:
-    @hyp
-    @given(strategy)
-    def prop(drawn):
-        body(drawn)
+def _run(name: str, strategy, body: Callable, hyp: Settings, explicit: list) -> Optional[BatchNormPropertyError]:
+    """The property on the kit's fixed informative examples first (whatever the budget), then under Hypothesis
+    (when the settings let it generate). A failure found by Hypothesis is shrunk and preferred; a failure of a
+    fixed example alone is reported as such."""
+    first = None
+    for drawn in explicit:
+        try:
+            body(drawn)
+        except BatchNormPropertyError as err:
+            err._note = "; ".join(filter(None, [err._note, "the kit's fixed informative batch, checked before "
+                                                "Hypothesis draws any; not shrunk"]))
+            err._message = None
+            first = err
+            break
+    if Phase.generate not in hyp.phases and Phase.reuse not in hyp.phases:
+        return first
+    found = _hypothesis(name, strategy, body, hyp)
+    return first if found is None else found
 
+
+def _hypothesis(name: str, strategy, body: Callable, hyp: Settings) -> Optional[BatchNormPropertyError]:
     try:
+        @hyp
+        @given(strategy)
+        def prop(drawn):
+            body(drawn)
+
         prop()
     except BatchNormPropertyError as err:
         return err
-    except FlakyFailure as group:  # failed once, passed when replayed: a nondeterministic implementation?
-        match, _ = group.split(BatchNormPropertyError)
-        if match is None:
-            raise
-        err = match.exceptions[0]
-        while isinstance(err, BaseExceptionGroup):
-            err = err.exceptions[0]
-        err._details.append("(flaky: this batch failed once and passed when Hypothesis replayed it; is the "
-                            "implementation nondeterministic?)")
-        err._message = None
-        return err
+    except (KitUsageError, TimeLimitExceeded):
+        raise
+    except BaseExceptionGroup as group:  # FlakyFailure: failed once, passed when replayed
+        return _from_group(group)
+    except unittest.SkipTest:  # nothing to run (e.g. only the reuse phase and an empty database)
+        return None
+    except HypothesisException as exc:  # e.g. the nested-@given health check, unsatisfiable draws
+        raise KitUsageError(f"Hypothesis could not run property {name!r}: {type(exc).__name__}: {exc}") from None
     return None
+
+
+def _first(group: BaseException) -> BaseException:
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
+
+
+def _from_group(group: BaseExceptionGroup) -> BatchNormPropertyError:
+    for kind in (TimeLimitExceeded, KitUsageError):
+        match, _ = group.split(kind)
+        if match is not None:
+            raise _first(match)
+    match, _ = group.split(BatchNormPropertyError)
+    if match is None:
+        raise group
+    err = _first(match)
+    err._details.append("(flaky: this batch failed once and passed when Hypothesis replayed it; is the "
+                        "implementation nondeterministic?)")
+    err._message = None
+    return err
+
+
+def _time_failure(impl: Adapter, clock: Clock) -> BatchNormPropertyError:
+    prop, case, note = clock.where
+    return BatchNormPropertyError(
+        prop, impl, case, [clock.exceeded, clock.limits()],
+        [("time_limit", "the implementation is slower than the kit's time limits allow: pass call_deadline=... "
+                        "or time_budget=... (seconds) to check_batchnorm, or fewer examples (settings=...)")],
+        note="; ".join(filter(None, [note, "not shrunk: the batch of the call that reached the time limit"])),
+        running=prop == "running_statistics")
 
 
 def check_batchnorm(
@@ -153,6 +223,8 @@ def check_batchnorm(
     running_var_unbiased: bool = True,
     update_running: Optional[Callable] = None,
     forward_inference: Optional[Callable] = None,
+    call_deadline: float = CALL_DEADLINE,
+    time_budget: float = TIME_BUDGET,
 ) -> CheckReport:
     """Check a batch-norm implementation against the closed forms and identities of bn-math; raise
     :class:`BatchNormCheckError` (an ``AssertionError``) listing every failing property, or return a
@@ -164,13 +236,26 @@ def check_batchnorm(
     ``torch.nn.BatchNorm1d`` (its own ``eps`` and ``momentum``).
 
     Options: ``dtype`` the precision your implementation runs in (inputs are rounded to it, tolerances follow
-    it); ``features`` fix the number of features (a module's ``num_features`` is used automatically);
-    ``max_batch`` the largest ``m`` drawn; ``properties`` a subset of :data:`~bnsym.testing.properties.PROPERTIES`;
-    ``tolerance`` a :class:`~bnsym.testing.tolerance.Tolerance`; ``profile`` ``"ci"`` (default, derandomized) or
-    ``"thorough"``, or ``settings`` any ``hypothesis.settings``; running statistics: ``momentum`` (functions:
-    default 0.1; modules: their own), ``momentum_convention`` ``"pytorch"``/``"keras"``, ``running_var_unbiased``,
-    and for functions ``update_running(running_mean, running_var, x, momentum) -> (mean, var)`` and
-    ``forward_inference(x, running_mean, running_var, gamma, beta, eps) -> y``.
+    it); ``eps`` 0 or in :func:`~bnsym.testing.arguments.eps_range` of the dtype; ``features`` fix the number of
+    features, 1 to 256 (a module's ``num_features`` is used automatically); ``max_batch`` the largest ``m`` drawn
+    (2 to 256); ``properties`` a subset of :data:`~bnsym.testing.properties.PROPERTIES`; ``tolerance`` a
+    :class:`~bnsym.testing.tolerance.Tolerance`; ``profile`` ``"ci"`` (default, derandomized) or ``"thorough"``,
+    or ``settings`` any ``hypothesis.settings``; running statistics: ``momentum`` (functions: default 0.1;
+    modules: their own), ``momentum_convention`` ``"pytorch"``/``"keras"``, ``running_var_unbiased``
+    (``True``/``False``), and for functions ``update_running(running_mean, running_var, x, momentum) -> (mean,
+    var)`` and ``forward_inference(x, running_mean, running_var, gamma, beta, eps) -> y``.
+
+    Examples: every property first runs on the kit's fixed informative cases
+    (:func:`~bnsym.testing.strategies.informative_cases`), whatever the budget, then on the examples Hypothesis
+    draws. ``settings`` without the generate phase run the fixed cases only. The kit suppresses Hypothesis's
+    health checks (they concern its own strategies) and its explain phase.
+
+    Time limits: each call of your code may take ``call_deadline`` seconds (default 2) and the whole check
+    ``time_budget`` seconds (default 120); beyond that the check stops at once and fails, naming the slow call
+    and its batch. Both limits and the time used are in the report and in the failure message. A ``deadline`` in
+    your ``settings`` is applied by the kit to each call of your code, when it is shorter than
+    ``call_deadline`` (Hypothesis's own deadline is switched off: it would also time the kit's reference values
+    and report timing flakiness instead of a property). A call that never returns cannot be interrupted.
 
     >>> check_batchnorm(module=None)
     Traceback (most recent call last):
@@ -185,30 +270,32 @@ def check_batchnorm(
         running.update(update_running=update_running, forward_inference=forward_inference)
         if momentum is not None:
             running["momentum"] = momentum
+    if features is not None:
+        features = check_count(features, "features", 1, MAX_FEATURES)
     impl = adapt(forward, backward, module, eps=eps, dtype=dtype, **running)
     if features is not None:
         if impl.features is not None and impl.features != features:
             raise KitUsageError(f"features={features} but the module has {impl.features} features")
         impl.features = features
-    if not isinstance(max_batch, int) or max_batch < 2:
-        raise KitUsageError(f"max_batch must be an integer >= 2, got {max_batch!r}")
+    elif impl.features is not None:
+        impl.features = check_count(impl.features, f"the number of features of {impl!r}", 1, MAX_FEATURES)
+    max_batch = check_count(max_batch, "max_batch", 2, MAX_BATCH)
     if tolerance is not None and not isinstance(tolerance, Tolerance):
         raise KitUsageError(f"tolerance must be a bnsym.testing.Tolerance, got {type(tolerance).__name__}")
-    hyp, profile_name = _settings(profile, settings)
+    call_deadline = check_real(call_deadline, "call_deadline", positive=True)
+    time_budget = check_real(time_budget, "time_budget", positive=True)
+    hyp, profile_name, user_deadline = _settings(profile, settings)
     applicable = _applicability(impl)
-    if properties is None:
-        wanted = [p for p in PROPERTIES if applicable[p] is None]
-    else:
-        wanted = list(properties) if not isinstance(properties, str) else [properties]
-        for p in wanted:
-            if p not in PROPERTIES:
-                raise KitUsageError(f"unknown property {p!r}; choose from {list(PROPERTIES)}")
-            if applicable[p] is not None:
-                raise KitUsageError(f"property {p!r} cannot be checked on {impl!r}: {applicable[p]}")
-    impl.probe()
+    wanted = _wanted(properties, applicable, impl)
 
+    note = ""
+    if user_deadline is not None and user_deadline < call_deadline:
+        call_deadline, note = user_deadline, "the deadline of your settings"
+    clock = impl.clock = Clock(call_deadline, time_budget, note)
     cases = bn_cases(features=impl.features, max_m=max_batch, dtype=impl.dtype, allow_constant=impl.eps > 0,
                      affine=impl.affine)
+    fixed = informative_cases(features=impl.features, dtype=impl.dtype, eps=impl.eps, affine=impl.affine,
+                              max_m=max_batch)
     bodies = {
         "forward": (cases, lambda c: assert_forward(impl, c, tolerance)),
         "backward": (cases, lambda c: assert_backward(impl, c, tolerance)),
@@ -217,18 +304,54 @@ def check_batchnorm(
         "running_statistics": (cases, lambda c: assert_running_statistics(impl, c, tolerance)),
     }
     report = CheckReport(repr(impl), skipped={p: why for p, why in applicable.items() if why and p not in wanted})
-    failures = []
-    with _one_torch_thread():
-        for name in wanted:
-            strategy, body = bodies[name]
-            err = _run(name, impl, strategy, body, hyp)
-            if err is None:
-                report.passed.append(name)
-            else:
-                failures.append(err)
+    if Phase.generate not in hyp.phases:
+        report.notes.append("only the kit's fixed informative examples ran: the settings have no generate phase")
+    failures: list = []
+    try:
+        with _one_torch_thread():
+            impl.probe()
+            for name in wanted:
+                strategy, body = bodies[name]
+                explicit = [(c, INFORMATIVE_SCALE) for c in fixed] if name == "scale_invariance" else fixed
+                report.examples[name] = 0
+
+                def counted(drawn, body=body, name=name):
+                    report.examples[name] += 1
+                    body(drawn)
+
+                err = _run(name, strategy, counted, hyp, explicit)
+                if err is None:
+                    report.passed.append(name)
+                else:
+                    failures.append(err)
+    except TimeLimitExceeded:
+        failures.append(_time_failure(impl, clock))
+        done = set(report.passed) | {f.property for f in failures}
+        raise BatchNormCheckError(impl, failures, profile_name, clock, [p for p in wanted if p not in done]) from None
+    report.limits = clock.limits()
     if failures:
-        raise BatchNormCheckError(impl, failures, profile_name) from None
+        raise BatchNormCheckError(impl, failures, profile_name, clock) from None
     return report
+
+
+def _wanted(properties: Any, applicable: dict, impl: Adapter) -> list:
+    if properties is None:
+        return [p for p in PROPERTIES if applicable[p] is None]
+    if isinstance(properties, str):
+        properties = [properties]
+    try:
+        wanted = list(dict.fromkeys(properties))
+    except TypeError:
+        raise KitUsageError(f"properties must be a list of names from {list(PROPERTIES)}, got "
+                            f"{type(properties).__name__}") from None
+    if not wanted:
+        raise KitUsageError(f"properties is empty: nothing would be checked; choose from {list(PROPERTIES)}")
+    for p in wanted:
+        if not isinstance(p, str) or p not in PROPERTIES:
+            raise KitUsageError(f"unknown property {p!r}; choose from {list(PROPERTIES)}")
+        if applicable[p] is not None:
+            raise KitUsageError(f"property {p!r} cannot be checked on {impl!r}: {applicable[p]}")
+    return wanted
 
 
 @contextlib.contextmanager
@@ -248,15 +371,16 @@ def _one_torch_thread():
 
 
 def _settings(profile: Optional[str], settings: Optional[Settings]) -> tuple:
+    """``(hypothesis settings, profile name, the user's deadline in seconds or None)``."""
     if settings is not None:
         if profile is not None:
             raise KitUsageError("give profile=... or settings=..., not both")
         if not isinstance(settings, Settings):
             raise KitUsageError(f"settings must be a hypothesis.settings, got {type(settings).__name__}")
-        # the kit catches one failure per property, and Hypothesis's explain phase only adds noise here
-        return Settings(settings, report_multiple_bugs=False,
-                        phases=[p for p in settings.phases if p != Phase.explain]), "custom"
-    name = _default["profile"] if profile is None else profile
-    if name not in PROFILES:
-        raise KitUsageError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    return PROFILES[name], name
+        deadline = None if settings.deadline is None else settings.deadline.total_seconds()
+        # the kit catches one failure per property and times the calls itself (see check_batchnorm); the health
+        # checks concern the kit's strategies, and Hypothesis's explain phase only adds noise here
+        return Settings(settings, report_multiple_bugs=False, deadline=None, suppress_health_check=list(HealthCheck),
+                        phases=[p for p in settings.phases if p != Phase.explain]), "custom", deadline
+    name = _profile_name(_default["profile"] if profile is None else profile)
+    return PROFILES[name], name, None

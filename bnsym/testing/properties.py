@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import KitUsageError
 from . import reference as ref
 from .adapters import Adapter, ImplementationCrash
+from .arguments import check_case
 from .case import BNCase, format_array
 from .diagnosis import format_causes, inference_causes, running_causes, training_causes
 from .implementations import bn_implementations
@@ -118,12 +119,18 @@ class BatchNormPropertyError(AssertionError):
 
 
 def _property(name: str):
-    """Decorator: a crash of the implementation on the case fails the property (with the batch), like a
-    wrong value would."""
+    """Decorator: the case is validated first (a malformed case is misuse, never blamed on the implementation);
+    a crash of the implementation on the case fails the property (with the batch), like a wrong value would."""
 
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(impl, case, *args, **kwargs):
+            if not isinstance(impl, Adapter):
+                raise KitUsageError(f"the implementation must be an adapter from bnsym.testing.adapt(...), got "
+                                    f"{type(impl).__name__}")
+            check_case(case, impl, running=name == "running_statistics")
+            if impl.clock is not None:
+                impl.clock.current = (name, case, "")
             try:
                 return fn(impl, case, *args, **kwargs)
             except ImplementationCrash as exc:
@@ -255,8 +262,8 @@ def assert_null_space(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance
     dx = impl.backward(case.dy, case.x, case.gamma, case.beta)[0]
     eps = impl.eps
     st = ref.statistics(case.x, eps)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        along_xhat = case.gamma * eps / (st.s * (st.var + eps)) * (case.dy * st.xhat).sum(axis=0)
+    # (γ/s)·(ε/(σ² + ε)): no product of small numbers, so no underflow for a tiny ε (s > 0, see check_case)
+    along_xhat = case.gamma / st.s * (eps / (st.var + eps)) * (case.dy * st.xhat).sum(axis=0)
     dxb = _bounds(impl, case, tol, eps)["dx"]
     widen = case.m * (1.0 + np.abs(st.xhat).max(axis=0))
     bound = Bound(np.broadcast_to(dxb.atol, (case.features,)) * widen, dxb.rtol * case.m)

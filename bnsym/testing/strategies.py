@@ -6,6 +6,8 @@
 - :func:`upstream_gradients`: random ``g``, not all ones (all ones makes the true ``∂ℓ/∂x`` and ``∂ℓ/∂γ`` zero).
 - :func:`scales`: ``a = ±2^k`` (exact in binary floating point), positive or negative.
 - :func:`bn_cases`: all of it at once, as a :class:`~bnsym.testing.case.BNCase`.
+- :func:`informative_cases`: fixed cases the kit checks before Hypothesis draws anything, so that even a budget
+  of one example is informative (Hypothesis's first example is the simplest one: ``x = 0``, ``β = 0``).
 
 >>> from hypothesis import find
 >>> case = find(bn_cases(features=3), lambda c: True, settings=_ONE)
@@ -29,7 +31,8 @@ from hypothesis.extra import numpy as hnp
 from ..errors import KitUsageError
 from .case import BNCase
 
-__all__ = ["batches", "gammas", "betas", "upstream_gradients", "scales", "running_statistics", "bn_cases"]
+__all__ = ["batches", "gammas", "betas", "upstream_gradients", "scales", "running_statistics", "bn_cases",
+           "informative_cases", "INFORMATIVE_SCALE"]
 
 _ONE = hypothesis.settings(max_examples=1, phases=[hypothesis.Phase.generate], database=None)  # for the doctests
 
@@ -66,9 +69,13 @@ def _unit(shape, width) -> st.SearchStrategy:
     return hnp.arrays(np.float64, shape, elements=_moderate(1.0, width))
 
 
-def _nondegenerate(x: np.ndarray, dtype) -> bool:
+def nondegenerate(x: np.ndarray, dtype) -> bool:
     """Every feature has a spread well above rounding, and a variance that does not underflow, so ``ε = 0`` can
-    normalize it."""
+    normalize it.
+
+    >>> nondegenerate(np.array([[1.0, 2.0], [3.0, 2.0]]), np.float64)   # the second feature is constant
+    False
+    """
     info = np.finfo(dtype)
     spread = x.max(axis=0) - x.min(axis=0)
     floor = np.maximum(64 * float(info.eps) * np.abs(x).max(axis=0), 1e4 * np.sqrt(float(info.tiny)))
@@ -114,11 +121,11 @@ def batches(
     x = _cast(offset + spread * draw(_unit((m, f), width)), dtype)
     if not allow_constant:
         # a deterministic fallback keeps shrinking cheap: spread the first two rows apart
-        if not _nondegenerate(x, dtype):
+        if not nondegenerate(x, dtype):
             x[0] -= spread
             x[1] += spread
             x = _cast(x, dtype)
-        assume(_nondegenerate(x, dtype))
+        assume(nondegenerate(x, dtype))
     return x
 
 
@@ -229,3 +236,56 @@ def bn_cases(
     dy = _cast(draw(upstream_gradients((m, f), dtype=dtype)), dtype)
     running_mean, running_var = draw(running_statistics(f, dtype=dtype))
     return BNCase(x, _cast(gamma, dtype), _cast(beta, dtype), dy, running_mean, running_var)
+
+
+INFORMATIVE_SCALE = -4.0
+"""The scale ``a`` checked with the informative cases: negative (the sign flip) and not 1 in magnitude."""
+
+
+def informative_cases(*, features: Optional[int] = None, dtype=np.float64, eps: float = 0.0,
+                      affine: bool = True, max_m: int = 12) -> list[BNCase]:
+    """Fixed, pseudo-random cases that expose the usual mistakes on their own (bn-math §10): a non-square batch
+    with a non-zero mean per feature, ``|γ|`` away from 0 and 1 with both signs, ``β ≠ 0``, an upstream gradient
+    that is neither constant nor sums to zero, running statistics away from ``(0, 1)``; for ``ε > 0`` a second
+    batch whose variance is about ``ε``, where ``ε`` matters. Every value is representable in ``dtype``; no batch
+    has more than ``max_m`` samples.
+
+    >>> first = informative_cases(features=2)[0]
+    >>> first.m != first.features, bool((np.abs(first.x.mean(axis=0)) > 0.1).all())
+    (True, True)
+    >>> bool((np.abs(np.abs(first.gamma) - 1) >= 0.125).all() and (first.beta != 0).all())
+    True
+    >>> len(informative_cases(features=2, eps=1e-5))
+    2
+    """
+    f = 3 if features is None else int(features)
+    rng = np.random.default_rng(16)  # fixed: the same cases on every run
+    _width(dtype)
+
+    def case(m: int, x: np.ndarray) -> BNCase:
+        if affine:
+            magnitude = np.where(rng.random(f) < 0.5, rng.uniform(0.25, 0.875, f), rng.uniform(1.125, 4.0, f))
+            signs = np.where(np.arange(f) % 2 == 0, 1.0, -1.0)
+            gamma, beta = magnitude * signs, -signs * rng.uniform(0.25, 2.0, f)
+        else:
+            gamma, beta = np.ones(f), np.zeros(f)
+        dy = rng.uniform(-2.0, 2.0, (m, f))
+        dy[0] += 1.0  # Σ g ≠ 0: the mean term of ∂ℓ/∂x matters
+        return BNCase(_cast(x, dtype), _cast(gamma, dtype), _cast(beta, dtype), _cast(dy, dtype),
+                      _cast(rng.uniform(-2.0, 2.0, f), dtype), _cast(rng.uniform(0.125, 4.0, f), dtype))
+
+    def size(*choices: int) -> int:  # not square: square batches hide statistics over the wrong axis
+        fits = [m for m in choices if m <= max_m] or [2]
+        return next((m for m in fits if m != f), fits[0])
+
+    def spread(m: int) -> np.ndarray:  # per feature a shuffled, jittered grid: variance between 0.2 and 1.4
+        grid = np.linspace(-1.0, 1.0, m)
+        return np.stack([rng.permutation(grid) for _ in range(f)], axis=1) + rng.uniform(-0.2, 0.2, (m, f))
+
+    m = size(5, 6, 4, 3, 2)
+    offsets = rng.uniform(0.5, 3.0, f) * np.where(np.arange(f) % 2 == 0, 1.0, -1.0)
+    cases = [case(m, offsets + rng.uniform(0.5, 2.0, f) * spread(m))]
+    if eps > 0:
+        m = size(3, 4, 2)
+        cases.append(case(m, np.sqrt(eps) * (rng.uniform(-1.0, 1.0, f) + spread(m))))
+    return cases

@@ -38,7 +38,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ..errors import KitUsageError
+from .arguments import check_real
 
 __all__ = ["Tolerance", "Bound", "conditioning"]
 
@@ -96,6 +96,10 @@ class Tolerance:
 
     >>> Tolerance(rtol=1e-6, atol=1e-9).bound(np.float32, m=8, scale=np.ones(2))
     Bound(atol=array(1.e-09), rtol=1e-06)
+    >>> Tolerance(rtol="1e-3")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.KitUsageError: Tolerance(rtol=...) must be a real number, got '1e-3' (str)
     """
 
     factor: float = 16.0
@@ -105,8 +109,8 @@ class Tolerance:
     def __post_init__(self) -> None:
         for name in ("factor", "rtol", "atol"):
             value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value >= 0):
-                raise KitUsageError(f"Tolerance({name}=...) must be a finite number >= 0, got {value!r}")
+            if value is not None or name == "factor":  # strings, booleans, NaN, negatives: refused, never parsed
+                object.__setattr__(self, name, check_real(value, f"Tolerance({name}=...)", low=0.0))
 
     def bound(self, dtype, m: int, scale: np.ndarray) -> Bound:
         """The bound for a quantity of size ``scale`` computed from a batch of ``m`` samples in ``dtype``."""
