@@ -1,69 +1,71 @@
-"""Benchmark: theorem 1's two derivative identities, our route vs the naive route, and the symbolic catalogue.
+"""Benchmark: the whole theorem catalogue through the kernel, against the pre-kernel provers, in the same run.
 
-    python benchmarks/bench_proofs.py [--skip-naive]
+    python benchmarks/bench_proofs.py [--before REV] [--skip-before]
 
-Naive route (the baseline named in issue 4): ``sympy.diff`` of the expanded per-sample expressions, then
-``simplify`` of every entry of LHS − RHS to 0 (width 1). Our route: ``bnsym.prove(..., batch=m)`` (every entry,
-exact). Issue targets: ≥ 100× faster than naive at m = 8; m = 64 every entry < 10 s; catalogue (symbolic m) < 2 s.
+For symbolic ``m`` and for ``m = 8`` and ``m = 64`` it times ``bnsym.prove(name, batch=…)`` for every theorem of
+the catalogue, each configuration in a fresh interpreter (no warm caches). The baseline is the same measurement
+on the commit before the kernel (``--before``, default ``09d2df4``), checked out into a temporary git worktree
+and run in the same invocation, so the ratio compares like with like on this machine. Issue 10's target: the
+kernel no more than 2× slower.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
-import time
+import tempfile
+from pathlib import Path
 
-import sympy
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE = "09d2df4"
 
-from bnsym.functions import batch_normalize
+PROBE = r"""
+import json, sys, time
+t0 = time.perf_counter()
 from bnsym.theorems import prove, theorems
-
-IDENTITIES = ("scale_invariance_input_grad", "scale_invariance_weight_grad")
-
-
-def naive(m: int) -> float:
-    """Both identities by brute force: expand, differentiate, simplify every entry of the difference to 0."""
-    t0 = time.perf_counter()
-    a = sympy.Symbol("a", positive=True)
-    w, v = sympy.symbols("w v", real=True)
-    u = sympy.symbols(f"u1:{m + 1}", real=True)
-    rhs = [sympy.expand(e) for e in batch_normalize([w * x for x in u])]
-    lhs = [sympy.expand(e) for e in batch_normalize([a * w * x for x in u])]
-    lhs_v = [sympy.expand(e) for e in batch_normalize([v * x for x in u])]
-    for i in range(m):
-        for k in range(m):  # ∂BN(awu)/∂u = ∂BN(wu)/∂u
-            assert sympy.simplify(sympy.diff(lhs[i], u[k]) - sympy.diff(rhs[i], u[k])) == 0
-        # ∂BN(vu)/∂v at v = aw equals (1/a) ∂BN(wu)/∂w
-        assert sympy.simplify(sympy.diff(lhs_v[i], v).subs(v, a * w) - sympy.diff(rhs[i], w) / a) == 0
-    return time.perf_counter() - t0
+names = [t.name for t in theorems()]
+batch = sys.argv[1]
+batch = batch if batch == "m" else int(batch)
+verdicts = {}
+start = time.perf_counter()
+for name in names:
+    verdicts[name] = prove(name, batch=batch).holds
+print(json.dumps({"seconds": time.perf_counter() - start, "verdicts": {k: str(v) for k, v in verdicts.items()}}))
+"""
 
 
-def ours(m: int) -> float:
-    t0 = time.perf_counter()
-    for name in IDENTITIES:
-        assert prove(name, batch=m, width=1).holds is True
-    return time.perf_counter() - t0
+def measure(source: Path, batch: str) -> dict:
+    """Time the catalogue at ``batch`` with the bnsym package found in ``source``."""
+    env = dict(os.environ, PYTHONPATH=str(source))
+    out = subprocess.run([sys.executable, "-c", PROBE, batch], env=env, capture_output=True, text=True,
+                         timeout=3600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str]) -> None:
-    skip = "--skip-naive" in argv
-    base = {6: 14.0, 8: 40.0}  # issue 4's figures on these machines
-    ours(2)  # warm-up: imports and SymPy's caches, so the figures below are the route itself
-    print("theorem 1, both derivative identities (width 1), every entry")
-    for m in (6, 8):
-        t_naive = None if skip else naive(m)
-        t_ours = ours(m)
-        ref = t_naive if t_naive is not None else base[m]
-        label = "measured" if t_naive is not None else "issue figure"
-        print(f"  m = {m:2d}: naive {ref:7.2f} s ({label}), ours {t_ours:6.3f} s, speed-up {ref / t_ours:7.1f}x"
-              f" (vs issue baseline {base[m]:.0f} s: {base[m] / t_ours:.1f}x)")
-    for name in IDENTITIES:
-        t0 = time.perf_counter()
-        p = prove(name, batch=64, width=1)
-        dt = time.perf_counter() - t0
-        print(f"  m = 64: {name}: holds={p.holds}, {p.method}: {dt:.2f} s (target < 10 s)")
-    t0 = time.perf_counter()
-    results = [prove(t.name).holds for t in theorems()]
-    dt = time.perf_counter() - t0
-    print(f"whole catalogue, symbolic m: {len(results)} theorems, all hold: {all(results)}, {dt:.2f} s (target < 2 s)")
+    before = argv[argv.index("--before") + 1] if "--before" in argv else BEFORE
+    skip = "--skip-before" in argv
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "before"
+        if not skip:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), before],
+                           check=True, capture_output=True)
+        try:
+            for batch in ("m", "8", "64"):
+                now = measure(ROOT, batch)
+                then = None if skip else measure(old, batch)
+                rows.append((batch, now, then))
+                ratio = "" if then is None else f", ratio {now['seconds'] / then['seconds']:.1f}x"
+                base = "" if then is None else f"; before the kernel ({before}) {then['seconds']:.2f} s"
+                true = sum(v == "True" for v in now["verdicts"].values())
+                print(f"catalogue at m = {batch}: {now['seconds']:.2f} s through the kernel "
+                      f"({true}/{len(now['verdicts'])} hold){base}{ratio}", flush=True)
+        finally:
+            if not skip:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
+                               capture_output=True)
 
 
 if __name__ == "__main__":
