@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from . import dynamics as dyn
+from .errors import BnsymError
 from .numeric import MLPEngine, batchnorm_rule, init_mlp
 from .sweep import LR_GRID, SweepConfig, run_sweep
 
-__all__ = ["ExplainSettings", "Explanation", "run_explain"]
+__all__ = ["ExplainSettings", "Explanation", "run_explain", "prepare_output", "output_lock", "LOCK_NAME"]
 
 
 @dataclass(frozen=True)
@@ -270,10 +272,75 @@ def _santurkar(seed: int = 0, m: int = 16) -> dict:
     return {"lhs": lhs, "rhs": rhs, "relative_error": abs(lhs - rhs) / lhs, "m": m, "counterexample": violated}
 
 
+#: The lock file :func:`output_lock` holds in the output directory.
+LOCK_NAME = ".bnsym-explain.lock"
+
+
+def prepare_output(outdir: str | Path) -> Path:
+    """Create the output directory ``outdir`` (and its parents) or raise :class:`~bnsym.errors.BnsymError`
+    saying why it cannot be one (it is a file, a parent is a file, no permission...).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     prepare_output(Path(tmp) / "a" / "b").is_dir()
+    True
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise BnsymError(f"cannot use {outdir} as the output directory: it exists and is not a directory")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BnsymError(f"cannot use {outdir} as the output directory: {exc.strerror or exc}"
+                         + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(outdir) else "")) from None
+    return outdir
+
+
+@contextmanager
+def output_lock(outdir: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock on ``outdir`` (``fcntl.flock`` of ``outdir/.bnsym-explain.lock``) while a report is
+    written there. A second ``bnsym explain`` into the same directory does not wait: it raises
+    :class:`~bnsym.errors.BnsymError` at once, so two runs never do the work twice nor interleave their records.
+    :func:`run_explain` itself does not lock; the command holds the lock around the whole run. Where ``fcntl``
+    does not exist (Windows) nothing is locked.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with output_lock(tmp) as out:
+    ...         (out / LOCK_NAME).exists()
+    True
+    """
+    outdir = prepare_output(outdir)
+    try:
+        handle = open(outdir / LOCK_NAME, "a", encoding="utf-8")
+    except OSError as exc:
+        raise BnsymError(f"cannot write in the output directory {outdir}: {exc.strerror or exc}") from None
+    with handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not on POSIX
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BnsymError(f"another bnsym explain is writing to {outdir} (it holds {outdir / LOCK_NAME}); "
+                                 "wait for it to finish or choose another -o directory") from None
+            except OSError as exc:
+                raise BnsymError(f"cannot lock {outdir / LOCK_NAME}: {exc.strerror or exc}") from None
+        try:
+            yield outdir
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | None = None) -> Explanation:
     """Run every measurement of the report and make its figures (the files are written by :mod:`bnsym.report`).
 
-    ``outdir`` holds the sweeps' JSON-lines result files, so an interrupted run resumes. It takes about
+    ``outdir`` holds the sweeps' JSON-lines result files, so an interrupted run resumes (damaged records are
+    skipped with a warning and run again, see :func:`~bnsym.sweep.run_sweep`); a directory that cannot be
+    created or written raises :class:`~bnsym.errors.BnsymError`. It takes about
     10 s with :meth:`ExplainSettings.tiny` and under a minute with the defaults on 2 cores.
 
     >>> ex = run_explain(ExplainSettings.tiny())  # doctest: +SKIP
@@ -287,9 +354,7 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
     plots.require_matplotlib()
     s = settings or ExplainSettings()
     out = Explanation(s)
-    outdir = Path(outdir) if outdir is not None else None
-    if outdir is not None:
-        outdir.mkdir(parents=True, exist_ok=True)
+    outdir = prepare_output(outdir) if outdir is not None else None
 
     def timed(name, fn, *args):
         start = time.perf_counter()

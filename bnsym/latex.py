@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import sympy
@@ -38,7 +39,7 @@ from sympy.printing.latex import LatexPrinter
 
 from .errors import LatexError
 
-__all__ = ["Notation", "to_latex", "repr_latex", "document", "compile_pdf", "escape_text", "check_math",
+__all__ = ["Notation", "to_latex", "repr_latex", "document", "compile_pdf", "escape_text", "check_math", "check_name",
            "break_latex", "latex_width", "print_latex"]
 
 # -- markers: SymPy's printer output with the places where a line may break -------------------------------
@@ -91,74 +92,135 @@ class _BreakingPrinter(LatexPrinter):
         return (r" %s " % self._hadamard).join(self.parenthesize(a, prec, strict=True) for a in expr.args)
 
 
-# -- what users may hand us ------------------------------------------------------------------------------
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_^(),.'/]+$")
-_ENVIRONMENTS = {"matrix", "pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "smallmatrix", "cases",
-                 "array", "aligned", "gathered", "split"}
-_FORBIDDEN = {
-    "input", "include", "includeonly", "endinput", "InputIfFileExists", "IfFileExists", "openin", "openout",
-    "read", "readline", "write", "immediate", "closein", "closeout", "special", "shipout", "output",
-    "catcode", "lccode", "uccode", "sfcode", "mathcode", "delcode", "def", "edef", "gdef", "xdef", "let",
-    "futurelet", "csname", "endcsname", "expandafter", "noexpand", "unexpanded", "detokenize", "scantokens",
-    "string", "meaning", "uppercase", "lowercase", "newcommand", "renewcommand", "providecommand",
-    "DeclareRobustCommand", "DeclareMathOperator", "newenvironment", "renewenvironment", "usepackage",
-    "RequirePackage", "documentclass", "makeatletter", "makeatother", "directlua", "latelua", "luaexec",
-    "jobname", "verb", "lstinputlisting", "includegraphics", "href", "url", "afterassignment", "aftergroup",
-    "globaldefs", "count", "dimen", "skip", "toks", "chardef", "mathchardef", "countdef", "toksdef", "font",
-    "message", "errmessage", "typeout", "batchmode", "nonstopmode", "scrollmode", "errorstopmode", "primitive",
-    "end", "begin", "document", "endgroup", "begingroup", "loop", "repeat", "halign", "valign", "noalign",
-    "everypar", "everymath", "everydisplay", "everyhbox", "everyvbox", "everyjob", "everycr", "everyeof",
-    "tag", "label", "ref", "eqref", "hspace", "vspace", "kern", "hskip", "vskip", "mathchoice",
+# -- what users may hand us: allow-lists ------------------------------------------------------------------
+# Nothing is refused by name: a LaTeX string may only contain the characters, commands and environments
+# listed here, so a command TeX or a package adds later (\UseName, \ExpandArgs, \AddToHook ...) is refused
+# because it is not on the list.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_^(),.'/]+")  # symbol names SymPy may print as they are (re.fullmatch)
+_GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
+    "kappa", "lambda", "mu", "nu", "xi", "pi", "varpi", "rho", "varrho", "sigma", "varsigma", "tau", "upsilon",
+    "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma",
+    "Upsilon", "Phi", "Psi", "Omega",
 }
-_FORBIDDEN_PREFIXES = ("pdf", "open", "write", "read", "new", "renew", "provide", "Declare", "every", "input",
-                       "include", "immediate", "catcode", "def", "lua", "shell", "file", "Input", "Get", "If",
-                       "@")
+#: Commands a name (``Notation.names``, ``hadamard``, ``bn``) may use: Greek letters, accents, math fonts and
+#: a few symbols and binary operators.
+NAME_COMMANDS = frozenset(_GREEK | {
+    "hat", "widehat", "bar", "overline", "underline", "tilde", "widetilde", "vec", "dot", "ddot", "breve",
+    "check", "acute", "grave", "mathring",
+    "mathrm", "mathbf", "mathit", "mathsf", "mathtt", "mathcal", "mathbb", "mathfrak", "boldsymbol",
+    "operatorname",
+    "ell", "partial", "nabla", "infty", "prime", "top", "star", "ast", "dagger", "hbar", "imath", "jmath",
+    "circ", "cdot", "odot", "otimes", "oplus", "times", "bullet", "diamond", "ominus", "oslash",
+})
+#: Commands :func:`check_math` allows besides :data:`NAME_COMMANDS`: fractions, roots, big operators,
+#: relations, delimiters, spacing and ``\text``.
+MATH_COMMANDS = frozenset(NAME_COMMANDS | {
+    "frac", "dfrac", "tfrac", "sqrt", "binom", "sum", "prod", "int", "lim", "max", "min", "sup", "inf", "log",
+    "ln", "exp", "sin", "cos", "tan", "sinh", "cosh", "tanh", "det", "ker", "dim", "arg", "sgn", "Pr",
+    "leq", "geq", "le", "ge", "neq", "ne", "approx", "equiv", "sim", "simeq", "cong", "propto", "in", "notin",
+    "ni", "subset", "subseteq", "supset", "supseteq", "perp", "parallel", "mid", "to", "rightarrow",
+    "leftarrow", "Rightarrow", "Leftarrow", "Leftrightarrow", "iff", "implies", "mapsto", "ll", "gg",
+    "pm", "mp", "div", "wedge", "vee", "cap", "cup", "setminus", "neg", "lnot", "forall", "exists",
+    "emptyset", "surd", "cdots", "ldots", "dots", "vdots", "ddots", "backslash",
+    "left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl",
+    "Biggr", "langle", "rangle", "lvert", "rvert", "lVert", "rVert", "vert", "Vert", "lfloor", "rfloor",
+    "lceil", "rceil",
+    "quad", "qquad", "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits",
+    "text", "textrm", "textit", "textbf", "mathop", "begin", "end",
+})
+#: Environments of :func:`check_math`; not ``array``, whose column specification can repeat (``*{N}{c}``).
+MATH_ENVIRONMENTS = frozenset({"matrix", "pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "smallmatrix",
+                               "cases", "aligned", "gathered", "split"})
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _^{}()[],.'+-*/|:;!<>=")
+_NAME_ESCAPES = frozenset(",;!{}|_")  # \, \; \! \{ \} \| \_
+_MATH_ESCAPES = _NAME_ESCAPES | frozenset(": \\&%#$")  # \: \  \\ \& \% \# \$
+NAME_LENGTH = 100  #: characters of a name's LaTeX, at most
+MATH_LENGTH = 20_000  #: characters of a formula given to :func:`check_math`, at most
+_TOKEN = re.compile(r"\\([A-Za-z]+)|\\(.)|\\\Z|([{}])|(.)", re.S)
+
+
+def _check(latex, what: str, *, commands, escapes, environments, chars, length: int) -> str:
+    if not isinstance(latex, str):
+        raise LatexError(f"refused {what}: expected a string of LaTeX, got {type(latex).__name__}")
+    if len(latex) > length:
+        raise LatexError(f"refused {what}: longer than {length} characters")
+    if "^^" in latex:
+        raise LatexError(f"refused {what}: ^^ character escapes are not allowed")
+    depth = 0
+    for match in _TOKEN.finditer(latex):
+        word, symbol, brace, char = match.groups()
+        if brace:
+            depth += 1 if brace == "{" else -1
+            if depth < 0:
+                raise LatexError(f"refused {what}: unbalanced braces")
+        elif word is not None:
+            if word not in commands:
+                raise LatexError(f"refused {what}: the command \\{word} is not allowed")
+            if word in ("begin", "end"):
+                env = re.match(r"\{([A-Za-z]+\*?)\}", latex[match.end():])
+                if not env or env.group(1) not in environments:
+                    shown = env.group(0) if env else ""
+                    raise LatexError(f"refused {what}: \\{word}{shown} is not allowed (only \\begin/\\end of "
+                                     "matrix, cases, aligned, ...)")
+        elif symbol is not None:
+            if symbol not in escapes:
+                raise LatexError(f"refused {what}: the control symbol \\{symbol!r} is not allowed"
+                                 if not symbol.isprintable() else
+                                 f"refused {what}: the control symbol \\{symbol} is not allowed")
+        elif char is not None:
+            if char not in chars:
+                why = {"%": "comments (%)", "#": "parameters (#)", "$": "math shifts ($)"}.get(char)
+                raise LatexError(f"refused {what}: " + (f"{why} are not allowed" if why else
+                                                         f"the character {char!r} is not allowed"))
+        else:
+            raise LatexError(f"refused {what}: a lone backslash at the end")
+    if depth != 0:
+        raise LatexError(f"refused {what}: unbalanced braces")
+    return latex
+
+
+_MATH_CHARS = frozenset(chr(c) for c in range(32, 127)) - frozenset("%#$\\") | frozenset("\n\t")
+
+
+def check_name(latex: str, what: str = "LaTeX for a name") -> str:
+    r"""Return ``latex`` if it is allowed as the LaTeX of a name, else raise :class:`~bnsym.errors.LatexError`.
+
+    A name's LaTeX (``Notation.names``, ``Notation.hadamard``, ``Notation.bn``) is at most
+    :data:`NAME_LENGTH` characters of: ASCII letters, digits, spaces and ``_ ^ { } ( ) [ ] , . ' + - * / | :
+    ; ! < > =``; the escapes ``\, \; \! \{ \} \| \_``; and the commands of :data:`NAME_COMMANDS` (Greek
+    letters, accents such as ``\hat``, fonts such as ``\mathrm`` and ``\operatorname``, a few symbols).
+    Braces must balance; ``^^`` is refused. Nothing else: no environments, no other commands.
+
+    >>> check_name(r"\hat{\omega}_{1}")
+    '\\hat{\\omega}_{1}'
+    >>> check_name(r"\UseName{input}{secret}")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.LatexError: refused LaTeX for a name: the command \UseName is not allowed
+    """
+    return _check(latex, what, commands=NAME_COMMANDS, escapes=_NAME_ESCAPES, environments=frozenset(),
+                  chars=_NAME_CHARS, length=NAME_LENGTH)
 
 
 def check_math(latex: str, what: str = "LaTeX") -> str:
     r"""Return ``latex`` if it only typesets math, else raise :class:`~bnsym.errors.LatexError`.
 
-    Refused: commands that read or write files, define or redefine anything, change category codes or
-    leave math mode (``\input``, ``\write``, ``\def``, ``\catcode``, ``\end{align*}`` …), ``^^`` escapes,
-    comments (``%``), parameters (``#``), ``$`` and unbalanced braces.
+    An allow-list: printable ASCII (and newlines, tabs) except ``%``, ``#`` and ``$``; the escapes
+    ``\, \; \: \! \  \\ \{ \} \| \_ \& \% \# \$``; the commands of :data:`MATH_COMMANDS`
+    (:data:`NAME_COMMANDS` plus fractions, roots, big operators, relations, delimiters, spacing, ``\text``);
+    ``\begin``/``\end`` only of the environments of :data:`MATH_ENVIRONMENTS`; balanced braces; no ``^^``;
+    at most :data:`MATH_LENGTH` characters. A command that is not listed is refused, whatever it does.
 
     >>> check_math(r"\frac{\partial J}{\partial w_{1}} \geq 0")
     '\\frac{\\partial J}{\\partial w_{1}} \\geq 0'
     >>> check_math(r"x \end{align*} \write18{rm -rf /}")
     Traceback (most recent call last):
     ...
-    bnsym.errors.LatexError: refused LaTeX: \end{align*} is not allowed (only \begin/\end of matrix, cases, array, aligned, ...)
+    bnsym.errors.LatexError: refused LaTeX: \end{align*} is not allowed (only \begin/\end of matrix, cases, aligned, ...)
     """
-    if not isinstance(latex, str):
-        raise LatexError(f"refused {what}: expected a string of LaTeX, got {type(latex).__name__}")
-    if "^^" in latex:
-        raise LatexError(f"refused {what}: ^^ character escapes are not allowed")
-    for bad, why in (("%", "comments (%)"), ("#", "parameters (#)"), ("$", "math shifts ($)")):
-        # an escaped \% \# \$ is a plain character and allowed
-        if re.search(r"(?<!\\)" + re.escape(bad), latex.replace("\\\\", "  ")):
-            raise LatexError(f"refused {what}: {why} are not allowed")
-    if any(ord(c) < 32 and c not in "\n\t" for c in latex):
-        raise LatexError(f"refused {what}: control characters are not allowed")
-    depth = 0
-    for match in re.finditer(r"\\([A-Za-z@]+|.)|([{}])", latex, re.S):
-        word, brace = match.group(1), match.group(2)
-        if brace:
-            depth += 1 if brace == "{" else -1
-            if depth < 0:
-                raise LatexError(f"refused {what}: unbalanced braces")
-            continue
-        if word in ("begin", "end"):
-            env = re.match(r"\{([A-Za-z*]+)\}", latex[match.end():])
-            if not env or env.group(1) not in _ENVIRONMENTS:
-                shown = env.group(0) if env else ""
-                raise LatexError(f"refused {what}: \\{word}{shown} is not allowed (only \\begin/\\end of matrix, "
-                                 "cases, array, aligned, ...)")
-            continue
-        if word and (word in _FORBIDDEN or word.startswith(_FORBIDDEN_PREFIXES) or "@" in word):
-            raise LatexError(f"refused {what}: the command \\{word} is not allowed")
-    if depth != 0:
-        raise LatexError(f"refused {what}: unbalanced braces")
-    return latex
+    return _check(latex, what, commands=MATH_COMMANDS, escapes=_MATH_ESCAPES, environments=MATH_ENVIRONMENTS,
+                  chars=_MATH_CHARS, length=MATH_LENGTH)
 
 
 _TEXT_SPECIALS = {
@@ -241,13 +303,14 @@ class Notation:
       derivatives are always ``\partial``.
     * ``hadamard`` — the elementwise-product sign (``\odot``); a diagonal Jacobian in a chain-rule product is
       written as an elementwise product with its diagonal.
-    * ``names`` — LaTeX for symbol names (``{"w1": r"\omega_1"}``); checked by :func:`check_math`.
+    * ``names`` — LaTeX for symbol names (``{"w1": r"\omega_1"}``); each must pass :func:`check_name` (an
+      allow-list: letters, digits, Greek letters, accents, math fonts; at most :data:`NAME_LENGTH` characters).
     * ``width`` — the text block width in pt (345 pt: LaTeX's ``article`` at 10 pt); longer lines are broken.
     * ``environment`` — ``"align*"`` (a display block for a document) or ``"aligned"`` (to sit inside
       ``$$ … $$``, as notebooks want).
     * ``long_frac_ratio`` — SymPy's own setting: a fraction whose numerator is much longer than its
       denominator is printed as ``\frac{1}{d} (…)`` so it can be broken.
-    * ``bn`` — the batch-norm operator's name.
+    * ``bn`` — the batch-norm operator's name (checked like ``names``, as is ``hadamard``).
 
     >>> Notation(d="upright").sympy_settings()["diff_operator"]
     'rd'
@@ -266,18 +329,26 @@ class Notation:
     bn: str = r"\operatorname{BN}"
 
     def __post_init__(self) -> None:
-        if self.d not in ("italic", "upright"):
+        if not isinstance(self.d, str) or self.d not in ("italic", "upright"):
             raise LatexError(f"Notation.d must be 'italic' or 'upright', got {self.d!r}")
-        if self.environment not in ("align*", "aligned"):
+        if not isinstance(self.environment, str) or self.environment not in ("align*", "aligned"):
             raise LatexError(f"Notation.environment must be 'align*' or 'aligned', got {self.environment!r}")
         if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) or not 100 <= self.width <= 2000:
             raise LatexError(f"Notation.width is the text width in pt, between 100 and 2000, got {self.width!r}")
+        ratio = self.long_frac_ratio
+        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+                                  or not 0 < ratio < float("inf")):
+            raise LatexError(f"Notation.long_frac_ratio must be None or a positive finite number, got {ratio!r}")
         if not isinstance(self.names, Mapping):
             raise LatexError("Notation.names must map symbol names to LaTeX strings")
-        for name, value in self.names.items():
-            check_math(value, f"LaTeX for the name {name!r}")
-        check_math(self.hadamard, "LaTeX for the Hadamard product")
-        check_math(self.bn, "LaTeX for the batch-norm operator")
+        names = dict(self.names)
+        for name, value in names.items():
+            if not isinstance(name, str):
+                raise LatexError(f"Notation.names must map symbol names (strings) to LaTeX, got the key {name!r}")
+            check_name(value, f"LaTeX for the name {name!r}")
+        object.__setattr__(self, "names", MappingProxyType(names))  # a later change to the caller's dict is not seen
+        check_name(self.hadamard, "LaTeX for the Hadamard product")
+        check_name(self.bn, "LaTeX for the batch-norm operator")
 
     def sympy_settings(self) -> dict[str, Any]:
         """The keyword arguments for :func:`sympy.latex` that this notation stands for."""
@@ -295,11 +366,11 @@ def _symbol_names(expr, notation: Notation) -> dict:
             raise LatexError(f"refused the symbol name {symbol.name!r}: ^^ is TeX's character escape")
         if symbol.name in notation.names:
             renamed[symbol] = notation.names[symbol.name]
-        elif not _SAFE_NAME.match(symbol.name) or "'" in symbol.name:
+        elif not _SAFE_NAME.fullmatch(symbol.name) or "'" in symbol.name:
             renamed[symbol] = _name_latex(symbol.name)
     functions = expr.atoms(sympy.core.function.AppliedUndef) if isinstance(expr, sympy.Basic) else set()
     for function in functions:
-        if not _SAFE_NAME.match(function.func.__name__):
+        if not _SAFE_NAME.fullmatch(function.func.__name__):
             raise LatexError(f"refused the function name {function.func.__name__!r}")
     return renamed
 
@@ -315,7 +386,7 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-_PRIMED = re.compile(r"^([A-Za-z]+)('+)(.*)$")
+_PRIMED = re.compile(r"([A-Za-z]+)('+)(.*)", re.S)
 
 
 def _name_latex(name: str) -> str:
@@ -331,8 +402,8 @@ def _name_latex(name: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in name) or "^^" in name:
         raise LatexError(f"refused the symbol name {name!r}: it contains control characters or ^^")
     balanced = _balanced(name)
-    primed = _PRIMED.match(name)
-    if primed and _SAFE_NAME.match(name):
+    primed = _PRIMED.fullmatch(name)
+    if primed and _SAFE_NAME.fullmatch(name):
         base, primes, rest = primed.groups()
         base_tex = sympy.latex(sympy.Symbol(base))
         full = sympy.latex(sympy.Symbol(base + rest))
@@ -897,16 +968,17 @@ def _text(text: str, notation: Notation) -> str:
     return escape_text(text)
 
 
-def _mark_free(latex: str) -> str:
-    """Break marks before the top-level ``=``, ``+``, ``-`` (and relations) of LaTeX written by hand."""
+def _mark_free(latex: str, deep: bool = False) -> str:
+    """Break marks before the top-level ``=``, ``+``, ``-`` (and relations) of LaTeX written by hand; ``deep``
+    marks them inside ``\\left … \\right`` pairs too (:func:`break_latex` resizes a pair it splits)."""
     out, depth, i = [], 0, 0
     while i < len(latex):
         char = latex[i]
         if char == "\\":
             word = re.match(r"\\([A-Za-z]+|.)", latex[i:]).group(0)
-            if word in (r"\left", r"\begin"):
+            if word == r"\begin" or (word == r"\left" and not deep):
                 depth += 1
-            elif word in (r"\right", r"\end"):
+            elif word == r"\end" or (word == r"\right" and not deep):
                 depth -= 1
             elif depth == 0 and word in (r"\leq", r"\geq", r"\le", r"\ge", r"\neq", r"\approx") and i > 0:
                 out.append(_ADD_MARK)
@@ -971,6 +1043,70 @@ def _proof_rows(proof, rows: _Rows) -> None:
                 rows.entries.append(("note", reason))
 
 
+def _group(latex: str, start: int) -> int:
+    """The index just past the ``{…}`` group that opens at ``latex[start]`` (escaped braces skipped)."""
+    depth, i = 0, start
+    while i < len(latex):
+        if latex[i] == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(latex[i], 0)
+        i += 1
+        if depth == 0:
+            return i
+    return len(latex)
+
+
+def _open_fractions(latex: str, wide: float) -> str:
+    r"""Each top-level ``\frac{N}{D}`` whose numerator is wider than ``wide`` pt written ``\frac{1}{D} \left(N\right)``
+    (the same value), so that the numerator can be broken across lines."""
+    out, depth, i = [], 0, 0
+    while i < len(latex):
+        if latex.startswith(r"\frac{", i) and depth == 0:
+            top_end = _group(latex, i + 5)
+            if top_end < len(latex) and latex[top_end] == "{":
+                bottom_end = _group(latex, top_end)
+                top, bottom = latex[i + 6:top_end - 1], latex[top_end:bottom_end]
+                if latex_width(top) > wide:
+                    out.append(r"\frac{1}%s %s\left(%s\right)" % (bottom, _MUL_MARK, _open_fractions(top, wide)))
+                    i = bottom_end
+                    continue
+        if latex[i] == "\\":
+            out.append(latex[i:i + 2])
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(latex[i], 0)
+        out.append(latex[i])
+        i += 1
+    return "".join(out)
+
+
+def _display(latex: str, notation: Notation) -> str:
+    r"""Ready LaTeX as display math: ``\[ … \]`` when it fits the text block, else an ``align*`` block broken at
+    its first top-level relation and at its sums (a wide fraction opened by :func:`_open_fractions`)."""
+    if latex_width(latex) <= notation.width - 20:
+        return r"\[ %s \]" % latex
+    marked = _mark_free(latex)
+    lhs, relation, rhs = "", "", latex
+    relations = {"=": "=", "<": "<", ">": ">", "\\leq": r"\leq", "\\geq": r"\geq", "\\le": r"\le",
+                 "\\ge": r"\ge", "\\neq": r"\neq", "\\approx": r"\approx"}
+    if _ADD_MARK in marked:
+        head, tail = marked.split(_ADD_MARK, 1)
+        rel = re.match(r"\s*(=|<|>|\\(?:leq|geq|le|ge|neq|approx)(?![A-Za-z]))", tail)
+        if rel and head.strip():
+            lhs, relation = head.strip(), relations[rel.group(1)]
+            rhs = _strip(tail[rel.end():]).strip()
+    rows = _Rows(notation)
+    rows.equation(lhs, _mark_free(_open_fractions(rhs, 0.5 * notation.width), deep=True), relation=relation)
+    return rows.render()
+
+
+def _breakable(text: str) -> str:
+    r"""Plain text (:func:`escape_text`) with ``\allowbreak`` after ``*``, ``/``, ``,``, ``(`` and ``=`` inside words,
+    so that a long formula written as text (``590295810358705651712*gamma**2*(…``) can wrap."""
+    return re.sub(r"([*/,=(])(?=[^\s*])", r"\1\\allowbreak{}", escape_text(text))
+
+
 def _proof_verdict(proof, text) -> str:
     if proof.holds is True:
         return "Holds: proved (" + text(proof.method) + ")."
@@ -996,11 +1132,11 @@ def _proof_block(proof, notation: Notation, numbered: bool) -> str:
     batch = "" if str(proof.batch) == "m" else r"; batch size $m = %s$" % escape_text(str(proof.batch))
     parts = [r"\noindent\textbf{%s.} %s%s." % (escape_text(proof.title), escape_text(proof.source), batch)]
     parts.append(math)
-    parts.append(r"\noindent %s" % _proof_verdict(proof, escape_text))
+    parts.append(r"\noindent %s" % _proof_verdict(proof, _breakable))
     if proof.holds is False and proof.replacement_latex:
-        parts.append(r"\[ %s \]" % check_math(proof.replacement_latex, "replacement_latex"))
+        parts.append(_display(check_math(proof.replacement_latex, "replacement_latex"), notation))
     if proof.holds is False and proof.counterexample:
-        items = ", ".join(f"{escape_text(str(k))} = {escape_text(_short(v))}" for k, v in proof.counterexample.items())
+        items = ", ".join(f"{escape_text(str(k))} = {_breakable(_short(v))}" for k, v in proof.counterexample.items())
         parts.append(r"\noindent Counterexample: %s." % items)
     return "\n".join(parts)
 
@@ -1122,6 +1258,10 @@ def document(items, *, numbered: bool = False, notation: Notation | None = None,
 def compile_pdf(tex: str, workdir, *, name: str = "bnsym", timeout: float = 120.0) -> Path:
     r"""Compile ``tex`` with ``pdflatex`` (no shell escape, paranoid file access) and return the PDF's path.
 
+    ``pdflatex -no-shell-escape`` runs in ``workdir`` with ``openin_any=p`` and ``openout_any=p``: the document
+    cannot run programs, nor read or write files outside ``workdir`` (no absolute paths, no ``..``, no dot
+    files). ``name`` (the job name) is a letter or digit and then letters, digits, ``_`` or ``-``.
+
     Raises :class:`~bnsym.errors.LatexError` with an excerpt of the log on any LaTeX error and on any
     overfull box (an equation wider than the text block), or when ``pdflatex`` is not installed.
 
@@ -1135,16 +1275,25 @@ def compile_pdf(tex: str, workdir, *, name: str = "bnsym", timeout: float = 120.
     >>> ok
     True
     """
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-        raise LatexError(f"the document name must be letters, digits, _ or -, got {name!r}")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        # an allow-list: the name is pdflatex's job name, so it must not start with "-" (an option)
+        raise LatexError(f"the document name must be a letter or digit followed by at most 63 letters, digits, "
+                         f"_ or -, got {name!r}")
+    if not isinstance(tex, str):
+        raise LatexError(f"compile_pdf needs the LaTeX source as a string, got {type(tex).__name__}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise LatexError(f"timeout must be a positive number of seconds, got {timeout!r}")
     exe = shutil.which("pdflatex")
     if exe is None:
         raise LatexError("pdflatex is not installed (Debian: apt-get install texlive-latex-base "
                          "texlive-latex-recommended)")
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / f"{name}.tex"
-    source.write_text(tex, encoding="utf-8")
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        source.write_text(tex, encoding="utf-8")
+    except OSError as exc:
+        raise LatexError(f"cannot write {source}: {exc.strerror or exc}") from None
     env = dict(os.environ, openin_any="p", openout_any="p", shell_escape="f")
     try:
         result = subprocess.run(

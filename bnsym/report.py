@@ -5,9 +5,9 @@ A :class:`Report` is a title and sections of blocks — :class:`Text` (plain Uni
 :class:`FigureRef` (a PNG and its caption). :func:`write_report` renders it as
 
 * ``report.md`` — math as ``$$…$$``;
-* ``report.html`` — math rendered offline: by a local MathJax 3 copied next to the report when one is found
-  (``$BNSYM_MATHJAX``, ``./node_modules/mathjax``, or a system copy), otherwise pre-rendered to SVG images by
-  matplotlib's mathtext; the report says which;
+* ``report.html`` — math rendered offline: by a local MathJax 3 copied next to the report when one was named
+  (``mathjax=``, ``$BNSYM_MATHJAX``) or bnsym installed it (:func:`find_mathjax`), otherwise pre-rendered to
+  SVG images by matplotlib's mathtext; the report says which;
 * ``report.tex`` and, when ``pdflatex`` exists, ``report.pdf`` (via :func:`bnsym.latex.compile_pdf`, no
   shell escape).
 
@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .errors import LatexError
+from .errors import BnsymError, LatexError
 
 __all__ = ["Text", "Math", "Table", "FigureRef", "Section", "Report", "to_markdown", "to_html", "to_tex",
-           "find_mathjax", "write_report", "build_report"]
+           "find_mathjax", "bundled_mathjax", "write_report", "build_report"]
 
 
 @dataclass
@@ -139,28 +139,53 @@ def to_markdown(report: Report) -> str:
 
 
 # -- HTML -------------------------------------------------------------------------------------------------
-_MATHJAX_CANDIDATES = ("node_modules/mathjax", "/usr/share/javascript/mathjax", "/usr/share/nodejs/mathjax",
-                       "/usr/lib/node_modules/mathjax")
+def bundled_mathjax() -> Path | None:
+    """Where ``scripts/build-docs.sh`` installs MathJax 3 in bnsym's source tree (``docs/.mathjax``), or ``None``
+    when bnsym does not run from a source checkout. The path need not exist.
+
+    >>> found = bundled_mathjax()
+    >>> found is None or found.parts[-4:] == ("docs", ".mathjax", "node_modules", "mathjax")
+    True
+    """
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "scripts" / "build-docs.sh").is_file():
+        return root / "docs" / ".mathjax" / "node_modules" / "mathjax"
+    return None
 
 
-def find_mathjax() -> Path | None:
-    """A local MathJax 3 distribution (a directory holding ``es5/tex-svg.js`` or ``tex-svg.js``), or ``None``.
+def _component_dir(root: Path) -> Path | None:
+    for es5 in (root / "es5", root):
+        if (es5 / "tex-svg.js").is_file():
+            return es5
+    return None
 
-    Looked up in ``$BNSYM_MATHJAX``, ``./node_modules/mathjax`` and common system locations.
+
+def find_mathjax(mathjax: str | os.PathLike | None = None) -> Path | None:
+    """The local MathJax 3 the report uses (the directory holding ``tex-svg.js``), or ``None``.
+
+    Only a copy that was named or that bnsym installed is used, never one found in the current directory:
+    ``mathjax`` (``bnsym explain --mathjax DIR``), else ``$BNSYM_MATHJAX``, else the copy
+    :func:`bundled_mathjax` (made by ``scripts/build-docs.sh``). A named copy (argument or variable) that
+    holds no ``tex-svg.js`` (in ``DIR/es5`` or ``DIR``) raises :class:`~bnsym.errors.BnsymError`; without
+    any, the HTML report pre-renders its formulas as SVG images.
 
     >>> found = find_mathjax()
     >>> found is None or (found / "tex-svg.js").is_file()
     True
+    >>> find_mathjax("/no/such/dir")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.BnsymError: no MathJax 3 in /no/such/dir (the --mathjax or $BNSYM_MATHJAX directory needs es5/tex-svg.js or tex-svg.js)
     """
-    candidates = [os.environ.get("BNSYM_MATHJAX", "")] + list(_MATHJAX_CANDIDATES)
-    for candidate in candidates:
-        if not candidate:
-            continue
-        root = Path(candidate)
-        for es5 in (root / "es5", root):
-            if (es5 / "tex-svg.js").is_file():
-                return es5
-    return None
+    named = mathjax if mathjax is not None else (os.environ.get("BNSYM_MATHJAX") or None)
+    if named is not None:
+        found = _component_dir(Path(named))
+        if found is None:
+            raise BnsymError(f"no MathJax 3 in {named} (the --mathjax or $BNSYM_MATHJAX directory needs "
+                             "es5/tex-svg.js or tex-svg.js)")
+        return found
+    bundled = bundled_mathjax()
+    return _component_dir(bundled) if bundled is not None else None
 
 
 class _MathImages:
@@ -301,11 +326,13 @@ def to_tex(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(report: Report, directory: str | Path, *, pdf: bool = True) -> dict[str, Path | str]:
+def write_report(report: Report, directory: str | Path, *, pdf: bool = True,
+                 mathjax: str | os.PathLike | None = None) -> dict[str, Path | str]:
     """Write ``report.md``, ``report.html``, ``report.tex`` (and ``report.pdf``) into ``directory``.
 
     Returns the paths written, plus ``"math"`` (how the HTML renders math) and ``"pdf_error"`` when the PDF
-    could not be made. Figures must already be in ``directory``.
+    could not be made. Figures must already be in ``directory``. ``mathjax`` names a MathJax 3 copy (see
+    :func:`find_mathjax`). A file that cannot be written raises :class:`~bnsym.errors.BnsymError`.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -314,9 +341,17 @@ def write_report(report: Report, directory: str | Path, *, pdf: bool = True) -> 
     (['html', 'md', 'tex'], True)
     """
     directory = Path(directory)
+    mathjax_dir = find_mathjax(mathjax)
+    try:
+        return _write_report(report, directory, pdf, mathjax_dir)
+    except OSError as exc:
+        raise BnsymError(f"cannot write the report in {directory}: {exc.strerror or exc}"
+                         + (f" ({exc.filename})" if exc.filename else "")) from None
+
+
+def _write_report(report: Report, directory: Path, pdf: bool, mathjax_dir: Path | None) -> dict[str, Path | str]:
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path | str] = {}
-    mathjax_dir = find_mathjax()
     if mathjax_dir is not None:
         # one self-contained component (every TeX extension, SVG fonts included), not the whole distribution
         bundle = next(p for p in (mathjax_dir / "tex-svg-full.js", mathjax_dir / "tex-svg.js") if p.is_file())

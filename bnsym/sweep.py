@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -32,7 +33,7 @@ import click
 import numpy as np
 
 from .dynamics import DIVERGENCE_FACTOR, gradient_descent, reference_data
-from .errors import ValuesError
+from .errors import BnsymError, ValuesError
 from .numeric import MLPEngine, activation_rule, batchnorm_rule, init_mlp, linear_rule, mse_rule
 
 __all__ = ["LR_GRID", "SweepConfig", "largest_stable_lr", "run_sweep", "summarize", "torch_gradient_descent"]
@@ -124,17 +125,57 @@ def largest_stable_lr(config: SweepConfig, lrs: Sequence[float] = LR_GRID) -> di
     return {"key": config.key(), "config": asdict(config), "runs": runs, "largest_stable": found}
 
 
+def _well_formed(record) -> bool:
+    """A record as :func:`largest_stable_lr` writes it: a key, a config, a grid and a rate from that grid."""
+    if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+        return False
+    config, grid, runs = record.get("config"), record.get("grid"), record.get("runs")
+    if not isinstance(config, dict) or not isinstance(runs, list) or not isinstance(grid, list):
+        return False
+    if record["key"] != json.dumps(config, sort_keys=True):  # the key is made from the config
+        return False
+    if not all(isinstance(v, float) for v in grid):
+        return False
+    stable = record.get("largest_stable", "missing")
+    return stable is None or (isinstance(stable, float) and stable in grid)
+
+
 def _load(path: Path) -> dict[str, dict]:
+    """The records of a results file by key. Lines that are not UTF-8 JSON records of the right shape are
+    skipped with a :class:`RuntimeWarning` (their configurations are run again); a results path that is a
+    directory or cannot be read raises :class:`~bnsym.errors.BnsymError`."""
+    if path.is_dir():
+        raise BnsymError(f"the sweep results file {path} is a directory: remove it or choose another output "
+                         "directory")
+    if not path.exists():
+        return {}
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BnsymError(f"cannot read the sweep results file {path}: {exc.strerror or exc}") from None
     done: dict[str, dict] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by an interrupted run: redo that configuration
-            if isinstance(record, dict) and "key" in record:
-                done[record["key"]] = record
+    bad: list[int] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            bad.append(number)  # e.g. a line cut short by an interrupted run, or a damaged file
+            continue
+        if _well_formed(record):
+            done[record["key"]] = record
+        else:
+            bad.append(number)
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else "")
+        warnings.warn(f"{path}: skipped {len(bad)} unreadable or malformed line(s) ({shown}); those "
+                      "configurations are run again", RuntimeWarning, stacklevel=3)
     return done
+
+
+def _resumable(record: dict | None, config: SweepConfig, grid: list[float]) -> bool:
+    return record is not None and record["config"] == asdict(config) and record["grid"] == grid
 
 
 def _warm() -> None:
@@ -146,9 +187,13 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
               workers: int | None = None, progress: bool = True, label: str = "sweep") -> list[dict]:
     """Run :func:`largest_stable_lr` for every configuration, in parallel, resumably.
 
-    ``results`` is a JSON-lines file: configurations already recorded there (same key, same grid) are not
-    run again, and each new result is appended as soon as it is known. ``workers`` defaults to the number
-    of cores; ``workers=1`` runs in this process. A progress bar goes to standard error.
+    ``results`` is a JSON-lines file: configurations already recorded there (same configuration, same grid)
+    are not run again, and each new result is appended as soon as it is known. Lines of that file that are
+    not well-formed records (not UTF-8, not JSON, no ``config``, a ``largest_stable`` not on the grid) are
+    skipped with a :class:`RuntimeWarning` and their configurations run again; a ``results`` path that is
+    a directory, or a file that cannot be written, raises :class:`~bnsym.errors.BnsymError`. ``workers``
+    defaults to the number of cores; ``workers=1`` runs in this process. A progress bar goes to standard
+    error.
 
     >>> recs = run_sweep([SweepConfig(depth=2, steps=5, batch=8)], lrs=[0.01], workers=1, progress=False)
     >>> recs[0]["largest_stable"]
@@ -162,17 +207,13 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
     todo = []
     for cfg in configs:
         record = done.get(cfg.key())
-        if record is not None and record.get("grid") == grid:
+        if _resumable(record, cfg, grid):
             records[cfg.key()] = record
         else:
             todo.append(cfg)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    handle = _open_results(path) if path is not None else None
     _warm()
-    handle = open(path, "a", encoding="utf-8") if path is not None else None
-    if handle is not None and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-        handle.write("\n")  # end a line cut short by an interrupted run, so new records stay parseable
     bar = click.progressbar(length=len(todo), label=f"{label} ({len(configs) - len(todo)} resumed)",
                             file=sys.stderr, show_pos=True) if progress else None
     try:
@@ -183,8 +224,11 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
             record["grid"] = grid
             records[record["key"]] = record
             if handle is not None:
-                handle.write(json.dumps(record) + "\n")
-                handle.flush()
+                try:
+                    handle.write(json.dumps(record) + "\n")
+                    handle.flush()
+                except OSError as exc:
+                    raise BnsymError(f"cannot write the sweep results file {path}: {exc.strerror or exc}") from None
             if bar is not None:
                 bar.update(1)
 
@@ -204,6 +248,18 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
         if handle is not None:
             handle.close()
     return [records[cfg.key()] for cfg in configs]
+
+
+def _open_results(path: Path):
+    """The results file opened for appending (a line cut short by an interrupted run is ended first)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a", encoding="utf-8")
+        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            handle.write("\n")  # so that new records stay parseable
+        return handle
+    except OSError as exc:
+        raise BnsymError(f"cannot write the sweep results file {path}: {exc.strerror or exc}") from None
 
 
 def summarize(records: Iterable[dict]) -> dict[tuple, float | None]:
