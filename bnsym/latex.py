@@ -968,6 +968,29 @@ def _text(text: str, notation: Notation) -> str:
     return escape_text(text)
 
 
+_SUBSCRIPTED = re.compile(r"(?<![A-Za-z\u0300-\u036f])([A-Za-zΣδμσγβεηλ][\u0300-\u036f]?)_([A-Za-z0-9]{1,3})"
+                         r"(?![A-Za-z0-9_])")
+
+
+def _reason(text: str, notation: Notation) -> str:
+    """A step's reason: text, with subscripted symbols (``Σ_j``, ``δ_ik``, ``x̂_l``) typeset as math.
+
+    >>> print(_reason("Σ_l δ_il = 1 (theorem bn_jacobian)", Notation()))
+    $\\Sigma_{l}$ $\\delta_{il}$ = 1 (theorem bn\\_jacobian)
+    """
+    if notation.environment == "aligned":
+        return _text(text, notation)
+    out, last = [], 0
+    for match in _SUBSCRIPTED.finditer(str(text)):
+        out.append(_text(text[last:match.start()], notation))
+        base = escape_text(match.group(1))
+        base = base[1:-1] if base.startswith("$") and base.endswith("$") else base
+        out.append(f"${base}_{{{match.group(2)}}}$")
+        last = match.end()
+    out.append(_text(text[last:], notation))
+    return "".join(out)
+
+
 def _mark_free(latex: str, deep: bool = False) -> str:
     """Break marks before the top-level ``=``, ``+``, ``-`` (and relations) of LaTeX written by hand; ``deep``
     marks them inside ``\\left … \\right`` pairs too (:func:`break_latex` resizes a pair it splits)."""
@@ -1016,7 +1039,11 @@ def _proof_rows(proof, rows: _Rows) -> None:
     previous = None
     for step in proof.steps:
         expr = step.expr
-        reason = _text(step.reason, notation) if step.reason else ""
+        if expr is None:  # a remark: narrative, on its own line, never part of a chain of equalities
+            rows.entries.append(("note", "Remark: " + _reason(step.reason, notation)))
+            previous = None
+            continue
+        reason = _reason(step.reason, notation) if step.reason else ""
         short = reason and latex_width(r"\text{(%s)}" % reason) < 0.35 * notation.width
         note = r"\qquad\text{(%s)}" % reason if short else ""
         if isinstance(expr, sympy.core.relational.Relational):

@@ -161,6 +161,9 @@ def _conditions(thm: Theorem, opts: Options) -> tuple[Condition, ...]:
             cond = A_NEG
         elif cond is C_POS and opts.sign == "negative":
             cond = Condition("c < 0", "c < 0", Symbol("c", real=True) < 0)
+        elif cond in (EPS0, EPS_ANY) and not isinstance(opts.eps, str) and not opts.eps_is_zero:
+            value = sympy.sympify(opts.eps)
+            cond = Condition(f"ε = {value}", rf"\epsilon = {sympy.latex(value)}", sympy.Eq(opts.eps_symbol, value))
         elif cond is EPS0 and not opts.eps_is_zero:
             cond = EPS_POS
         elif cond is EPS_ANY and opts.constant:

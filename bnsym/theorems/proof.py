@@ -23,6 +23,25 @@ import sympy
 __all__ = ["Condition", "Step", "Proof", "Theorem"]
 
 
+_SUB = str.maketrans("aehijklmnoprstuvx0123456789", "ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₀₁₂₃₄₅₆₇₈₉")
+
+
+def unicode_subscripts(text: str) -> str:
+    """``Σ_j z_j`` as ``Σⱼ zⱼ`` where Unicode has the subscript letters (names such as ``bn_jacobian`` stay).
+
+    >>> unicode_subscripts("Σ_l δ_il = 1; theorem bn_jacobian")
+    'Σₗ δᵢₗ = 1; theorem bn_jacobian'
+    """
+    import re
+
+    def sub(match):
+        tail = match.group(2)
+        return match.group(1) + tail.translate(_SUB) if all(c in "aehijklmnoprstuvx0123456789" for c in tail) \
+            else match.group(0)
+    return re.sub(r"(?<![A-Za-z\u0300-\u036f])([A-Za-zΣδμσγβεηλ][\u0300-\u036f]?)_([a-z0-9]{1,3})(?![A-Za-z0-9_])",
+                  sub, text)
+
+
 @dataclass(frozen=True)
 class Condition:
     """One hypothesis of a theorem, e.g. ``a > 0``, ``ε = 0``, ``m ≥ 2``, "batch not constant".
@@ -102,7 +121,8 @@ class Proof:
             if step.expr is not None:
                 block = sympy.pretty(step.expr, use_unicode=True, wrap_line=False)
                 lines.append(textwrap.indent(block, "    "))
-            lines.append(f"        ({step.reason})" if step.checked else f"    remark: {step.reason}")
+            reason = unicode_subscripts(step.reason)
+            lines.append(f"        ({reason})" if step.checked else f"    remark: {reason}")
         lines.append(f"holds: {self.holds}")
         if self.reason:
             lines.append(f"reason: {self.reason}")
