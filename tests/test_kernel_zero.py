@@ -200,11 +200,18 @@ def test_bad_input_is_refused_with_bnsym_errors():
         decide_zero(x, max_ops=0)
     with pytest.raises(TypeError):
         bool(decide_zero(x - x))
+    with pytest.raises(ValuesError):
+        decide_zero(x, positive=[-1])  # a false fact would make every claim vacuous
 
 
 def test_matrices_and_normal_forms():
     assert decide_zero(sympy.Matrix([[x - x, Abs(x) ** 2 - x**2]])).value is True
     assert decide_zero(sympy.Matrix([[0, x]])).value is False
+    assert decide_zero(sympy.Matrix([[0, Mod(n * (n + 1) / 2, 1)]])).value is None  # undecided entry
+    a, b = sympy.symbols("a b", commutative=False)
+    assert decide_zero(a * b - b * a).value is None  # outside the commutative algebra: never a ring identity
+    A, B = sympy.MatrixSymbol("A", 2, 2), sympy.MatrixSymbol("B", 2, 2)
+    assert decide_zero(A * B - B * A).value is None
     form = normal_form(1 / (sqrt(x) + 1))
     (symbol, q, radicand), = form.relations
     assert (q, radicand) == (2, x) and form.denominator == symbol + 1

@@ -40,18 +40,19 @@ from typing import Iterable
 
 import sympy
 from sympy import Expr
+from sympy.matrices.expressions import MatrixExpr
 
 from ..errors import ValuesError
 from ..functions import as_expression
 from .zero_algebra import Algebra, children
-from .zero_ring import Regrow, TooLarge, Undefined
+from .zero_ring import Frac, Regrow, TooLarge, Undefined
 from .zero_signs import Signs
 from .zero_values import postorder
 from .zero_witness import find_witness
 
 __all__ = ["Decision", "decide_zero", "NormalForm", "normal_form"]
 
-WORK_PER_OP = 25  # polynomial term products allowed per node of max_ops before "too large"
+WORK_PER_OP = 10  # polynomial term products allowed per node of max_ops before "too large"
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,6 @@ class Decision:
 
     def __bool__(self):
         raise TypeError("a Decision is not a truth value: use .value (True, False or None)")
-
-
 
 
 def _size(exprs: list, max_ops: int) -> int | None:
@@ -121,8 +120,24 @@ def _value_text(value) -> str:
     return f"{parts[1]}*I" if parts[0] is None else f"{parts[0]} + ({parts[1]})*I"
 
 
-def _facts(values, what: str) -> list:
-    return [as_expression(v, what) for v in (values or ())]
+def _facts(values, what: str, strict: bool) -> list:
+    """The caller's facts as expressions; a numeric fact must be true (a false one would empty the domain)."""
+    facts = [as_expression(v, what) for v in (values or ())]
+    for fact in facts:
+        if not isinstance(fact, Expr):
+            raise ValuesError(f"{what} must be an expression, got {type(fact).__name__}")
+        if fact.is_number and fact.is_comparable and not (fact > 0 if strict else fact >= 0):
+            raise ValuesError(f"{what} {fact} is false")
+    return facts
+
+
+def _unsupported(expr: Expr) -> str | None:
+    """Why ``expr`` is outside the commutative scalar algebra the decision works in, if it is."""
+    if isinstance(expr, MatrixExpr) or expr.has(MatrixExpr):
+        return "a matrix expression (decide its entries)"
+    if any(s.is_commutative is False for s in expr.free_symbols):
+        return "noncommutative symbols"
+    return None
 
 
 def decide_zero(expr, *, positive: Iterable = (), nonnegative: Iterable = (), max_ops: int = 20000) -> Decision:
@@ -142,14 +157,18 @@ def decide_zero(expr, *, positive: Iterable = (), nonnegative: Iterable = (), ma
     """
     if isinstance(max_ops, bool) or not isinstance(max_ops, int) or max_ops < 1:
         raise ValuesError(f"max_ops must be a positive integer, got {max_ops!r}")
-    positive, nonnegative = _facts(positive, "a positive fact"), _facts(nonnegative, "a nonnegative fact")
+    positive = _facts(positive, "a positive fact", True)
+    nonnegative = _facts(nonnegative, "a nonnegative fact", False)
     if isinstance(expr, sympy.MatrixBase):
         return _decide_matrix(expr, positive, nonnegative, max_ops)
     expr = as_expression(expr, "expr")
-    if not isinstance(expr, Expr) or not all(isinstance(f, Expr) for f in positive + nonnegative):
+    if not isinstance(expr, Expr):
         raise ValuesError(f"decide_zero needs an expression, got {type(expr).__name__}")
     if expr == 0:
         return Decision(True, None, "the expression is 0 as written")
+    unsupported = _unsupported(sympy.Tuple(expr, *positive, *nonnegative))
+    if unsupported is not None:
+        return Decision(None, None, f"not decided: {unsupported}")
     try:
         alg, frac, num = _reduce(expr, positive, nonnegative, max_ops)
     except TooLarge as error:
@@ -184,6 +203,7 @@ def _reduce(expr: Expr, positive: list, nonnegative: list, max_ops: int):
                 alg.register_fact(fact, False)
             frac = alg.convert(expr)
             num, extra = alg.reduce(frac.num)
+            frac = Frac(frac.num, dict(frac.den))
             for f, e in extra.items():
                 frac.den[f] = frac.den.get(f, 0) + e
             if not num and any(not alg.reduce(f)[0] for f in [*alg.inverted, *frac.den]):
@@ -207,7 +227,7 @@ class NormalForm:
 
 
 def normal_form(expr, *, positive: Iterable = (), nonnegative: Iterable = (), max_ops: int = 20000) -> NormalForm:
-    """The reduced fraction behind :func:`decide_zero` (numerator 0 exactly when it answers ``True``).
+    """The reduced fraction behind :func:`decide_zero` (its numerator is 0 when that answers ``True``).
 
     >>> x = sympy.Symbol("x", positive=True)
     >>> form = normal_form(1 / (sympy.sqrt(x) + 1))
@@ -216,8 +236,12 @@ def normal_form(expr, *, positive: Iterable = (), nonnegative: Iterable = (), ma
 
     Raises :class:`~bnsym.errors.ValuesError` for an expression that is too large or undefined.
     """
-    positive, nonnegative = _facts(positive, "a positive fact"), _facts(nonnegative, "a nonnegative fact")
+    positive = _facts(positive, "a positive fact", True)
+    nonnegative = _facts(nonnegative, "a nonnegative fact", False)
     expr = as_expression(expr, "expr")
+    unsupported = _unsupported(sympy.Tuple(expr, *positive, *nonnegative))
+    if unsupported is not None:
+        raise ValuesError(f"no normal form: {unsupported}")
     try:
         alg, frac, num = _reduce(expr, positive, nonnegative, max_ops)
     except (TooLarge, Undefined) as error:
@@ -240,5 +264,5 @@ def _decide_matrix(matrix, positive, nonnegative, max_ops) -> Decision:
             return d
         if d.value is None and undecided is None:
             undecided = d
-    return undecided or Decision(True, None, "every entry is 0")
+    return undecided if undecided is not None else Decision(True, None, "every entry is 0")
 

@@ -85,6 +85,8 @@ class FracRing:
             return self.ring.one
         if len(a) <= 1:
             return a**n
+        if math.comb(n + len(a) - 1, n) > self.work_limit - self.work:  # terms of a^n, at most
+            raise TooLarge(f"more than {self.work_limit} polynomial term products")
         result, base = None, a
         while n:
             if n & 1:

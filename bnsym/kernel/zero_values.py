@@ -112,6 +112,9 @@ def _inv(a):
 def _power(a, n: int):
     if n < 0:
         return _inv(_power(a, -n))
+    if a[0] == "q" and n * max(abs(a[1].numerator), a[1].denominator, abs(a[2].numerator), a[2].denominator,
+                               2).bit_length() > EXACT_BITS:
+        a = _enclose(a)  # the exact power would be huge: bound it instead
     result, base = ("q", Fraction(1), Fraction(0)), a
     while n:
         if n & 1:
