@@ -11,6 +11,7 @@ import pytest
 import sympy
 from hypothesis import given, strategies as st
 from sympy import Abs, Heaviside, Mod, Rational, Symbol, arg, sign, sqrt
+from sympy.utilities.lambdify import implemented_function
 
 from bnsym.errors import ValuesError
 from bnsym.exact import find_counterexample, is_zero, radical_normal_form
@@ -42,15 +43,38 @@ def _admissible(point: dict, positive=(), nonnegative=()) -> bool:
 def _heaviside(value, at_zero=0.5):
     if isinstance(value, mpmath.mpc):
         raise TypeError("Heaviside of a complex value")
-    return at_zero if value == 0 else (1 if value > 0 else 0)
+    return mpmath.mpf(at_zero if value == 0 else (1 if value > 0 else 0))
+
+
+def _real(value):
+    if isinstance(value, mpmath.mpc):
+        raise TypeError("an activation of a complex value")
+    return value
+
+
+_ACTIVATIONS = {
+    Sigmoid: implemented_function("sigmoid_mp", lambda v: 1 / (1 + mpmath.exp(-_real(v)))),
+    ReLUPrime: implemented_function("relu_prime_mp", lambda v: mpmath.mpf(1 if _real(v) > 0 else 0)),
+    ReLU: implemented_function("relu_mp", lambda v: mpmath.mpf(max(_real(v), 0))),
+}
 
 
 def _value(expr, point):
-    """The value at an exact point by mpmath to 50 digits (``lambdify``, not bnsym's evaluator); ``None`` where undefined.
+    """The value at an exact point by mpmath to 50 digits (``lambdify``, not bnsym's evaluator); ``None`` where undefined
+    (SymPy's exact substitution gives ``zoo`` or ``nan``, or the numeric evaluation fails).
 
     Evaluated numerically, not by substituting into SymPy: SymPy itself simplifies ``sign(z)**2`` to 1 for
     complex ``z``.
     """
+    try:  # a point where a denominator is exactly 0 does not serve (rounding would hide the pole)
+        if expr.xreplace(point).has(sympy.zoo, sympy.nan):
+            return None
+    except (ValueError, TypeError):
+        return None
+    # bnsym's activations as plain SymPy: their own printers write Python floats (1.0), which would cap the
+    # precision, and Sigmoid's prints without parentheses (so 1/sigmoid(x) would come out wrong)
+    for cls, numeric in _ACTIVATIONS.items():
+        expr = expr.replace(cls, numeric)
     atoms = sorted(point, key=str)
     args = [mpmath.mpf(int(v.p)) / int(v.q) if v.is_Rational else mpmath.mpc(*[mpmath.mpf(int(t.p)) / int(t.q)
             for t in v.as_real_imag()]) for v in (point[a] for a in atoms)]
