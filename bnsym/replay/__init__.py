@@ -32,7 +32,8 @@ from .report import REPORT_FORMAT, ReplayError, ReplayReport, StepReport
 __all__ = ["replay", "check_certificate", "ReplayError", "ReplayReport", "StepReport", "REPORT_FORMAT"]
 
 #: the child's entry point: this bnsym first on the path, then ``python -m bnsym.replay``'s main
-_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from bnsym.replay.__main__ import main; sys.exit(main(sys.argv[1:]))"
+_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+         "from bnsym.replay.__main__ import main; sys.exit(main(sys.argv[1:]))")
 
 
 def check_certificate(certificate: Any, *, seed: int = 0, points: int = 5, verbose: bool = False) -> ReplayReport:
@@ -69,12 +70,17 @@ def replay(certificate: Any, *, timeout: float = 600.0, seed: int = 0, points: i
     Returns the :class:`ReplayReport` (``.ok``, ``.steps``). A malformed certificate, a timeout or a crashed
     child raises :class:`ReplayError`. ``verbose`` lets the child print a line per step to stderr.
 
-    >>> replay("{not json")
+    >>> replay("{not json")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    bnsym.replay.report.ReplayError: certificate is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)
+    bnsym.replay.report.ReplayError: certificate is not valid JSON: Expecting property name ...
     """
     text = _text(certificate)
+    try:
+        if not isinstance(json.loads(text), dict):
+            raise ReplayError("a certificate is a JSON object")
+    except (ValueError, RecursionError) as error:
+        raise ReplayError(f"certificate is not valid JSON: {error}") from None
     root = str(Path(__file__).resolve().parent.parent.parent)
     command = [sys.executable, "-I", "-c", _BOOT, root, "-", "--seed", str(int(seed)), "--points", str(int(points))]
     if verbose:

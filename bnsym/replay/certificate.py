@@ -2,15 +2,28 @@
 
 The format (JSON; every expression is a SymPy ``srepr`` string read by :func:`~bnsym.replay.parse.parse_expr`)::
 
-    {"format": "bnsym-certificate/1", "theorem": str, "statement": str, "holds": bool | null,
-     "batch": "m" (the name of the symbolic batch size) | int >= 1 (a concrete batch),
-     "hypotheses": [{"text": str, "expr": srepr of a relation | null}],
-     "definitions": [{"symbol": srepr of a Symbol | IndexedBase, "index": srepr (indexed only), "value": srepr}],
-     "steps": [{"id": int, "kind": "eq" | "le" | "ne" | "lemma", "lhs": srepr, "rhs": srepr,
-                "rule": str, "reason": str, "cites": [earlier ids],
-                "witness": {srepr of a Symbol or Indexed entry: srepr of its value}   (ne only),
-                "theorem": str   (lemma only)}],
-     "narrative": [str]}
+    {"format": "bnsym-certificate/1",           required
+     "theorem": str,                             required
+     "statement": str, "holds": bool | null,     optional (the replay echoes "holds")
+     "batch": "m" | int >= 1,                    default "m": the name of the symbolic batch size, or a
+                                                 concrete batch size
+     "batch_symbol": "m",                        optional, with an integer batch: symbols of this name are
+                                                 set to it (so Sum(f, (j, 1, m)) works at a concrete batch)
+     "hypotheses": [{"text": str, "expr": srepr of a relation (Eq, Gt, ..., And) | null}],
+     "definitions": [{"symbol": srepr of a Symbol, "value": srepr}
+                     | {"symbol": srepr of an IndexedBase, "index": srepr of an integer Symbol
+                        (or a Tuple of them), "value": srepr}],     in order, no forward references
+     "steps": [{"id": int (unique; default its position), "kind": "eq" | "le" | "ne" | "lemma",
+                "lhs": srepr, "rhs": srepr, "rule": str, "reason": str, "cites": [ids of earlier steps],
+                "witness": {srepr of a Symbol or Indexed entry: srepr of a number},   ne: required
+                "theorem": str},                                                      lemma: required
+               ...],
+     "narrative": [str]}                         ignored, like any other key
+
+A hypothesis ``Eq(symbol, number)`` fixes that symbol; every other hypothesis constrains the random points;
+one with ``"expr": null`` is reported as ignored. A symbol is matched by name and assumptions, so build an
+``IndexedBase`` with its assumptions on the label (``IndexedBase('z', real=True)``): SymPy's ``srepr`` of
+``IndexedBase(Symbol('z'), real=True)`` drops them.
 
 >>> cert = read_certificate({"format": "bnsym-certificate/1", "theorem": "t", "batch": 2, "steps": [
 ...     {"id": 0, "kind": "eq", "lhs": "Integer(1)", "rhs": "Integer(1)"}]})
@@ -67,6 +80,7 @@ class Certificate:
     theorem: str
     holds: bool | None
     batch: str | int
+    batch_symbol: str
     hypotheses: tuple
     hypothesis_texts: tuple[str, ...]
     definitions: tuple[Definition, ...]
@@ -100,12 +114,12 @@ def load_json(source: Any) -> dict:
     return data
 
 
-def _text(data: dict, key: str, required: bool = True) -> str | None:
+def _text(data: dict, key: str, required: bool = True, where: str = "certificate") -> str | None:
     value = data.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, str):
-        raise ReplayError(f"certificate field {key!r} must be a string, got {type(value).__name__}")
+        raise ReplayError(f"{where} field {key!r} must be a string, got {type(value).__name__}")
     return value
 
 
@@ -160,8 +174,8 @@ def _step(entry: Any, n: int, seen: set) -> Step:
     kind = entry.get("kind")
     if kind not in KINDS:
         raise ReplayError(f"step {sid}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    lhs = parse_expr(_text(entry, "lhs"), f"step {sid} lhs")
-    rhs = parse_expr(_text(entry, "rhs"), f"step {sid} rhs")
+    lhs = parse_expr(_text(entry, "lhs", where=f"step {sid}"), f"step {sid} lhs")
+    rhs = parse_expr(_text(entry, "rhs", where=f"step {sid}"), f"step {sid} rhs")
     for side in (lhs, rhs):
         if not isinstance(side, sympy.Expr):
             raise ReplayError(f"step {sid}: both sides must be expressions, got {side}")
@@ -177,11 +191,11 @@ def _step(entry: Any, n: int, seen: set) -> Step:
             atom = parse_expr(key, f"step {sid} witness key")
             if not isinstance(atom, (sympy.Symbol, sympy.Indexed)):
                 raise ReplayError(f"step {sid}: a witness assigns symbols or indexed entries, got {atom}")
-            witness[atom] = parse_expr(_text(raw, key), f"step {sid} witness value")
+            witness[atom] = parse_expr(_text(raw, key, where=f"step {sid} witness"), f"step {sid} witness value")
             if not (isinstance(witness[atom], sympy.Expr) and witness[atom].is_number):
                 raise ReplayError(f"step {sid}: the witness value of {atom} must be a number")
-    theorem = _text(entry, "theorem") if kind == "lemma" else None
-    return Step(sid, kind, lhs, rhs, _text(entry, "rule", required=False), witness, theorem)
+    theorem = _text(entry, "theorem", where=f"step {sid}") if kind == "lemma" else None
+    return Step(sid, kind, lhs, rhs, _text(entry, "rule", required=False, where=f"step {sid}"), witness, theorem)
 
 
 def read_certificate(source: Any) -> Certificate:
@@ -202,6 +216,9 @@ def read_certificate(source: Any) -> Certificate:
     batch = data.get("batch", "m")
     if not ((type(batch) is int and batch >= 1) or (isinstance(batch, str) and batch.isidentifier())):
         raise ReplayError(f"certificate field 'batch' must be a symbol name or an integer >= 1, got {batch!r}")
+    batch_symbol = batch if isinstance(batch, str) else data.get("batch_symbol", "m")
+    if not (isinstance(batch_symbol, str) and batch_symbol.isidentifier()):
+        raise ReplayError(f"certificate field 'batch_symbol' must be a symbol name, got {batch_symbol!r}")
     hypotheses, texts = [], []
     for n, entry in enumerate(_list(data, "hypotheses")):
         if not isinstance(entry, dict):
@@ -223,4 +240,4 @@ def read_certificate(source: Any) -> Certificate:
     for n, entry in enumerate(entries):
         steps.append(_step(entry, n, seen))
         seen.add(steps[-1].id)
-    return Certificate(theorem, holds, batch, tuple(hypotheses), tuple(texts), definitions, tuple(steps))
+    return Certificate(theorem, holds, batch, batch_symbol, tuple(hypotheses), tuple(texts), definitions, tuple(steps))

@@ -69,7 +69,8 @@ def draw_value(assumptions: dict, rng: random.Random, what: str = "a symbol") ->
         value = _candidate(assumptions, rng)
         if admissible(value, assumptions):
             return value
-    raise NotExplicit(f"no admissible random value for {what} with assumptions {sorted(k for k, v in assumptions.items() if v)}")
+    wanted = sorted(k for k, v in assumptions.items() if v)
+    raise NotExplicit(f"no admissible random value for {what} with assumptions {wanted}")
 
 
 def draw_index(symbol: Any, m: int, rng: random.Random, batch: dict | None = None) -> Any:

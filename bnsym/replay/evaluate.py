@@ -24,7 +24,7 @@ from mpmath.libmp import ComplexResult
 
 from ..functions import ReLU, ReLUPrime, Sigmoid
 
-__all__ = ["Undefined", "Unevaluable", "evaluate", "DPS"]
+__all__ = ["Undefined", "Unevaluable", "evaluate", "holds", "DPS"]
 
 DPS = 60  #: working decimal digits (the checks compare to 50 digits and better)
 
@@ -148,6 +148,13 @@ class _Evaluator:
             return 1 / (1 + ctx.exp(-self(e.args[0])))
         if isinstance(e, (sympy.Max, sympy.Min)):
             return self.extremum(e)
+        if isinstance(e, sympy.DiracDelta):  # from differentiating sign or Heaviside: 0 away from the kink
+            if self.sign(self(e.args[0])) == 0:
+                raise Undefined("DiracDelta at 0")
+            return ctx.mpf(0)
+        if isinstance(e, (sympy.re, sympy.im)) and not self.rigorous:
+            x = mpmath.mpc(self(e.args[0]))
+            return x.real if isinstance(e, sympy.re) else x.imag
         if isinstance(e, sympy.KroneckerDelta):
             return ctx.mpf(1 if self.sign(self(e.args[0]) - self(e.args[1])) == 0 else 0)
         if isinstance(e, sympy.Piecewise):

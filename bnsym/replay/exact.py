@@ -10,9 +10,13 @@ a fixed polynomial ring by hand, and it has no way to express radicals or functi
 Soundness: SymEngine is given only rational arithmetic. It would rewrite radicals on its own (it turns
 ``(1/x)**(1/2)`` into ``x**(-1/2)``, false at ``x = -1``), so every power ``b**(p/q)`` is replaced by
 ``r**p`` for an atom ``r`` standing for ``b**(1/q)``, using only ``r**q = b`` (true for every ``b``) to
-lower ``r``'s exponent below ``q``, and ``(c w)**(1/q) = c**(1/q) w**(1/q)`` for a rational ``c > 0``. A zero after expansion is then an identity wherever both sides are
-defined. A nonzero rational function of independent, non-integer leaf variables is a counterexample on a
-dense set ("fail"); anything else nonzero is undecided here ("not expressible").
+lower ``r``'s exponent below ``q``, and ``(c P)**(1/q) = c**(1/q) P**(1/q)`` for a rational ``c > 0``.
+The inverse of a polynomial ``P`` is an atom ``w`` (one per rational multiple of ``P``); the difference is
+multiplied by the powers of each ``P`` it needs, ``w**k P**n = P**(n-k)``, which is exact wherever the
+denominators do not vanish. A zero after expansion is then an identity wherever both sides are defined.
+A nonzero rational function of independent, non-integer leaf variables is a counterexample on a dense set
+("fail", assuming the hypotheses leave an open set of values); anything else nonzero is undecided here
+("not expressible").
 
 >>> import sympy
 >>> x, y = sympy.symbols("x y", real=True)
@@ -42,11 +46,10 @@ try:
 except ImportError:  # pragma: no cover - the replay extra installs it
     raise MissingDependencyError("bnsym.replay needs SymEngine: pip install bnsym[replay]") from None
 
-__all__ = ["exact_zero", "MAX_NODES"]
+__all__ = ["exact_zero", "exact_number", "MAX_TERMS"]
 
-MAX_NODES = 200_000  #: larger explicit differences are not sent to SymEngine
-MAX_TERMS = 200_000  #: nor those whose expansion may have more terms
-MAX_COMMON_DENOMINATOR = 5_000  #: an expanded sum with more terms is not put over a common denominator
+MAX_TERMS = 200_000  #: an explicit difference whose expansion may have more terms is not sent to SymEngine
+MAX_EXPANDED_TERMS = 100_000  #: an expanded sum with more terms is not reduced further
 MAX_EXPANDED_POWER = 24  #: ``(a + b)**n`` with a larger ``n`` is not expanded
 
 
@@ -54,15 +57,37 @@ class _TooLarge(Exception):
     pass
 
 
-class _Converter:
-    """SymPy -> SymEngine, rational arithmetic only: leaves become symbols ``v<n>``, radicals ``r<n>``
-    (with ``r**q = b`` recorded in :attr:`rules`), every other non-rational part an opaque atom ``a<n>``."""
+def _canonical(expanded: Any, positive: bool = False) -> tuple[Any, Any]:
+    """``(c, P)`` with ``expanded = c * P``, ``c`` a rational and ``P``'s first coefficient (in a fixed order)
+    1, or ``±1`` with ``c > 0`` when ``positive``: one name for every rational multiple of a polynomial."""
+    if not isinstance(expanded, se.Add):
+        return se.Integer(1), expanded
+    coefficients = {t: se.sympify(c) for t, c in expanded.as_coefficients_dict().items() if c != 0}
+    first = coefficients[min(coefficients, key=str)]
+    if not isinstance(first, _SeRational) or first == 0:
+        return se.Integer(1), expanded
+    if positive and first < 0:
+        first = -first
+    primitive = reduce(operator.add, (c / first * t for t, c in coefficients.items()))
+    return first, primitive
 
-    def __init__(self) -> None:
+
+class _Converter:
+    """SymPy -> SymEngine with rational arithmetic only. Leaves become symbols ``v<n>``; the inverse of a
+    polynomial ``P`` an atom ``w<n>`` (``w P = 1``, in :attr:`inverses`); a radical ``P**(1/q)`` an atom
+    ``r<n>`` (``r**q = P``, in :attr:`rules`); every other non-rational part an opaque atom ``a<n>``.
+    ``plain=True`` keeps negative powers as they are (for evaluation at a point)."""
+
+    def __init__(self, plain: bool = False) -> None:
+        self.plain = plain
         self.leaves: dict = {}  # sympy leaf -> se.Symbol
         self.atoms: dict = {}  # sympy non-rational subexpression -> se.Symbol
-        self.radicals: dict = {}  # (base, q) -> se.Symbol
-        self.rules: dict = {}  # radical se.Symbol -> (q, se base)
+        self.radicals: dict = {}  # (P, q) -> se.Symbol
+        self.rules: dict = {}  # radical se.Symbol -> (q, P)
+        self.inverses: dict = {}  # inverse se.Symbol -> P
+        self._inverse_of: dict = {}  # P -> inverse se.Symbol
+        self._memo: dict = {}  # sympy node -> its conversion (explicit expressions share subtrees)
+        self._canonical: dict = {}  # (se expression, positive) -> _canonical(expand(expression))
 
     def symbol(self, table: dict, key: Any, prefix: str) -> Any:
         if key not in table:
@@ -70,6 +95,17 @@ class _Converter:
         return table[key]
 
     def __call__(self, e: Any) -> Any:
+        if e not in self._memo:
+            self._memo[e] = self.convert(e)
+        return self._memo[e]
+
+    def canonical(self, base: Any, positive: bool = False) -> tuple[Any, Any]:
+        key = (base, positive)
+        if key not in self._canonical:
+            self._canonical[key] = _canonical(se.expand(base), positive)
+        return self._canonical[key]
+
+    def convert(self, e: Any) -> Any:
         if e.is_Integer:
             return se.Integer(int(e))
         if e.is_Rational:
@@ -83,64 +119,118 @@ class _Converter:
         if isinstance(e, sympy.Mul):
             return reduce(operator.mul, (self(a) for a in e.args))
         if isinstance(e, sympy.Pow) and e.exp.is_Rational:
-            if e.exp.q == 1:
-                if abs(e.exp.p) > MAX_EXPANDED_POWER and isinstance(e.base, sympy.Add):
-                    raise _TooLarge
-                return self(e.base) ** int(e.exp.p)
-            return self.radical(e.base, int(e.exp.p), int(e.exp.q))
+            p, q = int(e.exp.p), int(e.exp.q)
+            if abs(p) > MAX_EXPANDED_POWER * q and isinstance(e.base, sympy.Add):
+                raise _TooLarge
+            base = self(e.base)
+            return self.power(base, p) if q == 1 else self.radical(base, p, q)
         return self.symbol(self.atoms, e, "a")
 
+    def power(self, base: Any, n: int) -> Any:
+        """``base**n``; for ``n < 0`` and a sum, ``c**n * w**-n`` with the inverse atom ``w`` of ``P``."""
+        if n >= 0 or self.plain:
+            return base**n
+        c, primitive = self.canonical(base)
+        if not isinstance(primitive, se.Add):
+            return base**n
+        if primitive not in self._inverse_of:
+            self._inverse_of[primitive] = se.Symbol(f"w{len(self.inverses)}")
+            self.inverses[self._inverse_of[primitive]] = primitive
+        return c**n * self._inverse_of[primitive] ** (-n)
+
     def radical(self, base: Any, p: int, q: int) -> Any:
-        """``base**(p/q)`` as ``r**rest * base**whole`` for ``r = base**(1/q)``, ``r**q = base``.
-
-        A positive rational content ``c`` of ``base`` is split off (``(c w)**(1/q) = c**(1/q) w**(1/q)``
-        for ``c > 0``), and an integer base into its primes, so equal radicals get equal atoms."""
-        if base.is_Integer and 1 < base < 10**12:
-            factors = sympy.factorint(int(base))
-            if len(factors) > 1 or max(factors.values()) > 1:
-                return reduce(operator.mul, (self.radical(sympy.Integer(f), p * k, q) for f, k in factors.items()))
-        elif not base.is_Number:
-            content, primitive = base.as_content_primitive()
-            if content.is_Rational and content > 0 and content != 1:
-                return self(sympy.Pow(content, sympy.Rational(p, q))) * self.radical(primitive, p, q)
+        """``base**(p/q)`` as ``r**rest * base**whole`` for the atom ``r = base**(1/q)`` (``r**q = base``).
+        A rational factor ``c > 0`` splits off (``(c P)**(1/q) = c**(1/q) P**(1/q)``), and a positive
+        integer into its primes, so equal radicals get equal atoms."""
+        if isinstance(base, _SeRational) and base > 0:
+            n, d = sympy.Rational(str(base)).as_numer_denom()
+            if d != 1:
+                return self.radical(se.Integer(int(n)), p, q) * self.radical(se.Integer(int(d)), -p, q)
+            if 1 < n < 10**12:
+                factors = sympy.factorint(int(n))
+                if len(factors) > 1 or max(factors.values()) > 1:
+                    return reduce(operator.mul, (self.radical(se.Integer(f), p * k, q) for f, k in factors.items()))
+            if n == 1:
+                return se.Integer(1)
+        elif not isinstance(base, se.Number):
+            c, primitive = self.canonical(base, positive=True)
+            if c != 1:
+                return self.radical(c, p, q) * self.radical(primitive, p, q)
+            base = primitive
         root = self.symbol(self.radicals, (base, q), "r")
-        self.rules.setdefault(root, (q, self(base)))
+        self.rules.setdefault(root, (q, base))
         whole, rest = divmod(p, q)  # b**(p/q) = r**rest * b**whole
-        return root**rest * self(base) ** whole
+        return root**rest * self.power(base, whole)
 
 
-def _lower(expr: Any, rules: dict) -> tuple[Any, bool]:
-    """Lower every ``r**e`` with ``e >= q`` to ``r**(e mod q) * b**(e div q)`` in an expanded sum."""
-    changed = False
+def _terms(expr: Any) -> tuple:
+    return expr.args if isinstance(expr, se.Add) else (expr,)
 
-    def factor(f: Any) -> Any:
-        nonlocal changed
+
+def _factors(term: Any) -> list:
+    """``[(base, integer exponent)]`` of a monomial."""
+    out = []
+    for f in term.args if isinstance(term, se.Mul) else (term,):
         base, exponent = f.args if isinstance(f, se.Pow) else (f, se.Integer(1))
-        if base in rules and isinstance(exponent, se.Integer) and int(exponent) >= rules[base][0]:
-            q, b = rules[base]
-            changed = True
-            whole, rest = divmod(int(exponent), q)
-            return base**rest * b**whole
-        return f
-
-    terms = expr.args if isinstance(expr, se.Add) else (expr,)
-    lowered = [reduce(operator.mul, (factor(f) for f in (t.args if isinstance(t, se.Mul) else (t,)))) for t in terms]
-    return reduce(operator.add, lowered), changed
+        out.append((base, int(exponent) if isinstance(exponent, se.Integer) else None, f))
+    return out
 
 
-def _is_zero(d: Any, rules: dict) -> bool:
-    """Whether SymPy-free rational arithmetic, with the radical rules, reduces ``d`` to 0."""
+def _lower(expr: Any, converter: _Converter) -> tuple[Any, bool]:
+    """Every ``r**e`` with ``e >= q`` as ``r**(e mod q) * P**(e div q)``, in an expanded sum."""
+    changed, terms = False, []
+    for term in _terms(expr):
+        product = se.Integer(1)
+        for base, exponent, factor in _factors(term):
+            if base in converter.rules and exponent is not None and exponent >= converter.rules[base][0]:
+                q, radicand = converter.rules[base]
+                whole, rest = divmod(exponent, q)
+                product, changed = product * base**rest * converter.power(radicand, whole), True
+            else:
+                product = product * factor
+        terms.append(product)
+    return reduce(operator.add, terms), changed
+
+
+def _clear(expr: Any, inverses: dict) -> tuple[Any, bool]:
+    """``expr`` times ``Π P**n`` (``n`` the highest power of ``P``'s inverse atom ``w``): ``w**k`` becomes
+    ``P**(n-k)``, exact wherever every ``P != 0``."""
+    highest: dict = {}
+    split = []
+    for term in _terms(expr):
+        factors = _factors(term)
+        for base, exponent, _ in factors:
+            if base in inverses and exponent is not None:
+                highest[base] = max(highest.get(base, 0), exponent)
+        split.append(factors)
+    if not highest:
+        return expr, False
+    terms = []
+    for factors in split:
+        product = se.Integer(1)
+        powers = dict.fromkeys(highest, 0)
+        for base, exponent, factor in factors:
+            if base in highest:
+                powers[base] = exponent
+            else:
+                product = product * factor
+        for w, n in highest.items():
+            product = product * inverses[w] ** (n - powers[w])
+        terms.append(product)
+    return reduce(operator.add, terms), True
+
+
+def _is_zero(d: Any, converter: _Converter) -> bool:
+    """Whether rational arithmetic reduces ``d`` to 0: expand; lower radical powers; clear the inverses."""
     expanded = se.expand(d)
-    for _ in range(6):
+    for _ in range(8):
         if expanded == 0:
             return True
-        if isinstance(expanded, se.Add) and len(expanded.args) > MAX_COMMON_DENOMINATOR:
+        if isinstance(expanded, se.Add) and len(expanded.args) > MAX_EXPANDED_TERMS:
             return False
-        numerator, _ = expanded.as_numer_denom()
-        numerator = se.expand(numerator)
-        if numerator == 0:
-            return True
-        lowered, changed = _lower(numerator, rules)
+        lowered, changed = _lower(expanded, converter)
+        if not changed:
+            lowered, changed = _clear(expanded, converter.inverses)
         if not changed:
             return False
         expanded = se.expand(lowered)
@@ -172,8 +262,6 @@ def exact_zero(lhs: Any, rhs: Any, independent: bool = True) -> tuple[str, str]:
     ``independent=False`` (e.g. an equality hypothesis ties the variables) never reports "fail".
     """
     difference = lhs - rhs
-    if sum(1 for _ in sympy.preorder_traversal(difference)) > MAX_NODES:
-        return "not expressible", f"more than {MAX_NODES} nodes"
     if _size(difference, {}) > MAX_TERMS:
         return "not expressible", f"its expansion may have more than {MAX_TERMS} terms"
     converter = _Converter()
@@ -181,13 +269,14 @@ def exact_zero(lhs: Any, rhs: Any, independent: bool = True) -> tuple[str, str]:
         d = converter(difference)
     except _TooLarge:
         return "not expressible", f"a power above {MAX_EXPANDED_POWER} of a sum"
-    if _is_zero(d, converter.rules):
+    if _is_zero(d, converter):
         return "pass", ""
     leaves_free = not converter.atoms and not converter.radicals
     integer_leaves = [str(v) for v in converter.leaves if v.is_integer]
     if leaves_free and independent and not integer_leaves:
         return "fail", "a nonzero rational function of the variables"
     kinds = [str(a) for a in list(converter.atoms)[:3]] + [f"({b})**(1/{q})" for b, q in list(converter.radicals)[:3]]
+    kinds = [k if len(k) < 80 else k[:77] + "..." for k in kinds]
     return "not expressible", "SymEngine did not reduce the difference to 0" + (
         f"; it treats {', '.join(kinds)} as independent atoms" if kinds else "")
 
@@ -202,12 +291,12 @@ def exact_number(lhs: Any, rhs: Any, values: dict) -> tuple[str, str]:
     >>> exact_number(sympy.sqrt(x), x, {x: sympy.Integer(2)})[0]
     'not expressible'
     """
-    converter = _Converter()
+    converter = _Converter(plain=True)
     try:
         d = converter(lhs - rhs)
         substitution = {}
         for leaf, symbol in converter.leaves.items():
-            value = _Converter()(sympy.sympify(values[leaf])) if leaf in values else None
+            value = _Converter(plain=True)(sympy.sympify(values[leaf])) if leaf in values else None
             if value is None or not isinstance(value, se.Number):
                 return "not expressible", f"{leaf} has no rational value at the witness"
             substitution[symbol] = value

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import sympy
 from sympy.core.function import AppliedUndef
 
-__all__ = ["NotExplicit", "Scan", "scan", "Expander", "MAX_TERMS"]
+__all__ = ["NotExplicit", "Scan", "scan", "Store", "Expander", "MAX_TERMS"]
 
 MAX_TERMS = 200_000  #: sum and product terms one expansion may create
 
@@ -93,6 +93,18 @@ def _integer(value: Any, what: str) -> int:
     return int(value)
 
 
+class Store:
+    """The definitions made explicit at one batch size, shared by every step: each defined symbol (or entry
+    ``xhat[3]``) is a placeholder, with its value in terms of earlier placeholders (:attr:`body`), its fully
+    explicit value (:attr:`inlined`) and its derivatives (:attr:`derivatives`), each computed once."""
+
+    def __init__(self) -> None:
+        self.placeholder: dict = {}  # definition key -> placeholder Dummy (None while being built)
+        self.body: dict = {}
+        self.inlined: dict = {}
+        self.derivatives: dict = {}
+
+
 class Expander:
     """Explicit forms at one batch: ``Expander(definitions, env, functions)(expr)``.
 
@@ -100,30 +112,73 @@ class Expander:
     ``env`` gives the batch size and the free indices their integers; ``functions`` optionally replaces
     undefined functions (e.g. by random polynomials, for numeric checks) before differentiation.
     Definitions are expanded with the batch size only, so a step's indices never leak into them.
+
+    A derivative is taken on explicit expressions: with ``lazy=True`` (the default) defined symbols stay
+    placeholders ``p`` while it is taken, by the chain rule ``df/dv = ∂f/∂v + Σ ∂f/∂p · dp/dv`` with each
+    ``dp/dv`` (itself explicit) computed once, and are then replaced by their explicit values - the same
+    result as :func:`sympy.diff` of the fully expanded expression, without differentiating shared
+    subexpressions (a batch mean, a variance) again for every use.
     """
 
-    def __init__(self, definitions: dict, env: dict, functions: dict | None = None, batch: dict | None = None):
+    def __init__(self, definitions: dict, env: dict, functions: dict | None = None, batch: dict | None = None,
+                 store: Store | None = None, lazy: bool = True):
         self.definitions = definitions
         self.env = {k: sympy.sympify(v) for k, v in env.items()}
         self.batch = dict(self.env) if batch is None else {k: sympy.sympify(v) for k, v in batch.items()}
         self.functions = functions or {}
-        self.cache: dict = {}
+        self.store = store or Store()
+        self.lazy = lazy
         self.terms = 0
 
     def __call__(self, expr: Any) -> Any:
-        return self.walk(expr, self.env)
+        return self.inline(self.walk(expr, self.env))
 
+    # --- definitions as placeholders ---------------------------------------------------------------
     def _defined(self, key: Any, value: Any, env: dict) -> Any:
-        if key not in self.cache:
-            self.cache[key] = None  # a guard against cycles; certificates are checked acyclic
+        store = self.store
+        if key not in store.placeholder:
+            store.placeholder[key] = None  # a guard against cycles; certificates are checked acyclic
             try:
-                self.cache[key] = self.walk(value, env)
+                body = self.walk(value, env)
             except BaseException:
-                del self.cache[key]
+                del store.placeholder[key]
                 raise
-        if self.cache[key] is None:
+            name = str(key[0]) + str(list(key[1])) if isinstance(key, tuple) else str(key)
+            placeholder = sympy.Dummy(name, real=True) if body.is_real else sympy.Dummy(name)
+            store.placeholder[key], store.body[placeholder] = placeholder, body
+        placeholder = store.placeholder[key]
+        if placeholder is None:
             raise NotExplicit(f"{key} is defined in terms of itself")
-        return self.cache[key]
+        return placeholder if self.lazy else self.inline(placeholder)
+
+    def _placeholders(self, e: Any) -> list:
+        return sorted((s for s in e.free_symbols if s in self.store.body), key=lambda s: s.dummy_index)
+
+    def inline(self, e: Any) -> Any:
+        """``e`` with every placeholder replaced by its explicit value."""
+        found = self._placeholders(e)
+        if not found:
+            return e
+        inlined = self.store.inlined
+        for p in found:
+            if p not in inlined:
+                inlined[p] = self.inline(self.store.body[p])
+        return e.xreplace({p: inlined[p] for p in found})
+
+    def _total(self, f: Any, v: Any) -> Any:
+        """The derivative of ``f`` (with placeholders) with respect to the leaf ``v``, by the chain rule."""
+        d = sympy.diff(f, v)
+        for p in self._placeholders(f):
+            dp = self._dplaceholder(p, v)
+            if dp != 0:
+                d = d + sympy.diff(f, p) * dp
+        return d
+
+    def _dplaceholder(self, p: Any, v: Any) -> Any:
+        key = (p, v)
+        if key not in self.store.derivatives:
+            self.store.derivatives[key] = self._total(self.store.body[p], v)
+        return self.store.derivatives[key]
 
     def _count(self, n: int) -> None:
         self.terms += n
@@ -173,7 +228,8 @@ class Expander:
         if isinstance(e, sympy.Limit):
             var = e.args[1]
             inner = {k: v for k, v in env.items() if k != var}
-            return sympy.Limit(self.walk(e.args[0], inner), var, self.walk(e.args[2], env), str(e.args[3]))
+            expr = self.inline(self.walk(e.args[0], inner))
+            return sympy.Limit(expr, var, self.inline(self.walk(e.args[2], env)), str(e.args[3]))
         if not e.args:
             return e
         args = [self.walk(a, env) for a in e.args]
@@ -190,4 +246,10 @@ class Expander:
             if not (isinstance(explicit, (sympy.Symbol, sympy.Indexed))):
                 raise NotExplicit(f"a derivative with respect to {explicit}, not a variable")
             variables.append((explicit, int(n)))
-        return sympy.diff(self.walk(e.expr, env), *variables)
+        f = self.walk(e.expr, env)
+        if not self.lazy:
+            return sympy.diff(f, *variables)
+        for v, n in variables:
+            for _ in range(n):
+                f = self._total(f, v)
+        return f
