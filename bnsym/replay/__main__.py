@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bnsym.replay", description="Replay a bnsym proof certificate.")
     parser.add_argument("file", help="certificate JSON file, or - for standard input")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
-    parser.add_argument("--points", type=int, default=5, help="random points per step (default 5)")
+    parser.add_argument("--points", type=int, default=5,
+                        help="random batch sizes and indices per step, each at 4 random value draws (default 5)")
     parser.add_argument("--verbose", action="store_true", help="print a line per step to stderr")
     args = parser.parse_args(argv)
     try:

@@ -1,11 +1,14 @@
 """Re-check every step of a certificate: numerically at random admissible points, exactly with SymEngine.
 
-For an ``eq``/``lemma``/``le`` step, each point is: a batch size ``m`` (the certificate's, or random in
-``2..7``), a random integer ``1..m`` for every free index, a random exact value for every other symbol
-and every leaf entry (respecting its assumptions), the values fixed by hypotheses ``Eq(symbol, number)``;
-a point that violates another hypothesis is drawn again. The step is made explicit at that ``m``
+For an ``eq``/``lemma``/``le`` step, ``points`` times (default 5): a batch size ``m`` (the certificate's,
+or random in ``2..7``) and a random integer ``1..m`` for every free index; then, :data:`VALUES_PER_INSTANCE`
+times, a random exact value for every other symbol and every leaf entry (respecting its assumptions),
+with the values fixed by hypotheses ``Eq(symbol, number)``; values that violate another hypothesis are
+drawn again. The step is made explicit at that ``m``
 (:mod:`.expand`) and both sides are evaluated to 60 digits (:mod:`.evaluate`). A point where a side is
-undefined does not count; a step with no defined point is "unchecked". A ``ne`` step is evaluated at its
+undefined does not count; a step with no defined point is "unchecked". The random draws are seeded
+with the ``seed`` and a SHA-256 of the certificate, so a replay is reproducible, yet the points cannot be
+known (and a false step tuned to them) before the certificate is written. A ``ne`` step is evaluated at its
 witness only, which must be complete and admissible, with a rigorous (exact or interval) separation.
 The exact check (:mod:`.exact`) runs at up to two of the batches and index values drawn.
 
@@ -20,6 +23,8 @@ The exact check (:mod:`.exact`) runs at up to two of the batches and index value
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import sys
 from dataclasses import dataclass, field
@@ -28,17 +33,18 @@ from typing import Any
 import mpmath
 import sympy
 
-from .certificate import Certificate, Step, read_certificate
+from .certificate import Certificate, Step, load_json, read_certificate
 from .draw import admissible, draw_index, draw_value, random_polynomial
 from .evaluate import Undefined, Unevaluable, evaluate, holds
 from .exact import exact_number, exact_zero, se as symengine
 from .expand import Expander, NotExplicit, Store, scan
-from .report import ReplayReport, StepReport
+from .report import ReplayError, ReplayReport, StepReport
 
 __all__ = ["check_certificate", "TOLERANCE"]
 
 TOLERANCE = mpmath.mpf(10) ** -40  #: relative tolerance of the numeric equality and inequality checks
 EXACT_INSTANCES = 2  #: batches (with index values) at which the exact check runs
+VALUES_PER_INSTANCE = 4  #: random value draws at each random batch size and index choice
 
 
 @dataclass
@@ -48,12 +54,12 @@ class _Context:
     fixed: dict  # symbol -> number, from Eq(symbol, number) hypotheses
     constraints: list
     independent: bool  # no equality constraint ties the variables together
-    seed: int
+    seed: str
     points: int
     cache: dict = field(default_factory=dict)  # batch size -> Store of explicit definitions, shared by the steps
 
 
-def _context(cert: Certificate, seed: int, points: int) -> _Context:
+def _context(cert: Certificate, seed: str, points: int) -> _Context:
     definitions: dict = {}
     for d in cert.definitions:
         definitions[d.symbol] = (d.index, d.value) if d.index else d.value
@@ -140,8 +146,8 @@ class _StepCheck:
                 values[leaf] = draw_value(getattr(leaf, "assumptions0", {}), self.rng, str(leaf))
         return values
 
-    def point(self) -> tuple | None:
-        """``(m, indices, lhs, rhs, values)`` at an admissible point, or ``None`` after 10 rejections."""
+    def instance(self) -> tuple:
+        """A random batch size and free indices: ``(m, indices, lhs, rhs, constraints, leaves)`` made explicit."""
         m = self.batch_size()
         batch = {s: sympy.Integer(m) for s in self.batch}
         indices = {i: self.ctx.fixed[i] if i in self.ctx.fixed else draw_index(i, m, self.rng, batch)
@@ -150,11 +156,15 @@ class _StepCheck:
         leaves = self.leaves([lhs, rhs, *constraints])
         self.complex.update(str(getattr(leaf, "base", leaf)) for leaf in leaves
                             if leaf.is_real is None and leaf not in self.ctx.fixed)
+        return m, indices, lhs, rhs, constraints, leaves
+
+    def point(self, leaves: list, constraints: list) -> dict | None:
+        """Random admissible values of the leaves, or ``None`` after 10 draws that violate a hypothesis."""
         for _ in range(10):
             values = self.draw(leaves)
             try:
                 if all(holds(c, values) for c in constraints):
-                    return m, indices, lhs, rhs, values
+                    return values
             except Undefined:
                 continue
         return None
@@ -176,29 +186,33 @@ class _StepCheck:
 
     def random_points(self) -> tuple:
         defined, undefined, worst, failed = 0, 0, mpmath.mpf(0), None
-        used: list = []
+        used: list = []  # distinct (batch size, index values) with a defined point
+        instances = 0
         for _ in range(self.ctx.points * 8):
-            if defined >= self.ctx.points:
+            if instances >= self.ctx.points:
                 break
-            found = self.point()
-            if found is None:
-                continue
-            m, indices, lhs, rhs, values = found
-            try:
-                l, r = evaluate(lhs, values), evaluate(rhs, values)
-                if self.step.kind == "le":
-                    l, r = _real(l), _real(r)
-            except Undefined:
-                undefined += 1
-                continue
-            defined += 1
-            scale = max(mpmath.mpf(1), abs(l), abs(r))
-            error = max(mpmath.mpf(0), (l - r) / scale) if self.step.kind == "le" else abs(l - r) / scale
-            worst = max(worst, error)
-            if error > TOLERANCE and failed is None:
-                failed = _describe(m, indices, values)
-            if (m, tuple(indices.values())) not in used:
-                used.append((m, tuple(indices.values())))
+            m, indices, lhs, rhs, constraints, leaves = self.instance()
+            before = defined
+            for _ in range(VALUES_PER_INSTANCE):
+                values = self.point(leaves, constraints)
+                if values is None:
+                    break
+                try:
+                    l, r = evaluate(lhs, values), evaluate(rhs, values)
+                    if self.step.kind == "le":
+                        l, r = _real(l), _real(r)
+                except Undefined:
+                    undefined += 1
+                    continue
+                defined += 1
+                scale = max(mpmath.mpf(1), abs(l), abs(r))
+                error = max(mpmath.mpf(0), (l - r) / scale) if self.step.kind == "le" else abs(l - r) / scale
+                worst = max(worst, error)
+                if error > TOLERANCE and failed is None:
+                    failed = _describe(m, indices, values)
+                if (m, tuple(indices.values())) not in used:
+                    used.append((m, tuple(indices.values())))
+            instances += defined > before
         if not defined:
             note = f"no admissible point where both sides are defined ({undefined} undefined)"
             return "unchecked", "not expressible", 0, None, note
@@ -334,8 +348,13 @@ def check_certificate(certificate: Any, *, seed: int = 0, points: int = 5, verbo
     ``ok`` is true when the certificate has steps and every step's numeric check passed and no exact check
     failed. ``verbose`` prints a line per step to stderr. Malformed input raises :class:`ReplayError`.
     """
-    cert = read_certificate(certificate)
-    ctx = _context(cert, seed, points)
+    data = load_json(certificate)
+    cert = read_certificate(data)
+    try:  # the points depend on the certificate itself: they cannot be known when it is written
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
+    except (TypeError, ValueError) as error:
+        raise ReplayError(f"the certificate is not JSON data: {error}") from None
+    ctx = _context(cert, f"{seed}:{digest}", points)
     reports = []
     for step in cert.steps:
         try:
