@@ -354,3 +354,13 @@ def test_leaves_without_a_real_assumption_are_drawn_complex_and_said_so():
     w = sympy.IndexedBase("w")  # srepr of IndexedBase(Symbol('w'), real=True) would lose the assumption too
     report = check_certificate(certificate(step("eq", sympy.Abs(w[1]) ** 2, w[1] ** 2), definitions=[]))
     assert report.steps[0].numeric == "fail" and "w (no real assumption) drawn complex" in report.steps[0].note
+
+
+def test_integer_valued_functions():
+    n = sympy.Symbol("n", integer=True)
+    x = sympy.Symbol("x", real=True)
+    report = check_certificate(certificate(
+        step("eq", sympy.Mod(n**3 - n, 3), 0), step("eq", sympy.Mod(n**2, 4), 0),
+        step("eq", sympy.floor(x) + sympy.floor(-x), -1), definitions=[]))
+    assert [s.numeric for s in report.steps] == ["pass", "fail", "fail"]  # the last is 0 at integers
+    assert report.steps[1].note.startswith("fails at n = ")

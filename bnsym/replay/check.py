@@ -209,7 +209,7 @@ class _StepCheck:
                 error = max(mpmath.mpf(0), (l - r) / scale) if self.step.kind == "le" else abs(l - r) / scale
                 worst = max(worst, error)
                 if error > TOLERANCE and failed is None:
-                    failed = _describe(m, indices, values)
+                    failed = _describe(m if self.batch or self.indices else None, indices, values)
                 if (m, tuple(indices.values())) not in used:
                     used.append((m, tuple(indices.values())))
             instances += defined > before
@@ -336,8 +336,8 @@ def _real(value: Any) -> Any:
     return value
 
 
-def _describe(m: int, indices: dict, values: dict) -> str:
-    shown = [f"m = {m}"] + [f"{k} = {v}" for k, v in indices.items()]
+def _describe(m: int | None, indices: dict, values: dict) -> str:
+    shown = ([] if m is None else [f"m = {m}"]) + [f"{k} = {v}" for k, v in indices.items()]
     shown += [f"{k} = {v}" for k, v in list(values.items())[:12]]
     return ", ".join(shown) + (", ..." if len(values) > 12 else "")
 

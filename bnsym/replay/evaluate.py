@@ -146,6 +146,13 @@ class _Evaluator:
             return ctx.mpf(1 if self.sign(self(e.args[0])) > 0 else 0)
         if isinstance(e, Sigmoid):
             return 1 / (1 + ctx.exp(-self(e.args[0])))
+        if isinstance(e, (sympy.floor, sympy.ceiling)):
+            return self.rounding(self.real(self(e.args[0])), isinstance(e, sympy.floor))
+        if isinstance(e, sympy.Mod):  # SymPy's Mod: a - b*floor(a/b), the sign of the divisor
+            a, b = self.real(self(e.args[0])), self.real(self(e.args[1]))
+            if self.sign(b) == 0:
+                raise Undefined("Mod by 0")
+            return a - b * self.rounding(a / b, True)
         if isinstance(e, (sympy.Max, sympy.Min)):
             return self.extremum(e)
         if isinstance(e, sympy.DiracDelta):  # from differentiating sign or Heaviside: 0 away from the kink
@@ -187,6 +194,15 @@ class _Evaluator:
                 return mpmath.mpf(0)
             raise Undefined("0 to a nonpositive power")
         return mpmath.power(b, x)
+
+    def rounding(self, x: Any, down: bool) -> Any:
+        """``floor`` or ``ceiling``; in interval mode only when the whole interval rounds to one integer."""
+        if not self.rigorous:
+            return mpmath.floor(x) if down else mpmath.ceil(x)
+        lo, hi = (mpmath.floor(x.a), mpmath.floor(x.b)) if down else (mpmath.ceil(x.a), mpmath.ceil(x.b))
+        if lo != hi:
+            raise Undefined("the interval straddles an integer")
+        return self.ctx.mpf(lo)
 
     def extremum(self, e: Any) -> Any:
         values = [self.real(self(a)) for a in e.args]
