@@ -85,6 +85,8 @@ class Certificate:
     hypothesis_texts: tuple[str, ...]
     definitions: tuple[Definition, ...]
     steps: tuple[Step, ...]
+    sizes: tuple[str, ...] = ()  # other size symbols (e.g. the width n): drawn in 1..3 like the batch size
+    ranges: tuple[tuple[str, str], ...] = ()  # free index name -> the size symbol it ranges up to (else the batch)
 
 
 def load_json(source: Any) -> dict:
@@ -219,6 +221,14 @@ def read_certificate(source: Any) -> Certificate:
     batch_symbol = batch if isinstance(batch, str) else data.get("batch_symbol", "m")
     if not (isinstance(batch_symbol, str) and batch_symbol.isidentifier()):
         raise ReplayError(f"certificate field 'batch_symbol' must be a symbol name, got {batch_symbol!r}")
+    sizes = data.get("sizes", [])
+    if not (isinstance(sizes, list) and len(sizes) <= 8 and all(isinstance(x, str) and x.isidentifier()
+                                                                for x in sizes)):
+        raise ReplayError("certificate field 'sizes' must be a list of at most 8 symbol names")
+    ranges = data.get("ranges", {})
+    if not (isinstance(ranges, dict) and len(ranges) <= 16 and all(
+            isinstance(a, str) and a.isidentifier() and isinstance(b, str) and b in sizes for a, b in ranges.items())):
+        raise ReplayError("certificate field 'ranges' must map index names to names listed in 'sizes'")
     hypotheses, texts = [], []
     for n, entry in enumerate(_list(data, "hypotheses")):
         if not isinstance(entry, dict):
@@ -240,4 +250,5 @@ def read_certificate(source: Any) -> Certificate:
     for n, entry in enumerate(entries):
         steps.append(_step(entry, n, seen))
         seen.add(steps[-1].id)
-    return Certificate(theorem, holds, batch, batch_symbol, tuple(hypotheses), tuple(texts), definitions, tuple(steps))
+    return Certificate(theorem, holds, batch, batch_symbol, tuple(hypotheses), tuple(texts), definitions, tuple(steps),
+                       tuple(sizes), tuple(sorted(ranges.items())))

@@ -97,14 +97,16 @@ class _StepCheck:
         free = found.free - set(ctx.definitions)
         name = ctx.cert.batch_symbol
         self.batch = {s for s in free if isinstance(s, sympy.Symbol) and s.name == name}
-        self.indices = sorted((s for s in free - self.batch
+        self.sizes = {s for s in free if isinstance(s, sympy.Symbol) and s.name in ctx.cert.sizes} - self.batch
+        self.indices = sorted((s for s in free - self.batch - self.sizes
                                if isinstance(s, sympy.Idx) or (s.is_integer and s in found.index_position)), key=str)
-        self.params = sorted(free - self.batch - set(self.indices), key=str)
+        self.params = sorted(free - self.batch - self.sizes - set(self.indices), key=str)
         self.functions = found.functions
         self.polynomials = {key: random_polynomial(key[1], self.rng) for key in found.functions}
         names = {str(s) for s in ctx.definitions}
         self.notes = [f"{s} is not the defined {s} (its assumptions differ)" for s in self.params if str(s) in names]
         self.instances: dict = {}
+        self.size_values: dict = {}
         self.complex: set = set()  # leaves without a realness assumption, drawn complex
 
     # --- points ------------------------------------------------------------------------------------
@@ -120,14 +122,15 @@ class _StepCheck:
         return self.rng.randint(2, 7)
 
     def explicit(self, m: int, indices: dict, functions: dict) -> tuple:
-        key = (m, tuple(indices.values()), bool(functions))
+        key = (m, tuple(indices.values()), bool(functions), tuple(sorted(self.size_values.items(), key=str)))
         if key not in self.instances:
-            env = {**{s: sympy.Integer(m) for s in self.batch}, **indices}
+            sizes = {s: sympy.Integer(v) for s, v in self.size_values.items()}
+            env = {**{s: sympy.Integer(m) for s in self.batch}, **sizes, **indices}
             # definitions depend on the batch size only: share their explicit forms between the steps
-            store = self.ctx.cache.setdefault(m, Store()) if not functions else None
+            store = self.ctx.cache.setdefault((m, key[3]), Store()) if not functions else None
             lazy = bool(functions) or not self.functions  # undefined functions are differentiated in full
-            expand = Expander(self.ctx.definitions, env, functions, {s: sympy.Integer(m) for s in self.batch},
-                              store, lazy)
+            expand = Expander(self.ctx.definitions, env, functions,
+                              {**{s: sympy.Integer(m) for s in self.batch}, **sizes}, store, lazy)
             self.instances[key] = (expand(self.step.lhs), expand(self.step.rhs),
                                    [expand(c) for c in self.ctx.constraints])
         return self.instances[key]
@@ -149,9 +152,13 @@ class _StepCheck:
     def instance(self) -> tuple:
         """A random batch size and free indices: ``(m, indices, lhs, rhs, constraints, leaves)`` made explicit."""
         m = self.batch_size()
+        self.size_values = {s: self.rng.randint(1, 3) for s in sorted(self.sizes, key=str)}
         batch = {s: sympy.Integer(m) for s in self.batch}
-        indices = {i: self.ctx.fixed[i] if i in self.ctx.fixed else draw_index(i, m, self.rng, batch)
-                   for i in self.indices}
+        batch.update({s: sympy.Integer(v) for s, v in self.size_values.items()})
+        upper = {name: next((v for s, v in self.size_values.items() if s.name == size), m)
+                 for name, size in self.ctx.cert.ranges}
+        indices = {i: self.ctx.fixed[i] if i in self.ctx.fixed else
+                   draw_index(i, upper.get(i.name, m), self.rng, batch) for i in self.indices}
         lhs, rhs, constraints = self.explicit(m, indices, self.polynomials)
         leaves = self.leaves([lhs, rhs, *constraints])
         self.complex.update(str(getattr(leaf, "base", leaf)) for leaf in leaves
@@ -349,6 +356,8 @@ def check_certificate(certificate: Any, *, seed: int = 0, points: int = 5, verbo
     failed. ``verbose`` prints a line per step to stderr. Malformed input raises :class:`ReplayError`.
     """
     data = load_json(certificate)
+    if isinstance(data, dict) and data.get("format") == BUNDLE_FORMAT:
+        return _check_bundle(data, seed=seed, points=points, verbose=verbose)
     cert = read_certificate(data)
     try:  # the points depend on the certificate itself: they cannot be known when it is written
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
@@ -373,3 +382,24 @@ def check_certificate(certificate: Any, *, seed: int = 0, points: int = 5, verbo
     return ReplayReport(ok=bool(reports) and all(r.passed for r in reports), theorem=cert.theorem, holds=cert.holds,
                         steps=tuple(reports), seed=seed, engines=engines, bnsym_modules=modules,
                         ignored_hypotheses=ignored)
+
+
+BUNDLE_FORMAT = "bnsym-certificate-bundle/1"
+
+
+def _check_bundle(data: dict, *, seed: int, points: int, verbose: bool) -> ReplayReport:
+    """A bundle (``bnsym.Proof.certificate()``): one ``bnsym-certificate/1`` part per context of the proof.
+
+    Every part is replayed; the report lists all their steps (ids as in the bundle) and is ok when every part is."""
+    parts = data.get("parts")
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
+        raise ReplayError("a certificate bundle needs a non-empty list of parts")
+    if len(parts) > 1000:
+        raise ReplayError("a certificate bundle of more than 1000 parts is refused")
+    reports = [check_certificate(part, seed=seed, points=points, verbose=verbose) for part in parts]
+    first = reports[0]
+    return ReplayReport(ok=all(r.ok for r in reports), theorem=str(data.get("theorem", first.theorem)),
+                        holds=data.get("holds", first.holds) if isinstance(data.get("holds"), (bool, type(None)))
+                        else None, steps=tuple(s for r in reports for s in r.steps), seed=seed,
+                        engines=first.engines, bnsym_modules=tuple(sorted({m for r in reports for m in r.bnsym_modules})),
+                        ignored_hypotheses=tuple(dict.fromkeys(h for r in reports for h in r.ignored_hypotheses)))

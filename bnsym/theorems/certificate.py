@@ -28,23 +28,54 @@ def _srepr(expr) -> str:
     return sympy.srepr(sympy.sympify(expr))
 
 
+def _plain_symbols(ctx: K.Context) -> dict:
+    """Defined quantities that are not symbols (``∂ℓ/∂σ²``) as plain symbols, for the certificate."""
+    out = {}
+    for d in ctx.definitions:
+        if not isinstance(d.symbol, (sympy.Symbol, sympy.IndexedBase)):
+            name = "".join(c if c.isalnum() else "_" for c in str(d.symbol)).strip("_")
+            out[d.symbol] = sympy.Symbol(f"named_{name}", real=True)
+    return out
+
+
+def _ordered(definitions) -> list:
+    """Definitions in dependency order (an evaluation point such as ``V := aW`` first where it is used)."""
+    done, out, pending = set(), [], list(definitions)
+    while pending:
+        for d in pending:
+            uses = {e.symbol for e in pending if e is not d and (d.value.has(e.symbol) or any(
+                isinstance(x, sympy.Indexed) and x.base == e.symbol for x in d.value.atoms(sympy.Indexed)))}
+            if not uses:
+                out.append(d)
+                pending.remove(d)
+                break
+        else:  # a cycle cannot happen in a kernel context; keep the order
+            out.extend(pending)
+            break
+    return out
+
+
 def _context_part(proof, ctx: K.Context) -> dict:
     batch = int(ctx.m) if ctx.concrete else str(ctx.m)
+    plain = _plain_symbols(ctx)
     hyps = [{"text": f"{sym} = {val}", "expr": _srepr(sympy.Eq(sym, val, evaluate=False))} for sym, val in ctx.values]
     hyps += [{"text": text, "expr": None} for text in ctx.hypotheses]
     defs = []
-    for d in ctx.definitions:
-        entry = {"symbol": _srepr(d.symbol), "value": _srepr(d.value)}
+    for d in _ordered(ctx.definitions):
+        entry = {"symbol": _srepr(plain.get(d.symbol, d.symbol)), "value": _srepr(d.value.xreplace(plain))}
         if d.index is not None:
             entry["index"] = _srepr(d.index)
-        if d.at:
-            entry["at"] = True  # an evaluation point: substituted after derivatives are taken
-        defs.append(entry)
+        defs.append(entry)  # an evaluation point V := aW: the replay's chain rule treats ∂/∂V as at V
+    sizes = sorted({str(upper) for item in ctx.free if isinstance(item, tuple) for upper in [item[1]]})
+    ranges = {str(item[0]): str(item[1]) for item in ctx.free if isinstance(item, tuple)}
     return {"format": PART_FORMAT, "theorem": proof.name, "statement": proof.statement, "holds": proof.holds,
-            "batch": batch, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": []}
+            "batch": batch, "sizes": sizes or (["n"] if any(d.value.has(sympy.Symbol("n", integer=True,
+                                                                                     positive=True))
+                                                              for d in ctx.definitions) else []),
+            "ranges": ranges, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": [], "_plain": plain}
 
 
-def _step(fact: K.Fact, reason: str, n: int) -> dict | None:
+def _step(fact: K.Fact, reason: str, n: int, plain: dict) -> dict | None:
     cites = [c for c in fact.cites if c.kind == "eq"]
     if any(c.rule.startswith("hypothesis") for c in fact.cites) or fact.rule.startswith("hypothesis"):
         return None
@@ -54,6 +85,7 @@ def _step(fact: K.Fact, reason: str, n: int) -> dict | None:
         lhs = expr.xreplace({sym: point})
     else:
         lhs, rhs = K._rewrite(lhs, cites), K._rewrite(rhs, cites)
+    lhs, rhs = lhs.xreplace(plain), rhs.xreplace(plain)
     out = {"id": n, "kind": fact.kind if fact.kind != "gt" else "ne", "lhs": _srepr(lhs), "rhs": _srepr(rhs),
            "rule": fact.rule, "reason": reason, "cites": []}
     if fact.witness:
@@ -72,7 +104,7 @@ def certificate(proof) -> dict:
         key = id(fact.context)
         if key not in parts:
             parts[key] = _context_part(proof, fact.context)
-        entry = _step(fact, step.reason, n)
+        entry = _step(fact, step.reason, n, parts[key]["_plain"])
         if entry is None:
             parts[key]["narrative"].append(f"{step.reason} (relies on a hypothesis of the theorem: not replayed)")
             continue
@@ -81,4 +113,5 @@ def certificate(proof) -> dict:
     return {"format": FORMAT, "theorem": proof.name, "statement": proof.statement, "holds": proof.holds,
             "batch": proof.batch if isinstance(proof.batch, int) else "m",
             "conditions": [c.text for c in proof.conditions], "lemmas": list(proof.lemmas),
-            "parts": [p for p in parts.values() if p["steps"] or p["narrative"]]}
+            "parts": [{k: v for k, v in p.items() if k != "_plain"} for p in parts.values()
+                      if p["steps"] or p["narrative"]]}
