@@ -123,7 +123,7 @@ def _sparse_jacobian(values: Matrix, wrt: Matrix) -> dict[tuple[int, int], Expr]
 
 
 def check_eps(eps) -> Expr:
-    """BN's ``ε`` as an exact SymPy value: a finite real number ``>= 0`` (floats and ``Decimal``s by their
+    """BN's ``ε`` as an exact SymPy value: a finite real number ``>= 0`` (floats and ``Decimal`` values by their
     decimal value) or a nonnegative SymPy expression whose symbols have plain names (:func:`check_name`);
     such a symbolic ε then needs a value wherever the network is evaluated.
 
