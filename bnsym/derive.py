@@ -319,7 +319,10 @@ class Derivation:
 
         ``values`` maps names to numbers or arrays: parameters by name (``"w1"``, ``"W1"``), ``"x"`` for
         the inputs (shape ``samples × features``), ``"t"`` for MSE targets, ``"dJ/dyhat"`` for an abstract
-        loss's upstream gradient; single SymPy symbols may also be keys.
+        loss's upstream gradient, a symbolic ``ε`` by its name (its value is required); the network's own
+        SymPy symbols may also be keys. Unknown keys, complex, boolean, non-finite or too large values are a
+        :class:`~bnsym.errors.ValuesError`, and so is a batch that BN cannot normalize in float64 (see
+        :data:`bnsym.numeric.NEGLIGIBLE`) and a float64 overflow.
 
         >>> from bnsym import chain
         >>> chain(2).gradient("w1").evaluate({"x": 1.0, "w1": 2.0})
