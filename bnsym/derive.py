@@ -15,9 +15,6 @@ dJ/dyhat*b*c*x
 """
 from __future__ import annotations
 
-import math
-import numbers
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,20 +27,11 @@ from sympy import Expr, Matrix, Symbol
 from .errors import UnknownParameterError, ValuesError
 from .functions import Partial
 from .layers import entry_symbols, flat, sparse_vjp
-from .network import Network
+from .network import Network, adjoint_name
+from .numeric import check_divisors, lambdify_safely, real_array
 
 __all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols", "upstream_symbols",
            "tree_size"]
-
-
-def adjoint_name(node: str) -> str:
-    """Name of the adjoint ``∂J/∂node`` of a node: a bar over its letters (``z1`` → ``zbar1``).
-
-    >>> adjoint_name("z1"), adjoint_name("zhat2"), adjoint_name("yhat")
-    ('zbar1', 'zhatbar2', 'yhatbar')
-    """
-    match = re.match(r"^(.*?)(\d*)$", node)
-    return f"{match.group(1)}bar{match.group(2)}"
 
 
 def _scalar_or_matrix(matrix: Matrix):
@@ -113,6 +101,15 @@ class Gradients(Mapping):
         return self.shared, [self.raw[name] for name in self.raw]
 
     @cached_property
+    def _compiled(self):
+        """``(names, function)``: the gradients, then ``[d, *values]`` for each of the network's divisors."""
+        names = named_symbols(self.network)
+        args = [s for matrix in names.values() for s in matrix]
+        outputs = [self.raw[name] for name in self.raw]
+        outputs += [[d, *values] for _, d, values in self.network.divisors]
+        return names, self.lambdify(args, outputs, modules="numpy")
+
+    @property
     def numeric(self):
         """All gradients as one NumPy function of the network's named inputs, evaluated through the shared
         subexpressions (never the fully substituted closed forms, which grow exponentially with stacked BN).
@@ -125,16 +122,19 @@ class Gradients(Mapping):
         >>> list(names), [float(g[0, 0]) for g in f(2.0, 3.0, 5.0, 1.0)]   # w1, w2, x, dJ/dyhat
         (['w1', 'w2', 'x', 'dJ/dyhat'], [15.0, 10.0])
         """
-        names = named_symbols(self.network)
-        args = [s for matrix in names.values() for s in matrix]
-        return names, self.lambdify(args, [self.raw[name] for name in self.raw], modules="numpy")
+        names, compiled = self._compiled
+        count = len(self.raw)
+        return names, lambda *values: compiled(*values)[:count]
 
     def lambdify(self, args: list, outputs: list, **options: Any):
         """``sympy.lambdify`` of ``outputs`` that first evaluates :attr:`shared` in order (given as its ``cse``).
 
         ``args`` (symbols, or lists of symbols) and ``outputs`` (expressions or matrices, possibly in nested
-        lists) may use the network's symbols and the shared ones; all are renamed to Python identifiers first,
-        since names such as ``z1^(1)`` or ``dJ/dyhat`` are not. Other keywords go to ``sympy.lambdify``.
+        lists) may use the network's symbols and the shared ones. Every symbol is renamed to a generated name
+        first (:func:`bnsym.numeric.lambdify_safely`), so no symbol's name reaches the generated code, and
+        misuse (an argument that is not a symbol, an output that is not an expression, a symbol that is
+        neither an argument nor shared) is a :class:`~bnsym.errors.ValuesError`. The keywords ``modules``,
+        ``printer``, ``use_imps`` and ``docstring_limit`` go to ``sympy.lambdify``.
 
         Every symbol the shared list uses must be among ``args`` (see :func:`named_symbols`).
 
@@ -145,17 +145,7 @@ class Gradients(Mapping):
         >>> f(3.0, 5.0, 2.0, 1.0)
         [30.0]
         """
-        def walk(obj, leaf):
-            return [walk(item, leaf) for item in obj] if isinstance(obj, (list, tuple)) else leaf(obj)
-
-        symbols: list[Symbol] = []
-        walk(args, symbols.append)
-        safe = {s: Symbol(f"_a{i}") for i, s in enumerate(symbols)}
-        safe.update({s: Symbol(f"_v{i}") for i, (s, _) in enumerate(self.shared)})
-        replacements = [(safe[s], d.xreplace(safe)) for s, d in self.shared]
-        rename = lambda e: e.xreplace(safe)  # noqa: E731
-        return sympy.lambdify(walk(args, rename), walk(outputs, rename),
-                              cse=lambda exprs: (replacements, exprs), **options)
+        return lambdify_safely(args, outputs, shared=self.shared, **options)
 
     def evaluate(self, values: Mapping) -> dict[str, Any]:
         """Every gradient at ``values`` (see :meth:`Derivation.evaluate`), as a dict name → float or array.
@@ -164,24 +154,28 @@ class Gradients(Mapping):
         >>> chain(2).gradients().evaluate({"x": 1.0, "w1": 2.0, "w2": 3.0, "dJ/dyhat": 1.0})
         {'w1': 3.0, 'w2': 2.0}
         """
-        names, function = self.numeric
-        substitution = _substitution(self.network, values)
+        names, function = self._compiled
+        substitution = _substitution(self.network, names, values)
         missing = [name for name, symbols in names.items() if any(s not in substitution for s in symbols)]
         if missing:
             raise ValuesError(f"missing values for: {', '.join(sorted(missing))}")
-        with np.errstate(all="ignore"):
-            results = function(*[substitution[s] for matrix in names.values() for s in matrix])
+        try:
+            with np.errstate(all="ignore"):
+                results = function(*[substitution[s] for matrix in names.values() for s in matrix])
+        except (OverflowError, ZeroDivisionError) as exc:
+            raise ValuesError(f"the gradients overflow float64 at these values ({exc})") from None
+        check_divisors(self.network.divisors, results[len(self.raw):])
         out = {}
         for name, result in zip(self.raw, results):
             array = np.asarray(result, dtype=float)
             if not np.all(np.isfinite(array)):
-                raise ValuesError(f"∂J/∂{name} is not finite at these values (a constant batch with eps = 0 "
-                                  "makes σ = 0 and BN undefined)")
+                raise ValuesError(f"∂J/∂{name} is not finite at these values: float64 overflowed (an intermediate "
+                                  "value or the gradient exceeds about 1.8e308)")
             out[name] = float(array[0, 0]) if array.shape == (1, 1) else array
         return out
 
     def __getitem__(self, name: str) -> "Derivation":
-        if name not in self.raw:
+        if not isinstance(name, str) or name not in self.raw:
             raise UnknownParameterError(
                 f"the network has no parameter {name!r}; its parameters are: {', '.join(self.raw)}"
             )
@@ -325,7 +319,10 @@ class Derivation:
 
         ``values`` maps names to numbers or arrays: parameters by name (``"w1"``, ``"W1"``), ``"x"`` for
         the inputs (shape ``samples × features``), ``"t"`` for MSE targets, ``"dJ/dyhat"`` for an abstract
-        loss's upstream gradient; single SymPy symbols may also be keys.
+        loss's upstream gradient, a symbolic ``ε`` by its name (its value is required); the network's own
+        SymPy symbols may also be keys. Unknown keys, complex, boolean, non-finite or too large values are a
+        :class:`~bnsym.errors.ValuesError`, and so is a batch that BN cannot normalize in float64 (see
+        :data:`bnsym.numeric.NEGLIGIBLE`) and a float64 overflow.
 
         >>> from bnsym import chain
         >>> chain(2).gradient("w1").evaluate({"x": 1.0, "w1": 2.0})
@@ -409,29 +406,25 @@ def _equation(label: str, value) -> str:
 
 
 def _as_array(name: str, value, shape: tuple[int, int]) -> np.ndarray:
-    if value is None or isinstance(value, (str, bytes)) or isinstance(value, sympy.Basic) and not value.is_number:
-        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}") from exc
+    array = real_array(name, value)
     if array.size == 1 and shape == (1, 1):
         array = array.reshape(1, 1)
     elif array.ndim == 1 and 1 in shape and array.size == shape[0] * shape[1]:
         array = array.reshape(shape)
     if array.shape != shape:
         raise ValuesError(f"value for {name!r} must have shape {shape}, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValuesError(f"value for {name!r} must be finite, got {value!r}")
     return array
 
 
 def named_symbols(network: Network) -> dict[str, Matrix]:
-    """Every name a user can give a value for: parameters, ``x``, ``t`` and the abstract ``dJ/d…``.
+    """Every name a user can give a value for: parameters, ``x``, ``t``, the abstract ``dJ/d…`` and the
+    network's symbolic constants (a symbolic ``ε``, by its name).
 
     >>> from bnsym import chain
     >>> list(named_symbols(chain(2)))
     ['w1', 'w2', 'x', 'dJ/dyhat']
+    >>> list(named_symbols(chain(2, bn=True, batch=2, eps=sympy.Symbol("epsilon", nonnegative=True))))
+    ['w1', 'gamma1', 'beta1', 'w2', 'x', 'dJ/dyhat', 'epsilon']
     """
     names = dict(network.parameters)
     names["x"] = network.inputs
@@ -439,6 +432,8 @@ def named_symbols(network: Network) -> dict[str, Matrix]:
         names["t"] = network.targets
     if network.loss_kind != "mse":
         names[f"dJ/d{network.nodes[-1].name}"] = upstream_symbols(network)
+    for symbol in network.constants:
+        names[symbol.name] = Matrix([[symbol]])
     return names
 
 
@@ -452,21 +447,30 @@ def upstream_symbols(network: Network) -> Matrix:
     return network.nodes[-1].symbols.applyfunc(lambda s: Partial(f"dJ/d{s.name}"))
 
 
-def _substitution(network: Network, values: Mapping) -> dict[Symbol, float]:
-    """Validate user values and map them onto the network's symbols."""
+def _substitution(network: Network, names: dict[str, Matrix], values: Mapping) -> dict[Symbol, np.float64]:
+    """Validate user values (keys: the names of :func:`named_symbols`, or single symbols among them) and map
+    them onto the network's symbols; a value must respect its symbol's sign (a nonnegative ``ε``)."""
     if not isinstance(values, Mapping):
         raise ValuesError(f"values must be a mapping from names to numbers, got {type(values).__name__}")
-    known = named_symbols(network)
-    substitution: dict[Symbol, float] = {}
+    owner = {s: name for name, matrix in names.items() for s in matrix}
+    substitution: dict[Symbol, np.float64] = {}
+    unknown = [key for key in values if isinstance(key, str) and key not in names
+               or not isinstance(key, (str, Symbol))]
+    strangers = [key for key in values if isinstance(key, Symbol) and key not in owner]
+    if unknown or strangers:
+        said = [f"unknown name {str(key)!r}" for key in unknown]
+        said += [f"unknown symbol {str(key)!r} (not one of this network's symbols: a symbol with the same name "
+                 "but other assumptions is another symbol; give the name as a string instead)" for key in strangers]
+        raise ValuesError(f"{'; '.join(said)}; give values for: {', '.join(names)} (or single symbols of these)")
     for key, value in values.items():
-        if isinstance(key, Symbol):
-            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
-                raise ValuesError(f"value for {key} must be a finite real number, got {value!r}")
-            substitution[key] = float(value)
-            continue
-        if key not in known:
-            raise ValuesError(f"unknown name {key!r}; give values for: {', '.join(known)}")
-        symbols = known[key]
-        array = _as_array(key, value, symbols.shape)
-        substitution.update({s: float(v) for s, v in zip(symbols, array.flat)})
+        symbols = [key] if isinstance(key, Symbol) else list(names[key])
+        shape = (1, 1) if isinstance(key, Symbol) else names[key].shape
+        array = _as_array(str(key), value, shape)
+        for symbol, number in zip(symbols, array.flat):
+            if symbol in substitution:
+                raise ValuesError(f"{symbol} is given twice (by {owner[symbol]!r} and by the symbol itself)")
+            if symbol.is_nonnegative and number < 0 or symbol.is_positive and number <= 0:
+                sign = "positive" if symbol.is_positive else "nonnegative"
+                raise ValuesError(f"value for {symbol} must be {sign} (as its symbol is declared), got {number}")
+            substitution[symbol] = np.float64(number)
     return substitution

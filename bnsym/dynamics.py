@@ -30,8 +30,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import sympy
 
-from .errors import ValuesError
-from .numeric import flatten, unflatten
+from .errors import NetworkSpecError, ValuesError
+from .numeric import flatten, lambdify_safely, real_array, unflatten
 
 __all__ = [
     "Trace",
@@ -218,20 +218,29 @@ def symbolic_hessian(network, names: Sequence[str] | None = None):
     """
     from .layers import flat
 
+    if getattr(network, "loss", None) is None:
+        raise NetworkSpecError('symbolic_hessian needs a network with a loss: build it with loss="mse"')
     names = list(network.parameters) if names is None else list(names)
+    for name in names:
+        network.parameter(name)  # a clear error for an unknown name
     variables = [s for n in names for s in network.parameters[n]]
     H = sympy.hessian(network.loss, variables)
     known = {"x": network.inputs, "t": network.targets, **network.parameters}
     order = list(known)
-    function = sympy.lambdify([list(flat(known[k])) for k in order], H, modules="numpy", cse=True)
+    function = lambdify_safely([list(flat(known[k])) for k in order], H, modules="numpy")
 
     def at(values: Mapping) -> np.ndarray:
+        if not isinstance(values, Mapping):
+            raise ValuesError(f"values must be a mapping from names to numbers, got {type(values).__name__}")
+        unknown = [repr(k) for k in values if k not in known]
+        if unknown:
+            raise ValuesError(f"unknown name(s) {', '.join(unknown)}; give values for: {', '.join(order)}")
         missing = [k for k in order if k not in values]
         if missing:
             raise ValuesError(f"missing values for: {', '.join(missing)}")
         args = []
         for k in order:
-            array = np.asarray(values[k], dtype=float)
+            array = real_array(k, values[k])
             if array.size != len(known[k]):
                 raise ValuesError(f"value for {k!r} must have {len(known[k])} entries, got shape {array.shape}")
             args.append(list(array.ravel()))

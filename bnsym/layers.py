@@ -15,11 +15,14 @@ Matrix([[x]])
 """
 from __future__ import annotations
 
+import decimal
+import math
 import numbers
+import re
 from typing import Callable
 
 import sympy
-from sympy import Expr, Matrix, Symbol
+from sympy import Expr, Matrix, S, Symbol
 
 from .errors import NetworkSpecError
 from .functions import Entry, ReLU, Sigmoid, batch_mean
@@ -33,6 +36,8 @@ __all__ = [
     "ScaleShift",
     "MSELoss",
     "Entry",
+    "NAME_PATTERN",
+    "check_name",
     "check_eps",
     "entry_symbols",
     "sparse_vjp",
@@ -46,6 +51,26 @@ ACTIVATIONS: dict[str, Callable[[Expr], Expr]] = {
     "tanh": sympy.tanh,
     "identity": lambda z: z,
 }
+
+
+#: What a user-given name may be (a parameter's, a layer's, a symbolic ε's): a letter, then letters or digits.
+#: An allow-list, matched whole (``re.fullmatch``), so no name can carry code, TeX or a newline.
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def check_name(name, what: str = "name") -> str:
+    """``name`` if it is a plain name (:data:`NAME_PATTERN`), else a :class:`~bnsym.errors.NetworkSpecError`.
+
+    >>> check_name("w1")
+    'w1'
+    >>> check_name("a\\n", "weight name")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: weight name 'a\\n' must be a letter followed by letters or digits (e.g. 'a' or 'w1')
+    """
+    if not isinstance(name, str) or NAME_PATTERN.fullmatch(name) is None:
+        raise NetworkSpecError(f"{what} {name!r} must be a letter followed by letters or digits (e.g. 'a' or 'w1')")
+    return name
 
 
 def entry_symbols(base: str, samples: int | None, features: int, **assumptions) -> Matrix:
@@ -98,8 +123,9 @@ def _sparse_jacobian(values: Matrix, wrt: Matrix) -> dict[tuple[int, int], Expr]
 
 
 def check_eps(eps) -> Expr:
-    """BN's ``ε`` as an exact SymPy value: a real number ``>= 0`` (floats by their decimal value) or a
-    nonnegative symbol.
+    """BN's ``ε`` as an exact SymPy value: a finite real number ``>= 0`` (floats and ``Decimal`` values by their
+    decimal value) or a nonnegative SymPy expression whose symbols have plain names (:func:`check_name`);
+    such a symbolic ε then needs a value wherever the network is evaluated.
 
     >>> check_eps(1e-5), check_eps(0)
     (1/100000, 0)
@@ -107,12 +133,36 @@ def check_eps(eps) -> Expr:
     Traceback (most recent call last):
     ...
     bnsym.errors.NetworkSpecError: eps must be >= 0 (declare a symbol with nonnegative=True), got -1.0
+    >>> check_eps(float("inf"))
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: eps must be a finite real number >= 0, got inf
     """
-    if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, sympy.Basic)):
+    if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, decimal.Decimal, sympy.Basic)):
         raise NetworkSpecError(f"eps must be a real number >= 0 (or a nonnegative SymPy symbol), got {eps!r}")
-    if isinstance(eps, float) and not (eps == eps and abs(eps) != float("inf")):
-        raise NetworkSpecError(f"eps must be finite, got {eps!r}")
-    value = sympy.Rational(repr(float(eps))) if isinstance(eps, float) else sympy.sympify(eps)
+    not_finite = NetworkSpecError(f"eps must be a finite real number >= 0, got {eps!r}")
+    if isinstance(eps, decimal.Decimal):
+        if not eps.is_finite():
+            raise not_finite
+        value = sympy.Rational(str(eps))
+    elif isinstance(eps, numbers.Integral):
+        value = sympy.Integer(int(eps))
+    elif isinstance(eps, numbers.Rational):
+        value = sympy.Rational(int(eps.numerator), int(eps.denominator))
+    elif isinstance(eps, numbers.Real):  # float, NumPy floats: by their shortest decimal form
+        if not math.isfinite(float(eps)):
+            raise not_finite
+        value = sympy.Rational(str(eps))
+    else:
+        if not isinstance(eps, Expr):
+            raise NetworkSpecError(f"eps must be a real number >= 0 (or a nonnegative SymPy expression), got {eps!r}")
+        if eps.has(S.NaN, S.Infinity, S.NegativeInfinity, S.ComplexInfinity) or eps.is_finite is False:
+            raise not_finite
+        if eps.is_number and eps.is_extended_real is not True:
+            raise NetworkSpecError(f"eps must be a real number >= 0, got {eps!r}")
+        value = sympy.Rational(str(eps)) if isinstance(eps, sympy.Float) else eps
+        for symbol in sorted(value.free_symbols, key=str):
+            check_name(getattr(symbol, "name", str(symbol)), "the name of eps's symbol")
     if value.is_nonnegative is not True:
         raise NetworkSpecError(f"eps must be >= 0 (declare a symbol with nonnegative=True), got {eps!r}")
     return value
@@ -165,6 +215,11 @@ class Layer:
     def definition(self, x: Matrix) -> Matrix:
         """The output in terms of ``x`` and the named :meth:`statistics` (default: :meth:`forward`)."""
         return self.forward(x)
+
+    def divisors(self, x: Matrix) -> list[tuple[Symbol, list[Expr]]]:
+        """``(d, values)`` pairs: the layer divides by ``d``, which numerically must not be negligible next to
+        ``max |values|`` (float64 rounding leaves a mathematically zero ``d`` tiny but nonzero). Default: none."""
+        return []
 
     def jacobian_entries(self, x: Matrix, y: Matrix) -> dict[tuple[int, int], Expr]:
         """The nonzero ``∂ vec(y)_j/∂ vec(x)_k`` as ``{(j, k): partial}`` (default: ``sympy.diff``)."""
@@ -229,6 +284,26 @@ class Linear(Layer):
         if self.bias is not None:
             out = out + Matrix.ones(x.rows, 1) * self.parameters[self.bias]
         return out
+
+    def jacobian_entries(self, x: Matrix, y: Matrix) -> dict[tuple[int, int], Expr]:
+        """``∂z[i,j]/∂x[i,k] = W[j,k]`` (closed form: differentiating each sum would cost ``O(n_in²)``)."""
+        W = self.parameters[self.weight]
+        n_out, n_in = W.shape
+        return {(i * n_out + j, i * n_in + k): W[j, k]
+                for i in range(x.rows) for j in range(n_out) for k in range(n_in) if W[j, k] != 0}
+
+    def parameter_entries(self, x: Matrix, name: str) -> dict[tuple[int, int], Expr]:
+        """``∂z[i,j]/∂W[j,k] = x[i,k]`` and ``∂z[i,j]/∂b[j] = 1``.
+
+        >>> lin = Linear("z1", weight="W1", bias="b1", n_in=2, n_out=1)
+        >>> lin.parameter_entries(sympy.Matrix([[3, 4]]), "W1"), lin.parameter_entries(sympy.Matrix([[3, 4]]), "b1")
+        ({(0, 0): 3, (0, 1): 4}, {(0, 0): 1})
+        """
+        n_out, n_in = self.parameters[self.weight].shape
+        if name == self.bias:
+            return {(i * n_out + j, j): sympy.Integer(1) for i in range(x.rows) for j in range(n_out)}
+        return {(i * n_out + j, j * n_in + k): x[i, k]
+                for i in range(x.rows) for j in range(n_out) for k in range(n_in) if x[i, k] != 0}
 
 
 class Activation(Layer):
@@ -299,6 +374,14 @@ class Normalize(Layer):
 
     def definition(self, x: Matrix) -> Matrix:
         return Matrix(x.rows, x.cols, lambda i, j: (x[i, j] - self.mu[j]) / self.sigma[j])
+
+    def divisors(self, x: Matrix) -> list[tuple[Symbol, list[Expr]]]:
+        """Each feature's ``σ`` next to its batch values (a numerically constant batch makes ``1/σ`` noise).
+
+        >>> Normalize("zhat1", samples=2, features=1).divisors(sympy.Matrix(sympy.symbols("z1:3")))
+        [(sigma1, [z1, z2])]
+        """
+        return [(self.sigma[j], list(x[:, j])) for j in range(x.cols)]
 
     def forward(self, x: Matrix) -> Matrix:
         resolved: dict[Symbol, Expr] = {}

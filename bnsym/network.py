@@ -15,21 +15,69 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+import numpy as np
 import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .errors import NetworkSpecError, UnknownParameterError
 from .layers import (ACTIVATIONS, Activation, Layer, Linear, MSELoss, Normalize, ScaleShift, check_eps,
-                     entry_symbols, flat)
+                     check_name, entry_symbols, flat)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .derive import Derivation, Gradients
 
-__all__ = ["Node", "Network", "chain", "two_layer", "mlp"]
+__all__ = ["Node", "Network", "Limits", "LIMITS", "adjoint_name", "chain", "two_layer", "mlp"]
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _LOSSES = ("abstract", "mse")
 _BN_PLACES = (None, "pre", "post")
+
+
+@dataclass(slots=True)
+class Limits:
+    """The builders' size limits, checked before anything is built, so a huge request fails at once.
+
+    * ``layers`` — layers in the network (each Linear, activation, BN normalize and BN scale-shift step);
+    * ``width`` — the largest of the batch size ``m`` and the layer widths: each is the length of a sum in
+      the generated code, and Python's compiler overflows on sums of a few thousand terms;
+    * ``terms`` — the scalar terms the engine builds, estimated up front: ``m·n_in·n_out`` per Linear,
+      ``(m² + 40)·n`` per BN normalize step (its backward sums over the batch for each of the ``m``
+      entries, plus a fixed cost for its statistics), ``m·n`` per other layer, for a batch of ``m``
+      (1 without a batch) and ``n`` features.
+
+    The defaults keep a builder call with all gradients to a few seconds and their first ``evaluate``
+    (which compiles them) to seconds more; time grows about linearly with ``terms``. Raise them for bigger
+    networks, e.g. ``bnsym.network.LIMITS.terms = 20_000``.
+
+    >>> LIMITS
+    Limits(layers=256, width=1000, terms=4000)
+    >>> chain(10**6)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: this chain would have at least 1000000 layers, more than the limit of 256 ...
+    """
+
+    layers: int = 256
+    width: int = 1000
+    terms: int = 4000
+
+
+#: The one place the builders' size limits live (see :class:`Limits`).
+LIMITS = Limits()
+
+
+def adjoint_name(node: str) -> str:
+    """Name of the adjoint ``∂J/∂node`` of a node: a bar over its letters (``z1`` → ``zbar1``).
+
+    >>> adjoint_name("z1"), adjoint_name("zhat2"), adjoint_name("yhat")
+    ('zbar1', 'zhatbar2', 'yhatbar')
+    """
+    match = re.match(r"^(.*?)(\d*)$", node)
+    return f"{match.group(1)}bar{match.group(2)}"
+
+
+def _head(name: str) -> str:
+    """The name of a node or statistic without its sample superscript and feature index (``mu1[2]`` → ``mu1``)."""
+    return re.split(r"[\^\[]", name, maxsplit=1)[0]
 
 
 @dataclass(frozen=True)
@@ -74,7 +122,11 @@ class Network:
         self.parameters: dict[str, Matrix] = {}
         self.nodes: list[Node] = [Node("x", inputs, None)]
         self.definitions: list[tuple[Symbol, Expr]] = []
-        self._taken = {"x", "t", "J"}
+        #: ``(layer name, d, values)``: the layers' :meth:`~bnsym.layers.Layer.divisors`, checked when evaluating
+        self.divisors: list[tuple[str, Symbol, list[Expr]]] = []
+        # every name the network uses, and what it names (for the message when a user's name clashes)
+        self._taken = {"x": "the input x", "xbar": "the input's adjoint", "t": "the targets t",
+                       "J": "the loss J", "Jbar": "the loss's adjoint"}
         for layer in self.layers:
             self._add(layer)
         if loss == "mse":
@@ -83,19 +135,30 @@ class Network:
             loss_layer = MSELoss("J", targets=self.targets)
             self.layers.append(loss_layer)
             self._add(loss_layer)
+        self.constants = self._constants()
         self._explicit: dict[Symbol, Expr] | None = None
 
+    def _take(self, name: str, what: str) -> None:
+        if name in self._taken:
+            raise NetworkSpecError(f"the name {name!r} is used twice in the network: as {self._taken[name]} and "
+                                   f"as {what}; choose distinct names")
+        self._taken[name] = what
+
     def _add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise NetworkSpecError(f"a network's layers must be bnsym.layers.Layer objects, got {layer!r}")
         for pname, psyms in layer.parameters.items():
-            if pname in self.parameters or pname in self._taken:
-                raise NetworkSpecError(f"the name {pname!r} is used twice in the network; choose distinct names")
+            self._take(check_name(pname, "parameter name"), f"a parameter of layer {layer.name!r}")
             self.parameters[pname] = psyms
-        self._taken.update(layer.parameters)
-        if layer.name in self._taken and not isinstance(layer, MSELoss):
-            raise NetworkSpecError(f"the node name {layer.name!r} clashes with another name in the network")
-        self._taken.add(layer.name)
+        if not isinstance(layer, MSELoss):
+            self._take(check_name(layer.name, "layer name"), f"the node {layer.name!r}")
+            self._take(adjoint_name(layer.name), f"the adjoint ∂J/∂{layer.name}")
         previous = self.nodes[-1].symbols
-        self.definitions.extend(layer.statistics(previous))
+        statistics = layer.statistics(previous)
+        for head in dict.fromkeys(_head(symbol.name) for symbol, _ in statistics):
+            self._take(head, f"a statistic ({head}) of layer {layer.name!r}")
+        self.definitions.extend(statistics)
+        self.divisors.extend((layer.name, d, values) for d, values in layer.divisors(previous))
         values = layer.definition(previous)
         if isinstance(layer, MSELoss):
             symbols = Matrix([[Symbol(layer.name, real=True)]])
@@ -103,6 +166,19 @@ class Network:
             symbols = entry_symbols(layer.name, self.batch, values.cols)
         self.definitions.extend(zip(flat(symbols), flat(values)))
         self.nodes.append(Node(layer.name, symbols, layer))
+
+    def _constants(self) -> list[Symbol]:
+        """Symbols the definitions use besides inputs, targets, parameters and intermediates (a symbolic ε)."""
+        known = set(self.inputs) | {s for m in self.parameters.values() for s in m}
+        known |= set(self.targets) if self.targets is not None else set()
+        known |= {symbol for symbol, _ in self.definitions}
+        used = set().union(*(d.free_symbols for _, d in self.definitions)) - known
+        if any(not isinstance(symbol, Symbol) for symbol in used):
+            raise NetworkSpecError(f"the network's layers use objects it cannot name: {sorted(map(str, used))}")
+        constants = sorted(used, key=lambda s: s.name)
+        for symbol in constants:
+            self._take(check_name(symbol.name, "the name of the symbol"), f"the symbol {symbol.name} (in eps)")
+        return constants
 
     # -- explicit forms ------------------------------------------------------------------------------
     def explicit(self, expr):
@@ -210,8 +286,52 @@ def _check_batch(batch, bn: bool) -> int | None:
 
 def _check_choice(value, what: str, choices: Iterable) -> None:
     choices = tuple(choices)
-    if value not in choices:
+    if not any(type(value) is type(choice) and value == choice for choice in choices):
         raise NetworkSpecError(f"unknown {what} {value!r}; choose one of {', '.join(map(repr, choices))}")
+
+
+def _check_flag(value, what: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise NetworkSpecError(f"{what} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _too_large(what: str, description: str, count: int, limit: str) -> NetworkSpecError:
+    return NetworkSpecError(
+        f"this {what} would have {description}, more than the limit of {getattr(LIMITS, limit)} (building and "
+        f"differentiating it would take too long); raise the limit with bnsym.network.LIMITS.{limit} = {count} "
+        "if you mean it"
+    )
+
+
+def _check_size(what: str, widths: Sequence[int], batch: int | None, *, bn: bool, affine: bool,
+                hidden_activation: bool, output_activation: bool, loss: str) -> None:
+    """Refuse, before building, a network beyond :data:`LIMITS` (counted as :class:`Limits` describes)."""
+    depth = len(widths) - 1
+    if depth > LIMITS.layers:
+        raise _too_large(what, f"at least {depth} layers", depth, "layers")
+    m = batch or 1
+    widest = max(m, *widths)
+    if widest > LIMITS.width:
+        raise _too_large(what, f"a batch or layer width of {widest}", widest, "width")
+    layers, terms = 0, 0
+    for l in range(1, depth + 1):
+        n = widths[l]
+        layers, terms = layers + 1, terms + m * widths[l - 1] * n
+        if l < depth:
+            if bn:
+                layers, terms = layers + 1 + affine, terms + (m * m + 40) * n + affine * m * n
+            if hidden_activation:
+                layers, terms = layers + 1, terms + m * n
+        elif output_activation:
+            layers, terms = layers + 1, terms + m * n
+    if loss == "mse":
+        layers, terms = layers + 1, terms + m * widths[-1]
+    if layers > LIMITS.layers:
+        raise _too_large(what, f"{layers} layers", layers, "layers")
+    if terms > LIMITS.terms:
+        hint = "; a BN step costs about m² per feature" if bn else ""
+        raise _too_large(what, f"about {terms} terms (batch m = {m}{hint})", terms, "terms")
 
 
 def _inputs(batch: int | None, features: int) -> Matrix:
@@ -243,19 +363,29 @@ def chain(depth: int, names: str | Sequence[str] | None = None, *, bn: bool = Fa
     bnsym.errors.NetworkSpecError: depth must be an integer >= 1, got 0
     """
     depth = _check_int(depth, "depth", 1)
-    batch = _check_batch(batch, bn and depth > 1)
+    bn, affine = _check_flag(bn, "bn"), _check_flag(affine, "affine")
+    if bn and depth < 2:
+        raise NetworkSpecError("chain(1, bn=True) would have no BN: BN follows every layer but the last, so a "
+                               "chain with BN needs depth >= 2")
+    batch = _check_batch(batch, bn)
     eps = check_eps(eps)
     _check_choice(loss, "loss", _LOSSES)
+    if depth > LIMITS.layers:
+        raise _too_large("chain", f"at least {depth} layers", depth, "layers")
     if names is None:
         names = [f"w{k}" for k in range(1, depth + 1)]
-    names = list(names)
+    elif isinstance(names, str):
+        names = list(names)
+    elif isinstance(names, (list, tuple)):
+        names = list(names)
+    else:
+        raise NetworkSpecError(f"names must be a string (one letter per weight) or a list of names, got {names!r}")
     if len(names) != depth:
         raise NetworkSpecError(f"chain of depth {depth} needs {depth} weight names, got {len(names)}: {names!r}")
     for name in names:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise NetworkSpecError(
-                f"weight name {name!r} must be a letter followed by letters or digits (e.g. 'a' or 'w1')"
-            )
+        check_name(name, "weight name")
+    _check_size("chain", [1] * (depth + 1), batch, bn=bn, affine=affine, hidden_activation=False,
+                output_activation=False, loss=loss)
     layers: list[Layer] = []
     for k, name in enumerate(names, start=1):
         last = k == depth
@@ -281,9 +411,12 @@ def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = T
     _check_choice(activation, "activation", ACTIVATIONS)
     _check_choice(bn, "bn placement", _BN_PLACES)
     _check_choice(loss, "loss", _LOSSES)
+    bias, affine = _check_flag(bias, "bias"), _check_flag(affine, "affine")
     inputs = _check_int(inputs, "inputs", 1)
     batch = _check_batch(batch, bn is not None)
     eps = check_eps(eps)
+    _check_size("two-layer network", [inputs, 1, 1], batch, bn=bn is not None, affine=affine, hidden_activation=True,
+                output_activation=True, loss=loss)
     layers: list[Layer] = [Linear("z1", weight="w1", bias="b1" if bias else None, n_in=inputs, n_out=1)]
     if bn == "pre":
         layers += _bn_layers(1, "z", batch=batch, features=1, eps=eps, affine=affine)
@@ -316,14 +449,22 @@ def mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | None = Non
     """
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2:
         raise NetworkSpecError(f"widths must be a list of at least two layer widths [n_0, ..., n_L], got {widths!r}")
+    if len(widths) - 1 > LIMITS.layers:
+        raise _too_large("MLP", f"at least {len(widths) - 1} layers", len(widths) - 1, "layers")
     widths = [_check_int(w, f"layer width {k}", 1) for k, w in enumerate(widths)]
     _check_choice(activation, "activation", ACTIVATIONS)
     _check_choice(output_activation, "output activation", ACTIVATIONS)
     _check_choice(bn, "bn placement", _BN_PLACES)
     _check_choice(loss, "loss", _LOSSES)
+    bias, affine = _check_flag(bias, "bias"), _check_flag(affine, "affine")
     depth = len(widths) - 1
-    batch = _check_batch(batch, bn is not None and depth > 1)
+    if bn is not None and depth < 2:
+        raise NetworkSpecError(f"mlp({widths}, bn={bn!r}) would have no BN: BN goes on the hidden layers and "
+                               f"{widths} has none; give at least one hidden width, e.g. [{widths[0]}, 3, {widths[-1]}]")
+    batch = _check_batch(batch, bn is not None)
     eps = check_eps(eps)
+    _check_size("MLP", widths, batch, bn=bn is not None, affine=affine, hidden_activation=True,
+                output_activation=output_activation != "identity", loss=loss)
     layers: list[Layer] = []
     for l in range(1, depth + 1):
         last = l == depth

@@ -21,6 +21,10 @@ Two routes, both taking their derivative rules from SymPy, never from a hand-wri
 """
 from __future__ import annotations
 
+import decimal
+import numbers
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
@@ -28,11 +32,16 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy
 from sympy import Expr, Function, MatrixSymbol, Symbol
+from sympy.core.function import AppliedUndef
 
 from .errors import NetworkSpecError, ValuesError
 from .layers import ACTIVATIONS, flat
 
 __all__ = [
+    "lambdify_safely",
+    "real_array",
+    "check_divisors",
+    "NEGLIGIBLE",
     "CompiledNetwork",
     "compile_network",
     "BatchSum",
@@ -47,6 +56,175 @@ __all__ = [
     "flatten",
     "unflatten",
 ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Safe compilation and checked values, shared by both routes and by bnsym.derive / bnsym.dynamics
+# ---------------------------------------------------------------------------------------------------------
+_LAMBDIFY_OPTIONS = ("modules", "printer", "use_imps", "docstring_limit")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _walk(obj, leaf):
+    return [_walk(item, leaf) for item in obj] if isinstance(obj, (list, tuple)) else leaf(obj)
+
+
+def lambdify_safely(args, outputs, shared=(), **options: Any) -> Callable:
+    """``sympy.lambdify(args, outputs)`` in which no symbol's name reaches the generated code.
+
+    Every symbol is renamed before printing — the arguments ``_a0, _a1, …``, the ``shared`` subexpressions
+    (``[(symbol, definition), …]``, evaluated first in order, handed to ``lambdify`` as its ``cse``)
+    ``_v0, …``, bound variables ``_b0, …`` — so a symbol named ``__import__('os')``, ``e`` or ``pi`` is
+    only an argument. ``args`` are symbols or nested lists of them; ``outputs`` expressions, matrices or
+    numbers, possibly in nested lists. Refused with a :class:`~bnsym.errors.ValuesError`: an argument that is
+    not a symbol or repeats one, an output that is not an expression, an undefined function (``lambdify``
+    would look its name up), a function or object whose name is not an identifier, a free symbol that is
+    neither an argument nor shared, an option other than ``modules``, ``printer``, ``use_imps``,
+    ``docstring_limit``.
+
+    >>> x = Symbol("__import__('os').system('echo pwned')")
+    >>> lambdify_safely([x], [2 * x])(3.0)
+    [6.0]
+    >>> lambdify_safely([Symbol("w")], [x])
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.ValuesError: the outputs use symbols that are not among the arguments: __import__('os').system('echo pwned')
+    """
+    unknown = sorted(set(options) - set(_LAMBDIFY_OPTIONS))
+    if unknown:
+        raise ValuesError(f"unknown lambdify option(s): {', '.join(unknown)}; allowed: {', '.join(_LAMBDIFY_OPTIONS)}")
+    arguments: list[Symbol] = []
+
+    def take_argument(symbol):
+        if not isinstance(symbol, Symbol):
+            raise ValuesError(f"lambdify's args must be SymPy symbols (or lists of them), got {symbol!r}")
+        arguments.append(symbol)
+
+    _walk(args, take_argument)
+    repeated = sorted(str(s) for s, count in Counter(arguments).items() if count > 1)
+    if repeated:
+        raise ValuesError(f"lambdify's args repeat the symbol(s): {', '.join(repeated)}")
+    shared = list(shared)
+    expressions: list[Expr] = [d for _, d in shared]
+
+    def take_output(value):
+        entries = list(value) if isinstance(value, sympy.MatrixBase) else [value]
+        for entry in entries:
+            if isinstance(entry, bool) or not isinstance(entry, (Expr, numbers.Real)):
+                raise ValuesError(f"lambdify's outputs must be SymPy expressions, matrices or numbers, got {entry!r}")
+            expressions.append(sympy.sympify(entry))
+        return value
+
+    _walk(outputs, take_output)
+    for expression in expressions:
+        for function in expression.atoms(sympy.Function):
+            if isinstance(function, AppliedUndef) or not _IDENTIFIER.fullmatch(type(function).__name__):
+                raise ValuesError(f"lambdify cannot evaluate the function {type(function).__name__!r} in the outputs "
+                                  "(an undefined function, or a name that is not an identifier)")
+    free = set().union(set(), *(e.free_symbols for e in expressions))
+    named = sorted(str(s) for s in free if not isinstance(s, Symbol))
+    if named:
+        raise ValuesError(f"lambdify cannot evaluate these objects in the outputs: {', '.join(named)}")
+    defined = set(arguments) | {symbol for symbol, _ in shared}
+    missing = sorted(str(s) for s in free - defined)
+    if missing:
+        raise ValuesError(f"the outputs use symbols that are not among the arguments: {', '.join(missing)}")
+    bound = set().union(set(), *(e.atoms(Symbol) for e in expressions)) - defined
+    safe = {s: Symbol(f"_a{i}", **s.assumptions0) for i, s in enumerate(arguments)}
+    safe.update({s: Symbol(f"_v{i}", **s.assumptions0) for i, (s, _) in enumerate(shared)})
+    safe.update({s: Symbol(f"_b{i}") for i, s in enumerate(sorted(bound, key=str))})
+    replacements = [(safe[s], d.xreplace(safe)) for s, d in shared]
+    cse = (lambda exprs: (replacements, exprs)) if shared else True
+    rename = lambda e: e.xreplace(safe) if isinstance(e, (sympy.Basic, sympy.MatrixBase)) else e  # noqa: E731
+    try:
+        return sympy.lambdify(_walk(args, rename), _walk(outputs, rename), cse=cse, **options)
+    except (NameError, ImportError, TypeError, SyntaxError, ValueError) as exc:
+        raise ValuesError(f"sympy.lambdify could not compile these outputs: {exc}") from exc
+
+
+def _real_scalar(name: str, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
+        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}")
+    if isinstance(value, sympy.Basic):
+        if not value.is_number:
+            raise ValuesError(f"value for {name!r} must be numeric, got {value!r}")
+        if value.is_extended_real is not True:
+            raise ValuesError(f"value for {name!r} must be a real number (complex values are refused), got {value!r}")
+    elif isinstance(value, (numbers.Complex, np.complexfloating)) and not isinstance(value, numbers.Real):
+        raise ValuesError(f"value for {name!r} must be a real number (complex values are refused), got {value!r}")
+    elif not isinstance(value, (numbers.Real, decimal.Decimal)):
+        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValuesError(f"value for {name!r} is too large for float64 arithmetic, got {value!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}") from exc
+
+
+def real_array(name: str, value) -> np.ndarray:
+    """``value`` (a number, nested lists or an array) as a finite float64 array.
+
+    Refused with a :class:`~bnsym.errors.ValuesError`, never cut or rounded to something else: complex
+    values (even with a zero imaginary part), booleans, strings, symbols, ragged lists, numbers too large
+    for float64 (such as ``10**400``), NaN and infinities.
+
+    >>> real_array("x", [[1, 2]])
+    array([[1., 2.]])
+    >>> real_array("x", 2 + 5j)
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.ValuesError: value for 'x' must be a real number (complex values are refused), got (2+5j)
+    """
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValuesError(f"value for {name!r} must be numeric (a number or a rectangular array), got {value!r}") from exc
+    kind = array.dtype.kind
+    if kind == "c":
+        raise ValuesError(f"value for {name!r} must be a real number (complex values are refused), got {value!r}")
+    if kind == "O":
+        array = np.array([_real_scalar(name, v) for v in array.ravel()], dtype=float).reshape(array.shape)
+    elif kind in "iuf":
+        array = array.astype(float)
+    else:
+        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}")
+    if not np.all(np.isfinite(array)):
+        raise ValuesError(f"value for {name!r} must be finite (and within float64's range), got {value!r}")
+    return array
+
+
+#: A divisor such as BN's ``σ`` at most this fraction of ``max |z|`` over its batch is refused when
+#: evaluating. The centred values ``z − μ`` carry a rounding error of about ``m·u·max|z|`` (``u = 2⁻⁵³``),
+#: so ``x̂ = (z − μ)/σ`` and every gradient through BN's ``1/σ`` have a relative error of about
+#: ``m·u·max|z|/σ``: above the threshold that is below ``m·1.1e-9`` (at least 7 significant digits for the
+#: batches the builders allow), while a constant batch computes ``σ ≈ 1e-16·max|z|`` or 0, nine orders
+#: of magnitude below it. With ``ε > 0``, ``σ ≥ √ε`` keeps a constant batch well above it unless
+#: ``√ε < 1e-7·max|z|``.
+NEGLIGIBLE = 1e-7
+
+
+def check_divisors(divisors, computed) -> None:
+    """Refuse a numerically constant batch: ``computed[k] = [d, *values]`` for ``divisors[k] = (layer, d, values)``.
+
+    >>> check_divisors([("zhat1", Symbol("sigma1"), [])], [[1.0, 2.0, 3.0]])
+    >>> check_divisors([("zhat1", Symbol("sigma1"), [])], [[4e-16, 3.5, 3.5]])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.ValuesError: the batch entering layer 'zhat1' is numerically a constant batch: sigma1 = 4e-16 ...
+    """
+    for (layer, symbol, _), row in zip(divisors, computed):
+        d = float(row[0])
+        scale = max((abs(float(v)) for v in row[1:]), default=0.0)
+        if d <= NEGLIGIBLE * scale:
+            raise ValuesError(
+                f"the batch entering layer {layer!r} is numerically a constant batch: {symbol} = {d:.3g} is at most "
+                f"{NEGLIGIBLE:g}·max|z| = {NEGLIGIBLE * scale:.3g}, so BN's 1/{symbol} would turn float64 rounding "
+                "into the result (with eps = 0 a constant batch cannot be normalized); use samples that differ, "
+                f"or an eps with sqrt(eps) above {NEGLIGIBLE:g}·max|z|"
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -83,9 +261,18 @@ class CompiledNetwork:
     parameter_names: list[str]
     shapes: dict[str, tuple[int, int]]
 
+    #: the network's divisors (see :func:`check_divisors`), computed after the gradients
+    divisors: list = field(default_factory=list)
+
     def _arguments(self, params: Mapping, x, t) -> list:
         conv = _as_tensor if self.backend == "torch" else _as_array
         net = self.network
+        if not isinstance(params, Mapping):
+            raise ValuesError(f"params must be a mapping from parameter names to values, got {type(params).__name__}")
+        unknown = [repr(k) for k in params if k not in self.shapes]
+        if unknown:
+            raise ValuesError(f"unknown parameter name(s) {', '.join(unknown)}; the parameters are: "
+                              f"{', '.join(self.parameter_names)}")
         args = [conv("x", x, net.inputs.shape)]
         args.append(conv("t", t, net.targets.shape))
         for name in self.parameter_names:
@@ -98,11 +285,20 @@ class CompiledNetwork:
     def loss_and_gradients(self, params: Mapping, x, t) -> tuple[float, dict[str, np.ndarray]]:
         """``(J, {name: ∂J/∂name})`` at the given values; arrays are shaped like the parameters.
 
+        A numerically constant batch under BN is refused (:func:`check_divisors`); an overflow gives
+        infinite or NaN numbers (gradient descent reads them as divergence).
+
         >>> from bnsym import chain
         >>> compile_network(chain(1, loss="mse")).loss_and_gradients({"w1": 1.0}, x=[[2.0]], t=[[0.0]])[0]
         4.0
         """
-        loss, *grads = self.function(*self._arguments(params, x, t))
+        try:
+            with np.errstate(all="ignore"):
+                loss, *rest = self.function(*self._arguments(params, x, t))
+        except (OverflowError, ZeroDivisionError) as exc:
+            raise ValuesError(f"the loss or its gradients overflow float64 at these values ({exc})") from None
+        grads, computed = rest[:len(self.parameter_names)], rest[len(self.parameter_names):]
+        check_divisors(self.divisors, computed)
         if self.backend == "torch":
             return float(loss), {n: g for n, g in zip(self.parameter_names, grads)}
         return float(loss), {n: np.array(g, dtype=float).reshape(self.shapes[n])
@@ -119,10 +315,7 @@ class CompiledNetwork:
 
 
 def _as_array(name: str, value, shape) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValuesError(f"value for {name!r} must be numeric, got {value!r}") from exc
+    array = real_array(name, value)
     if array.size != shape[0] * shape[1]:
         raise ValuesError(f"value for {name!r} must have shape {tuple(shape)}, got shape {array.shape}")
     return array.reshape(shape)
@@ -132,6 +325,10 @@ def _as_tensor(name: str, value, shape):
     import torch
 
     if isinstance(value, torch.Tensor):
+        if value.is_complex() or not value.is_floating_point():
+            raise ValuesError(f"value for {name!r} must be a real floating-point tensor, got dtype {value.dtype}")
+        if value.numel() != shape[0] * shape[1]:
+            raise ValuesError(f"value for {name!r} must have shape {tuple(shape)}, got shape {tuple(value.shape)}")
         return value.reshape(shape)
     return torch.as_tensor(_as_array(name, value, shape), dtype=torch.float64)
 
@@ -153,13 +350,22 @@ def compile_network(network, backend: str = "numpy") -> CompiledNetwork:
     ...
     bnsym.errors.NetworkSpecError: numeric compilation needs a loss: build the network with loss="mse"
     """
+    from .network import Network
+
+    if not isinstance(network, Network):
+        raise NetworkSpecError(f"compile_network needs a bnsym Network (from chain, two_layer or mlp), got {network!r}")
     if network.loss_kind != "mse":
         raise NetworkSpecError('numeric compilation needs a loss: build the network with loss="mse"')
-    if backend not in ("numpy", "torch"):
+    if not isinstance(backend, str) or backend not in ("numpy", "torch"):
         raise NetworkSpecError(f"unknown backend {backend!r}; choose 'numpy' or 'torch'")
+    if network.constants:
+        raise NetworkSpecError(f"compile_network needs numeric constants, but the network has the symbol(s) "
+                               f"{', '.join(s.name for s in network.constants)} (a symbolic eps): build it with a "
+                               "number for eps")
     gradients = network.gradients()
     names = list(gradients.raw)
     outputs = [network.nodes[-1].symbols[0, 0]] + [list(flat(gradients.raw[n])) for n in names]
+    outputs += [[d, *values] for _, d, values in network.divisors]
     args = [list(flat(network.inputs)), list(flat(network.targets))]
     args += [list(flat(network.parameters[n])) for n in names]
     shapes = {n: network.parameters[n].shape for n in names}
@@ -170,7 +376,8 @@ def compile_network(network, backend: str = "numpy") -> CompiledNetwork:
         function = _torch_matrices(function, shapes, names)
     else:
         function = gradients.lambdify(args, outputs, modules="numpy")
-    return CompiledNetwork(network, backend, _unpacking(function, network, names, backend), names, shapes)
+    return CompiledNetwork(network, backend, _unpacking(function, network, names, backend), names, shapes,
+                           list(network.divisors))
 
 
 def _unpacking(function, network, names, backend):
@@ -188,11 +395,11 @@ def _torch_matrices(function, shapes, names):
     import torch
 
     def call(*args):
-        loss, *grads = function(*args)
+        loss, *rest = function(*args)
         out = [_t(loss)]
-        for name, g in zip(names, grads):
+        for name, g in zip(names, rest):
             out.append(torch.stack([_t(e) for e in g]).reshape(shapes[name]))
-        return out
+        return out + rest[len(names):]
 
     def _t(e):
         return e if isinstance(e, torch.Tensor) else torch.tensor(float(e), dtype=torch.float64)
