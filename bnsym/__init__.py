@@ -41,7 +41,7 @@ _EXPORTS = {
     "Notation": "latex",
 }
 _SUBMODULES = {"theorems", "numeric", "dynamics", "testing", "sweep", "latex", "plots", "report", "exact", "functions",
-               "layers", "network", "derive", "explain"}
+               "layers", "network", "derive", "explain", "kernel", "replay"}
 
 __all__ = [
     "BnsymError",
@@ -55,6 +55,7 @@ __all__ = [
     "ValuesError",
     *_EXPORTS,
     "theorems",
+    "replay",
     "to_latex",
     "numeric",
     "dynamics",

@@ -344,3 +344,28 @@ def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], ep
         import json
 
         _emit(json.dumps(proof.certificate(), indent=1, ensure_ascii=False), certificate)
+
+
+@main.command("replay")
+@click.argument("certificate", type=click.Path(dir_okay=False))
+@click.option("--points", default=5, show_default=True, type=click.IntRange(1, 50),
+              help="Random admissible points per step.")
+def replay_command(certificate: str, points: int) -> None:
+    """Re-check a proof certificate (from 'bnsym prove NAME --certificate FILE') in a fresh process.
+
+    \b
+    Exit code 0 when every step checked, 1 when a step failed or could not be checked.
+    Example:
+      bnsym prove bn_jacobian --certificate jac.json && bnsym replay jac.json
+    """
+    from .replay import replay
+
+    report = replay(certificate, points=points)
+    for step in report.steps:
+        mark = "ok" if step.passed else "FAILED"
+        click.echo(f"step {step.id} ({step.kind}): {mark} - numeric {step.numeric} at {step.points} points, "
+                   f"exact {step.exact}" + (f" ({step.note})" if step.note else ""))
+    click.echo(f"{report.theorem}: {len(report.steps)} steps replayed, "
+               + ("all checked" if report.ok else "NOT all checked"))
+    if not report.ok:
+        raise SystemExit(1)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys as _sys
+import types as _types
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +102,14 @@ def replay(certificate: Any, *, timeout: float = 600.0, seed: int = 0, points: i
         tail = (done.stderr or "")[-2000:]
         raise ReplayError(f"the replay process failed (exit {done.returncode}): {tail}")
     return ReplayReport.from_dict(data)
+
+
+class _CallablePackage(_types.ModuleType):
+    """``bnsym.replay`` is both this package and :func:`replay`: ``bnsym.replay(cert)`` works however the package
+    was first imported (Python sets the attribute ``bnsym.replay`` to the package once it is imported)."""
+
+    def __call__(self, certificate: Any, **options: Any) -> ReplayReport:
+        return replay(certificate, **options)
+
+
+_sys.modules[__name__].__class__ = _CallablePackage
