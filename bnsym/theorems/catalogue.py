@@ -236,4 +236,44 @@ def check(name: str, draw: dict) -> float:
     True
     """
     get_theorem(name)
-    return residual(name, draw)
+    return residual(name, _check_draw(draw))
+
+
+_DRAW_KEYS = {"u", "W", "a", "c", "gamma", "beta", "g", "eta", "eps", "b", "w", "x"}
+
+
+def _check_draw(draw) -> dict:
+    """A draw for :func:`check`: ``u`` (m×n, m ≥ 2), ``W`` (n), the other keys finite reals (``g``: m, ``w``: any
+    length ≥ 2); anything else is a :class:`~bnsym.errors.TheoremError`, never a raw exception."""
+    import numpy as np
+
+    if not isinstance(draw, Mapping):
+        raise TheoremError(f"a draw is a dict such as {{'u': [[1.0], [2.0]], 'W': [1.0]}}, got {type(draw).__name__}")
+    unknown = set(draw) - _DRAW_KEYS
+    if unknown:
+        raise TheoremError(f"unknown draw keys {sorted(map(str, unknown))}; known: {sorted(_DRAW_KEYS)}")
+    out = {}
+    for key, value in draw.items():
+        try:
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "iuf" or arr.dtype == bool:
+                raise TypeError
+            arr = arr.astype(float)
+        except (TypeError, ValueError, OverflowError):
+            raise TheoremError(f"draw[{key!r}] must be real numbers, got {value!r}"[:200]) from None
+        if not np.all(np.isfinite(arr)):
+            raise TheoremError(f"draw[{key!r}] must be finite")
+        out[key] = arr if arr.ndim else float(arr)
+    u, W = out.get("u"), out.get("W")
+    if not isinstance(u, np.ndarray) or u.ndim != 2 or u.shape[0] < 2 or u.shape[1] < 1 or u.size > 10_000:
+        raise TheoremError("draw['u'] must be an m×n array with m ≥ 2 samples (at most 10000 entries)")
+    if not isinstance(W, np.ndarray) or W.shape != (u.shape[1],):
+        raise TheoremError(f"draw['W'] must have the n = {u.shape[1]} weights of u's columns")
+    if "g" in out and np.shape(out["g"]) != (u.shape[0],):
+        raise TheoremError(f"draw['g'] must have one entry per sample (m = {u.shape[0]})")
+    for key in ("a", "c", "gamma", "beta", "eta", "eps", "b", "x"):
+        if key in out and np.ndim(out[key]) != 0:
+            raise TheoremError(f"draw[{key!r}] must be a number")
+    if out.get("eps", 0.0) < 0:
+        raise TheoremError("draw['eps'] must be >= 0")
+    return out

@@ -42,6 +42,17 @@ def unicode_subscripts(text: str) -> str:
                   sub, text)
 
 
+_SHOWN = {"xhat": "x̂", "xtilde": "x̃", "ztilde": "z̃", "mutilde": "μ̃", "sigmatilde": "σ̃"}
+
+
+def _display(expr):
+    """``expr`` with the names of the batch's normalized and scaled quantities as they are read (``x̂``, ``x̃``)."""
+    bases = {b: sympy.IndexedBase(_SHOWN[str(b.label)], **b.label.assumptions0)
+             for b in expr.atoms(sympy.IndexedBase) if str(b.label) in _SHOWN}
+    syms = {s: sympy.Symbol(_SHOWN[s.name], **s.assumptions0) for s in expr.atoms(sympy.Symbol) if s.name in _SHOWN}
+    return expr.xreplace({**bases, **syms}) if bases or syms else expr
+
+
 @dataclass(frozen=True)
 class Condition:
     """One hypothesis of a theorem, e.g. ``a > 0``, ``ε = 0``, ``m ≥ 2``, "batch not constant".
@@ -119,7 +130,7 @@ class Proof:
                  "conditions: " + ", ".join(c.text for c in self.conditions), f"method: {self.method}"]
         for step in self.steps:
             if step.expr is not None:
-                block = sympy.pretty(step.expr, use_unicode=True, wrap_line=False)
+                block = sympy.pretty(_display(step.expr), use_unicode=True, wrap_line=False)
                 lines.append(textwrap.indent(block, "    "))
             reason = unicode_subscripts(step.reason)
             lines.append(f"        ({reason})" if step.checked else f"    remark: {reason}")
