@@ -256,11 +256,40 @@ def _size(e: Any, memo: dict) -> int:
     return size
 
 
+EXACT_SECONDS = 20  # wall-clock budget of one exact check (main thread only); beyond it: "not expressible"
+
+
+class _OutOfTime(Exception):
+    pass
+
+
 def exact_zero(lhs: Any, rhs: Any, independent: bool = True) -> tuple[str, str]:
     """``("pass" | "fail" | "not expressible", note)`` for ``lhs - rhs == 0`` (explicit SymPy expressions).
 
-    ``independent=False`` (e.g. an equality hypothesis ties the variables) never reports "fail".
+    ``independent=False`` (e.g. an equality hypothesis ties the variables) never reports "fail". One check
+    gets :data:`EXACT_SECONDS` of wall-clock time (when it runs on the main thread).
     """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return _exact_zero(lhs, rhs, independent)
+
+    def stop(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, EXACT_SECONDS)
+    try:
+        return _exact_zero(lhs, rhs, independent)
+    except _OutOfTime:
+        return "not expressible", f"SymEngine did not finish within {EXACT_SECONDS} s"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _exact_zero(lhs: Any, rhs: Any, independent: bool = True) -> tuple[str, str]:
     difference = lhs - rhs
     if _size(difference, {}) > MAX_TERMS:
         return "not expressible", f"its expansion may have more than {MAX_TERMS} terms"
