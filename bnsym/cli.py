@@ -296,8 +296,10 @@ def explain(outdir, quick, workers, no_pdf, mathjax):
 @click.option("--standalone", is_flag=True, help="With --latex: a complete LaTeX document (an error without it).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
+@click.option("--certificate", "certificate", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write the proof's certificate (JSON) to this file, for 'bnsym replay'.")
 def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], eps: str, latex: bool,
-                  standalone: bool, output: str | None) -> None:
+                  standalone: bool, output: str | None, certificate: str | None) -> None:
     """Prove theorem NAME (list the catalogue when NAME is omitted).
 
     \b
@@ -306,6 +308,7 @@ def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], ep
       bnsym prove scale_invariance_input_grad           # for every batch size m
       bnsym prove scale_invariance_input_grad --assume a=negative
       bnsym prove scale_invariance_weight_grad --batch 8 --latex -o proof.tex
+      bnsym prove bn_jacobian --certificate jacobian.json && bnsym replay jacobian.json
     """
     from .errors import TheoremError
     from .theorems import prove, theorems
@@ -316,6 +319,7 @@ def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], ep
         return
     _check_standalone(latex, standalone)
     _check_output(output)
+    _check_output(certificate)
     if batch != "m":
         if not _DIGITS.fullmatch(batch.strip()):
             raise TheoremError(f"--batch must be 'm' or an integer written with the digits 0-9 (at most 6), "
@@ -336,3 +340,7 @@ def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], ep
     else:
         text = str(proof)
     _emit(text, output)
+    if certificate:
+        import json
+
+        _emit(json.dumps(proof.certificate(), indent=1, ensure_ascii=False), certificate)

@@ -206,7 +206,21 @@ def _radicand(base: Expr) -> Expr:
     return sympy.factor_terms(sympy.together(sympy.expand(base)))
 
 
+_CANONICAL: dict = {}
+_CANONICAL_MAX = 4096
+
+
 def canonical(expr: Expr, ctx: Context) -> Expr:
+    """Cached :func:`_canonical` (a chain of steps meets each side twice)."""
+    key = (sympy.sympify(expr), ctx)
+    if key not in _CANONICAL:
+        if len(_CANONICAL) >= _CANONICAL_MAX:
+            _CANONICAL.clear()
+        _CANONICAL[key] = _canonical(key[0], ctx)
+    return _CANONICAL[key]
+
+
+def _canonical(expr: Expr, ctx: Context) -> Expr:
     """The kernel's canonical form of ``expr`` in ``ctx``: unfolded, differentiated, sums normalized.
 
     >>> j = ix.index_symbol("j")

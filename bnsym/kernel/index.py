@@ -284,7 +284,7 @@ def normalize(expr: Expr, *, free: Iterable = (), m: Expr | None = None) -> Expr
     >>> g, u = sympy.IndexedBase("g"), sympy.IndexedBase("u")
     >>> inner = sympy.Sum(g[i] * u[i, k], (i, 1, m))
     >>> normalize(sympy.Sum(inner * g[k], (k, 1, m)))
-    Sum(g[_j1]*Sum(g[_j2]*u[_j2, _j1], (_j2, 1, m)), (_j1, 1, m))
+    Sum(g[_j1]*g[_j2]*u[_j2, _j1], (_j2, 1, m), (_j1, 1, m))
     """
     ranges = {}
     for item in free:
