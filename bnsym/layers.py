@@ -339,7 +339,7 @@ class Normalize(Layer):
 
     ``μ`` is the batch mean, ``σ = sqrt(σ²_B + ε)`` with the **biased** batch variance (Ioffe & Szegedy
     2015, Alg. 1); both are named statistics (``mu1``, ``sigma1``). The local partial is the closed form
-    ``∂x̂_i/∂z_k = (δ_ik − 1/m − x̂_i x̂_k/m)/σ`` (bn-math §2), in the output symbols ``x̂`` and ``σ``.
+    ``∂x̂_i/∂z_k = (δ_ik − 1/m − x̂_i x̂_k/m)/σ`` (docs/math.md §2), in the output symbols ``x̂`` and ``σ``.
 
     >>> z = sympy.Matrix(sympy.symbols("z1:3", real=True))
     >>> bn = Normalize("zhat1", samples=2, features=1, eps=0)
@@ -390,7 +390,7 @@ class Normalize(Layer):
         return self.definition(x).xreplace(resolved)
 
     def vjp(self, x: Matrix, y: Matrix, upstream: Matrix) -> Matrix:
-        """The projection form (bn-math §4): ``z̄_k = (ḡ_k − (Σ_i ḡ_i + x̂_k Σ_i ḡ_i x̂_i)/m)/σ``
+        """The projection form (docs/math.md §4): ``z̄_k = (ḡ_k − (Σ_i ḡ_i + x̂_k Σ_i ḡ_i x̂_i)/m)/σ``
         (SymPy merges ``ḡ_k − Σ_i ḡ_i/m`` into one sum).
 
         >>> bn = Normalize("zhat1", samples=2, features=1)

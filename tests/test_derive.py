@@ -146,7 +146,7 @@ def test_with_two_inputs_the_weights_feeding_bn_have_nonzero_orthogonal_gradient
     weights = net.parameters["w1"]
     gradient = net.gradient("w1").closed_form
     assert any(is_zero(g) is False for g in gradient)
-    assert is_zero(sum(w * g for w, g in zip(weights, gradient))) is True  # ⟨W, ∇J⟩ = 0 (bn-math §6)
+    assert is_zero(sum(w * g for w, g in zip(weights, gradient))) is True  # ⟨W, ∇J⟩ = 0 (docs/math.md §6)
 
 
 def test_gradients_share_subexpressions_and_count_ops_is_linear():

@@ -290,7 +290,7 @@ def test_scale_invariance_compares_against_eps_over_a_squared():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# strategies avoid the traps of bn-math §10
+# strategies avoid the traps of docs/math.md §10
 # ---------------------------------------------------------------------------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(gamma=gammas(4), g=upstream_gradients((2, 3)))
@@ -378,7 +378,7 @@ def test_tolerance_override_and_validation():
     with pytest.raises(KitUsageError):
         Tolerance(rtol=-1.0)
     ref = bn_implementations["unbiased_variance"]
-    # a tolerance loose enough to hide the m/(m - 1) factor (bn-math §10) makes the forward pass:
+    # a tolerance loose enough to hide the m/(m - 1) factor (docs/math.md §10) makes the forward pass:
     report = check_batchnorm(forward=ref.forward, backward=ref.backward, properties=["forward"],
                              tolerance=Tolerance(rtol=0.5, atol=10.0), settings=QUICK)
     assert report.passed == ["forward"]

@@ -206,7 +206,7 @@ def test_torch_backward_compact_and_scaling(d, eps):
     s = np.sqrt(zz.var() + eps)
     xh = (zz - zz.mean()) / s
     gn = d["g"]
-    compact = gam / (mm * s) * (mm * gn - gn.sum() - xh * (gn @ xh))  # bn-math §4, every ε
+    compact = gam / (mm * s) * (mm * gn - gn.sum() - xh * (gn @ xh))  # docs/math.md §4, every ε
     np.testing.assert_allclose(z.grad.numpy(), compact, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(compact).max()))
     # BN_ε(a z) = BN_{ε/a²}(z): the exact replacement for ε > 0
     a = d["a"]

@@ -226,7 +226,7 @@ def check_batchnorm(
     call_deadline: float = CALL_DEADLINE,
     time_budget: float = TIME_BUDGET,
 ) -> CheckReport:
-    """Check a batch-norm implementation against the closed forms and identities of bn-math; raise
+    """Check a batch-norm implementation against the closed forms and identities of docs/math.md; raise
     :class:`BatchNormCheckError` (an ``AssertionError``) listing every failing property, or return a
     :class:`CheckReport`. Misuse raises :class:`~bnsym.errors.KitUsageError`.
 

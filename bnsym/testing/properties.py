@@ -3,9 +3,9 @@
 the property, the batch, expected vs actual and the likely cause.
 
 =======================  ====================================================================================
-property                 statement (bn-math section)
+property                 statement (section of the math reference, docs/math.md)
 =======================  ====================================================================================
-``forward``              ``y = γ (x - μ)/√(σ² + ε) + β``, biased variance, statistics over axis 0 (§4)
+``forward``              ``y = γ (x - μ)/√(σ² + ε) + β``, biased variance, statistics over axis 0 (notation)
 ``backward``             ``∂ℓ/∂x = (γ/(m s))(m g - Σg - x̂ Σ g x̂)``, ``∂ℓ/∂γ = Σ g x̂``, ``∂ℓ/∂β = Σ g`` (§4)
 ``null_space``           ``Σ_i ∂ℓ/∂x_i = 0`` and ``⟨∂ℓ/∂x, x̂⟩ = γ ε/(s(σ² + ε))·⟨g, x̂⟩`` (0 when ε = 0) (§2)
 ``scale_invariance``     for ``a ≠ 0``: ``BN_ε(a x) - β = sign(a)(BN_{ε/a²}(x) - β)``, ``∂ℓ/∂x`` scales by
@@ -55,16 +55,16 @@ __all__ = [
 
 STATEMENTS = {
     "forward": "training-mode forward pass matches the closed form y = γ (x - μ)/√(σ² + ε) + β "
-    "(biased variance, statistics over axis 0; bn-math §4)",
+    "(biased variance, statistics over axis 0; docs/math.md, notation)",
     "backward": "gradients match the closed forms ∂ℓ/∂x = (γ/(m s))(m g - Σg - x̂ Σ g x̂), ∂ℓ/∂γ = Σ g x̂, "
-    "∂ℓ/∂β = Σ g (bn-math §4)",
+    "∂ℓ/∂β = Σ g (docs/math.md §4)",
     "null_space": "∂ℓ/∂x is orthogonal to 1 and, up to the ε term, to x̂: Σ ∂ℓ/∂x = 0 and "
-    "⟨∂ℓ/∂x, x̂⟩ = γ ε/(s(σ² + ε))·⟨g, x̂⟩ (bn-math §2)",
+    "⟨∂ℓ/∂x, x̂⟩ = γ ε/(s(σ² + ε))·⟨g, x̂⟩ (docs/math.md §2)",
     "scale_invariance": "scaling the batch by a ≠ 0 is the same as ε → ε/a² (exact, for the ε the "
     "implementation uses): BN_ε(a x) - β = sign(a)·(BN_{ε/a²}(x) - β), ∂ℓ/∂x scaled by 1/|a|, ∂ℓ/∂γ by sign(a), "
-    "∂ℓ/∂β unchanged (bn-math §1, §3)",
+    "∂ℓ/∂β unchanged (docs/math.md §1, §3)",
     "running_statistics": "one training step updates the running statistics by the momentum convention, and "
-    "inference mode computes γ (x - running_mean)/√(running_var + ε) + β (bn-math §9)",
+    "inference mode computes γ (x - running_mean)/√(running_var + ε) + β (docs/math.md §9)",
 }
 PROPERTIES = tuple(STATEMENTS)
 
@@ -279,7 +279,7 @@ def assert_null_space(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance
 @_property("scale_invariance")
 def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Optional[Tolerance] = None) -> None:
     """Forward and backward at ``a·x`` (own ``ε``) against forward and backward at ``x`` with ``ε/a²``
-    (property ``scale_invariance``; exact for every ``ε ≥ 0``, bn-math §1 and §3):
+    (property ``scale_invariance``; exact for every ``ε ≥ 0``, docs/math.md §1 and §3):
     ``BN_ε(a x) - β = sign(a)·(BN_{ε/a²}(x) - β)``, ``∂ℓ/∂x(a x) = ∂ℓ/∂x(x)/|a|``, ``∂ℓ/∂γ`` times ``sign(a)``,
     ``∂ℓ/∂β`` unchanged.
 

@@ -1,4 +1,4 @@
-"""NumPy reference of batch normalization: the closed forms of bn-math §2 and §4, in float64.
+"""NumPy reference of batch normalization: the closed forms of docs/math.md §2 and §4, in float64.
 
 Convention (the kit's function convention): ``x`` has shape ``(m, features)``, the statistics are taken over
 axis 0, the variance is the biased one (divide by ``m``) and ``ε`` sits inside the square root:
@@ -69,7 +69,7 @@ def forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> n
 def backward(
     dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients ``(∂ℓ/∂x, ∂ℓ/∂γ, ∂ℓ/∂β)`` in the compact form of bn-math §4:
+    """Gradients ``(∂ℓ/∂x, ∂ℓ/∂γ, ∂ℓ/∂β)`` in the compact form of the math reference (docs/math.md §4):
     ``∂ℓ/∂x = (γ/(m s))·(m g - Σ g - x̂ Σ g x̂)``, ``∂ℓ/∂γ = Σ g x̂``, ``∂ℓ/∂β = Σ g``.
 
     >>> dx, dg, db = backward(np.array([[1.0], [0.0], [0.0]]), np.array([[0.0], [1.0], [2.0]]),
@@ -92,7 +92,7 @@ def backward(
 def backward_steps(
     dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The same gradients step by step, as printed in Ioffe & Szegedy 2015 §3.1 (bn-math §4), *including* the
+    """The same gradients step by step, as printed in Ioffe & Szegedy 2015 §3.1 (docs/math.md §4), *including* the
     second term of ``∂ℓ/∂μ``, which is identically zero: both forms are correct.
 
     >>> args = (np.array([[1.0], [-2.0], [0.5]]), np.array([[0.0], [1.0], [3.0]]), np.array([1.5]),
@@ -122,7 +122,7 @@ def running_update(
     convention: str = "pytorch",
     unbiased: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Running statistics after one training batch (bn-math §9).
+    """Running statistics after one training batch (the math reference, docs/math.md §9).
 
     ``convention="pytorch"``: ``new = (1 - momentum)·old + momentum·batch`` (momentum 0.1 by default there);
     ``convention="keras"``: ``new = momentum·old + (1 - momentum)·batch`` (momentum 0.99 there). The batch variance

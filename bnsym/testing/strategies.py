@@ -1,4 +1,4 @@
-"""Hypothesis strategies for batch-norm inputs, built to avoid the traps of bn-math §10.
+"""Hypothesis strategies for batch-norm inputs, built to avoid the traps of docs/math.md §10.
 
 - :func:`batches`: shape ``(m, features)`` with ``m ≥ 2`` (``m = 2`` included), square and non-square shapes,
   centred batches, wide value ranges and nearly constant batches far from 0.
@@ -244,7 +244,7 @@ INFORMATIVE_SCALE = -4.0
 
 def informative_cases(*, features: Optional[int] = None, dtype=np.float64, eps: float = 0.0,
                       affine: bool = True, max_m: int = 12) -> list[BNCase]:
-    """Fixed, pseudo-random cases that expose the usual mistakes on their own (bn-math §10): a non-square batch
+    """Fixed, pseudo-random cases that expose the usual mistakes on their own (docs/math.md §10): a non-square batch
     with a non-zero mean per feature, ``|γ|`` away from 0 and 1 with both signs, ``β ≠ 0``, an upstream gradient
     that is neither constant nor sums to zero, running statistics away from ``(0, 1)``; for ``ε > 0`` a second
     batch whose variance is about ``ε``, where ``ε`` matters. Every value is representable in ``dtype``; no batch

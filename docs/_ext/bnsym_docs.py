@@ -2,7 +2,8 @@
 
 ``bnsym-math`` runs the Python code in its body (documentation source, trusted like any Sphinx
 extension code) and typesets the value of its last line with :func:`bnsym.latex.to_latex`, so the
-tutorial's formulas are the ones bnsym derives, never hand-typed::
+tutorial's formulas are the ones bnsym derives, never hand-typed (a SymPy expression or relation, or a list of
+them, is printed one per row with :func:`bnsym.latex.print_latex`)::
 
     ```{bnsym-math}
     bnsym.two_layer("relu").gradient("w1")
@@ -10,6 +11,15 @@ tutorial's formulas are the ones bnsym derives, never hand-typed::
 
 With ``:show-code:`` the code is shown above the math. ``bnsym-value`` inserts the ``str`` of the value
 as a literal block (for numbers and short results).
+
+``bnsym-theorem NAME`` prints a catalogue theorem for the math reference (``docs/math.md``) from its unit
+(:func:`bnsym.theorems.registry.get`): title and anchor ``NAME``, the statement, each relation the proof
+concludes (``claims(opts)``, with the options the catalogue proves it with), the conditions and the source::
+
+    ```{bnsym-theorem} bn_jacobian
+    ```
+
+The build fails when a catalogue theorem has no ``bnsym-theorem`` block on the math reference.
 """
 from __future__ import annotations
 
@@ -18,7 +28,13 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from sphinx import addnodes
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+
+MATH_REFERENCE = "math"  # the page every catalogue theorem must appear on
+PROVE_LABEL = "math-prove"  # the section of that page that explains ``bnsym prove``
+_logger = logging.getLogger(__name__)
 
 
 def _run(code: str):
@@ -34,6 +50,35 @@ def _run(code: str):
     return eval(compile(ast.Expression(last.value), "<bnsym-math>", "eval"), namespace)  # noqa: S307
 
 
+def _is_relations(value) -> bool:
+    import sympy
+
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return bool(items) and all(isinstance(v, sympy.Basic) for v in items)
+
+
+def _relations_latex(value) -> str:
+    r"""SymPy expressions or relations (one or a list), one per row of an ``aligned`` block, printed by
+    :func:`bnsym.latex.print_latex` (the definitions a proof uses, for instance).
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> print(_relations_latex([sympy.Eq(x, 1), x + 1]))
+    \begin{aligned}x &= 1\\
+    x + 1\end{aligned}
+    """
+    import sympy
+    from bnsym.latex import print_latex
+
+    rows = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, sympy.Eq):
+            rows.append(print_latex(item.lhs) + " &= " + print_latex(item.rhs))
+        else:
+            rows.append(print_latex(item))
+    return r"\begin{aligned}" + "\\\\\n".join(rows) + r"\end{aligned}"
+
+
 class BnsymMath(SphinxDirective):
     """Typeset ``to_latex`` of the value of the code's last expression (a Derivation, Proof, or list)."""
 
@@ -46,7 +91,8 @@ class BnsymMath(SphinxDirective):
         code = "\n".join(self.content)
         try:
             value = _run(code)
-            tex = to_latex(value, notation=Notation(environment="aligned"))
+            tex = _relations_latex(value) if _is_relations(value) else \
+                to_latex(value, notation=Notation(environment="aligned"))
         except Exception as exc:  # a broken tutorial must fail the build, with the reason
             raise self.error(f"bnsym-math: {type(exc).__name__}: {exc}") from exc
         result = []
@@ -75,6 +121,184 @@ class BnsymValue(SphinxDirective):
         return [nodes.literal_block(text, text)]
 
 
+def theorem_options(name: str):
+    """The options the catalogue proves ``name`` with: symbolic ``ε ≥ 0`` if that is a hypothesis, else defaults.
+
+    >>> theorem_options("bn_jacobian").eps, theorem_options("scale_invariance_forward").eps
+    ('any', 0)
+    """
+    from bnsym.theorems import registry
+    from bnsym.theorems.batch import Options
+    from bnsym.theorems.units.common import EPS_ANY
+
+    return Options(eps="any") if EPS_ANY in registry.get(name).hypotheses else Options()
+
+
+def _sign_note(claim, others) -> str:
+    """``a > 0`` / ``a < 0`` for a claim that prints like another one but whose symbols differ in sign."""
+    import sympy
+
+    notes = []
+    for other in others:
+        if other is claim:
+            continue
+        mine = {s.name: s for s in claim.atoms(sympy.Symbol)}
+        for sym in other.atoms(sympy.Symbol):
+            own = mine.get(getattr(sym, "name", None))
+            if own is not None and own != sym and own.is_positive != sym.is_positive:
+                notes.append(f"{sympy.latex(own)} {'>' if own.is_positive else '<'} 0")
+    return ", ".join(sorted(set(notes)))
+
+
+def theorem_latex(name: str) -> dict:
+    r"""The LaTeX of theorem ``name`` as the math reference shows it, all printed by the library.
+
+    ``claims`` holds :func:`bnsym.latex.print_latex` (SymPy's printer, ``∂`` for partial derivatives) of each
+    relation the proof concludes, empty for a theorem whose unit has none (then ``statement`` is all there is).
+
+    >>> t = theorem_latex("bn_jacobian")
+    >>> t["title"], t["conditions"][0], t["source"].startswith("Ioffe & Szegedy 2015")
+    ('The BN Jacobian in closed form', ('\\epsilon \\geq 0', ''), True)
+    >>> r"\frac{\partial}{\partial {z}_{k}} {\hat{x}}_{i}" in t["claims"][0]
+    True
+    """
+    from bnsym.latex import print_latex
+    from bnsym.theorems import registry
+
+    unit = registry.get(name)
+    claims = list(unit.claims(theorem_options(name))) if unit.claims else []
+    printed = [print_latex(c) for c in claims]
+    shown = []
+    for claim, tex in zip(claims, printed):
+        note = _sign_note(claim, [c for c, t in zip(claims, printed) if t == tex]) if printed.count(tex) > 1 else ""
+        shown.append(tex + (rf" \qquad ({note})" if note else ""))
+    conditions = []
+    for cond in unit.hypotheses:
+        words = cond.text.split(" (", 1)[0] if cond.text.endswith(")") and " (" in cond.text else ""
+        conditions.append((cond.latex, words))
+    return {"name": name, "title": unit.title, "statement": unit.statement_latex, "claims": shown,
+            "conditions": conditions, "source": unit.source}
+
+
+def _math_block(tex: str, docname: str | None) -> nodes.math_block:
+    node = nodes.math_block(tex, r"\[" + tex + r"\]", nowrap=True, number=None)
+    if docname is not None:
+        node["docname"] = docname
+    return node
+
+
+def _label(text: str) -> nodes.strong:
+    return nodes.strong(text, text)
+
+
+def render_theorem(name: str, docname: str | None = None) -> nodes.admonition:
+    """The docutils nodes of theorem ``name`` (a box with id ``name``), without a Sphinx build.
+
+    >>> box = render_theorem("bias_gradient_zero")
+    >>> box["ids"], len(list(box.findall(nodes.math_block))) >= 2
+    (['bias_gradient_zero'], True)
+    """
+    t = theorem_latex(name)
+    box = nodes.admonition("", classes=["bnsym-theorem"], ids=[name])
+    title = nodes.title(t["title"] + " ", t["title"] + " ")
+    title += nodes.literal(name, name)
+    box += title
+    statement = nodes.paragraph()
+    statement += _label("Statement:")
+    box += statement
+    box += _math_block(t["statement"], docname)
+    proved = nodes.paragraph()
+    if t["claims"]:
+        proved += _label("Proved")
+        proved += nodes.Text(" for every batch size ")
+        proved += nodes.math("m", "m")
+        proved += nodes.Text(" (the relation" + ("s" if len(t["claims"]) > 1 else "") + " bnsym's kernel concludes):")
+        box += proved
+        for tex in t["claims"]:
+            box += _math_block(tex, docname)
+    else:
+        proved += _label("Proof:")
+        proved += nodes.Text(" this unit records no claim relation apart from the statement; the check below "
+                             "shows what its proof establishes.")
+        box += proved
+    conditions = nodes.paragraph()
+    conditions += _label("Conditions:")
+    conditions += nodes.Text(" ")
+    for pos, (tex, words) in enumerate(t["conditions"]):
+        if pos:
+            conditions += nodes.Text(", ")
+        if words:
+            conditions += nodes.Text(words + " (")
+        conditions += nodes.math(tex, tex)
+        if words:
+            conditions += nodes.Text(")")
+    box += conditions
+    source = nodes.paragraph()
+    source += _label("Source:")
+    source += nodes.Text(" " + t["source"])
+    box += source
+    check = nodes.paragraph()
+    check += _label("Check it:")
+    check += nodes.Text(" ")
+    command = f"bnsym prove {name}"
+    check += addnodes.pending_xref("", nodes.literal(command, command), refdomain="std", reftype="ref",
+                                   reftarget=PROVE_LABEL, refexplicit=True, refwarn=True)
+    check += nodes.Text(" (in Python: ")
+    call = f'bnsym.prove("{name}")'
+    check += addnodes.pending_xref("", nodes.literal(call, call), refdomain="py", reftype="func",
+                                   reftarget="bnsym.theorems.prove", refexplicit=True, refwarn=True)
+    check += nodes.Text(")")
+    box += check
+    return box
+
+
+class BnsymTheorem(SphinxDirective):
+    """Print catalogue theorem ``NAME`` from its unit (see :func:`render_theorem`); its anchor is ``NAME``."""
+
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        from bnsym.theorems import registry
+
+        name = self.arguments[0]
+        if name not in registry.names():
+            raise self.error(f"bnsym-theorem: unknown theorem {name!r}; known: {', '.join(registry.names())}")
+        try:
+            box = render_theorem(name, self.env.docname)
+        except Exception as exc:  # a theorem that no longer renders must fail the build, with the reason
+            raise self.error(f"bnsym-theorem {name}: {type(exc).__name__}: {exc}") from exc
+        self.env.get_domain("std").note_hyperlink_target(name, self.env.docname, name,
+                                                         registry.get(name).title)
+        shown = self.env.__dict__.setdefault("bnsym_theorems", {})
+        shown.setdefault(self.env.docname, set()).add(name)
+        return [box]
+
+
+def _purge_theorems(app, env, docname):
+    env.__dict__.get("bnsym_theorems", {}).pop(docname, None)
+
+
+def _merge_theorems(app, env, docnames, other):
+    shown = env.__dict__.setdefault("bnsym_theorems", {})
+    for docname, names in other.__dict__.get("bnsym_theorems", {}).items():
+        if docname in docnames:
+            shown[docname] = set(names)
+
+
+def _check_catalogue(app, env):
+    """Every catalogue theorem has a ``bnsym-theorem`` block on the math reference (a warning, so -W fails)."""
+    from bnsym.theorems import registry
+
+    if MATH_REFERENCE not in env.found_docs:
+        return
+    shown = env.__dict__.get("bnsym_theorems", {}).get(MATH_REFERENCE, set())
+    missing = [n for n in registry.names() if n not in shown]
+    if missing:
+        _logger.warning("the math reference (docs/%s.md) has no bnsym-theorem block for: %s",
+                        MATH_REFERENCE, ", ".join(missing), location=MATH_REFERENCE)
+
+
 def _optional_pages(app, docname, source):
     """Leave pages that other parts of the project write (``testing.md``) out of the toctree until they exist."""
     if docname != "index":
@@ -92,5 +316,9 @@ def _optional_pages(app, docname, source):
 def setup(app):
     app.add_directive("bnsym-math", BnsymMath)
     app.add_directive("bnsym-value", BnsymValue)
+    app.add_directive("bnsym-theorem", BnsymTheorem)
+    app.connect("env-purge-doc", _purge_theorems)
+    app.connect("env-merge-info", _merge_theorems)
+    app.connect("env-check-consistency", _check_catalogue)
     app.connect("source-read", _optional_pages)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,4 +1,4 @@
-"""The BN Jacobian, its null space, and the bias before BN (bn-math §1–§2), through the kernel.
+"""The BN Jacobian, its null space, and the bias before BN (math reference §1–§2), through the kernel.
 
 >>> from bnsym.theorems.batch import Options
 >>> jacobian(Options(eps="any")).holds

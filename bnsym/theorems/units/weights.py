@@ -1,4 +1,4 @@
-"""Weights feeding BN: Euler orthogonality, norm growth, and the Hessian block of those weights (bn-math §6).
+"""Weights feeding BN: Euler orthogonality, norm growth, and the Hessian block of those weights (docs/math.md §6).
 
 All statements are about the weights ``W`` of one unit feeding BN with the other parameters fixed: the
 Hessian results are for that **block** ``H_WW``, not the full Hessian.
