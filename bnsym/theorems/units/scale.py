@@ -57,6 +57,11 @@ def _witness(opts: Options):
     return replace(opts, batch=opts.witness_m, eps=eps), values
 
 
+def _shown(opts: Options, relation):
+    """``relation`` as displayed: with a fixed ``ε = 0`` substituted (``ε/a²`` disappears)."""
+    return relation.xreplace({opts.eps_symbol: 0}) if opts.eps_is_zero else relation
+
+
 def _numbers(opts: Options, values: dict) -> dict:
     out = {"m": opts.witness_m, "z": [float(v) for v in witness_batch(opts.witness_m)], "a": float(values[opts.a])}
     out["eps"] = float(0 if opts.eps_is_zero else (sympy.Rational(1, 10) if isinstance(opts.eps, str) else opts.eps))
@@ -99,7 +104,7 @@ def scale_forward(opts: Options):
     else:
         text = f"x̂_ε(az) = (a/|a|)·x̂_{{ε/a²}}(z); x̂_ε(az) − x̂_ε(z) → {_eps_story(rec, opts)} as ε → 0"
     return rec.outcome(False, reason="fails unless a > 0 and ε = 0", replacement=text,
-                       replacement_latex=sympy.latex(sympy.Eq(xt[i], general_form, evaluate=False)),
+                       replacement_latex=sympy.latex(_shown(opts, sympy.Eq(xt[i], general_form, evaluate=False))),
                        counterexample=_numbers(opts, values))
 
 
@@ -129,7 +134,7 @@ def scale_input_grad(opts: Options):
     text = ("for a < 0: ∂BN(aWu)/∂u = −∂BN(Wu)/∂u (sign flips)" if opts.eps_is_zero else
             "∂BN_ε(aWu)/∂u = (a/|a|)·∂BN_{ε/a²}(Wu)/∂u")
     return rec.outcome(False, reason="fails unless a > 0 and ε = 0", replacement=text,
-                       replacement_latex=sympy.latex(sympy.Eq(D(xt[i], u[k, r]), scaled, evaluate=False)),
+                       replacement_latex=sympy.latex(_shown(opts, sympy.Eq(D(xt[i], u[k, r]), scaled, evaluate=False))),
                        counterexample=_numbers(opts, values))
 
 
@@ -161,7 +166,7 @@ def scale_weight_grad(opts: Options):
     text = ("for a < 0: ∂BN(Vu)/∂V at V = aW equals −(1/a)·∂BN(Wu)/∂W = (1/|a|)·∂BN(Wu)/∂W" if opts.eps_is_zero
             else "∂BN_ε(Vu)/∂V at V = aW equals (1/|a|)·∂BN_{ε/a²}(Wu)/∂W")
     return rec.outcome(False, reason="fails unless a > 0 and ε = 0", replacement=text,
-                       replacement_latex=sympy.latex(sympy.Eq(D(xt[i], V[r]), scaled, evaluate=False)),
+                       replacement_latex=sympy.latex(_shown(opts, sympy.Eq(D(xt[i], V[r]), scaled, evaluate=False))),
                        counterexample=_numbers(opts, values))
 
 
