@@ -10,20 +10,16 @@ from bnsym.cli import main
 from bnsym.replay import check_certificate
 from bnsym.theorems import prove, theorems
 
-# a derivative taken at an evaluation point (∂BN(Vu)/∂V at V = aW) is not expressible in the replay format yet
-AT_POINT = "derivative with respect to the defined"
-
-
 @pytest.mark.parametrize("name", [t.name for t in theorems()])
 def test_every_certificate_replays(name):
     proof = prove(name)
-    report = check_certificate(proof.certificate(), points=1)
-    assert report.steps and report.holds == proof.holds
-    failed = [s for s in report.steps if s.numeric == "fail" or s.exact == "fail"]
-    assert not failed, failed
-    unchecked = [s for s in report.steps if not s.passed]
-    assert all(AT_POINT in s.note for s in unchecked), unchecked
-    assert len(unchecked) <= 1
+    cert = proof.certificate()
+    report = check_certificate(cert, points=1)
+    assert report.ok and report.steps and report.holds == proof.holds, [s for s in report.steps if not s.passed]
+    replayed = sum(len(p["steps"]) for p in cert["parts"])
+    hypothetical = len(cert["narrative"])  # steps resting on the theorem's own hypothesis (an eigenpair)
+    assert replayed == len(report.steps) and replayed + hypothetical == sum(s.checked for s in proof.steps)
+    assert hypothetical <= (2 if name == "block_critical_rate" else 0)  # the hypothesis and the step using it
 
 
 def test_replay_runs_in_a_fresh_process_without_the_provers():

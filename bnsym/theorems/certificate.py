@@ -38,6 +38,36 @@ def _plain_symbols(ctx: K.Context) -> dict:
     return out
 
 
+def _points(ctx: K.Context) -> dict:
+    """Evaluation points ``V[t] := c·B[t]``: ``V -> (B, c)``. The replay format has no evaluation points, so a
+    derivative at one is written by the chain rule: ``∂f(V)/∂V_r |_{V = cB} = (1/c)·∂f(cB)/∂B_r``."""
+    out = {}
+    for d in ctx.definitions:
+        if d.at and d.index is not None and isinstance(d.value, sympy.Mul):
+            bases = [f for f in d.value.args if isinstance(f, sympy.Indexed) and f.indices == (d.index,)]
+            if len(bases) == 1:
+                c = d.value / bases[0]
+                if d.index not in c.free_symbols:
+                    out[d.symbol] = (bases[0].base, c)
+    return out
+
+
+def _at_points(expr, points: dict):
+    if not points:
+        return expr
+
+    def rewrite(der):
+        factor, variables = sympy.Integer(1), []
+        for v, count in der.variable_count:
+            if isinstance(v, sympy.Indexed) and v.base in points:
+                base, c = points[v.base]
+                v = base[v.indices]
+                factor *= c**count
+            variables.append((v, count))
+        return sympy.Derivative(der.expr, *variables) / factor if factor != 1 else der
+    return expr.replace(lambda e: isinstance(e, sympy.Derivative), rewrite)
+
+
 def _ordered(definitions) -> list:
     """Definitions in dependency order (an evaluation point such as ``V := aW`` first where it is used)."""
     done, out, pending = set(), [], list(definitions)
@@ -68,14 +98,16 @@ def _context_part(proof, ctx: K.Context) -> dict:
         defs.append(entry)  # an evaluation point V := aW: the replay's chain rule treats ∂/∂V as at V
     sizes = sorted({str(upper) for item in ctx.free if isinstance(item, tuple) for upper in [item[1]]})
     ranges = {str(item[0]): str(item[1]) for item in ctx.free if isinstance(item, tuple)}
+    narrative = ([f"a derivative at the evaluation point {sym} := {d}·{b} is written (1/{d})·∂/∂{b} (chain rule)"
+                  for sym, (b, d) in _points(ctx).items()])
     return {"format": PART_FORMAT, "theorem": proof.name, "statement": proof.statement, "holds": proof.holds,
-            "batch": batch, "sizes": sizes or (["n"] if any(d.value.has(sympy.Symbol("n", integer=True,
+            "_points": _points(ctx), "batch": batch, "sizes": sizes or (["n"] if any(d.value.has(sympy.Symbol("n", integer=True,
                                                                                      positive=True))
                                                               for d in ctx.definitions) else []),
-            "ranges": ranges, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": [], "_plain": plain}
+            "ranges": ranges, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": narrative, "_plain": plain}
 
 
-def _step(fact: K.Fact, reason: str, n: int, plain: dict) -> dict | None:
+def _step(fact: K.Fact, reason: str, n: int, plain: dict, points: dict) -> dict | None:
     cites = [c for c in fact.cites if c.kind == "eq"]
     if any(c.rule.startswith("hypothesis") for c in fact.cites) or fact.rule.startswith("hypothesis"):
         return None
@@ -85,7 +117,7 @@ def _step(fact: K.Fact, reason: str, n: int, plain: dict) -> dict | None:
         lhs = expr.xreplace({sym: point})
     else:
         lhs, rhs = K._rewrite(lhs, cites), K._rewrite(rhs, cites)
-    lhs, rhs = lhs.xreplace(plain), rhs.xreplace(plain)
+    lhs, rhs = _at_points(lhs, points).xreplace(plain), _at_points(rhs, points).xreplace(plain)
     out = {"id": n, "kind": fact.kind if fact.kind != "gt" else "ne", "lhs": _srepr(lhs), "rhs": _srepr(rhs),
            "rule": fact.rule, "reason": reason, "cites": []}
     if fact.witness:
@@ -104,7 +136,7 @@ def certificate(proof) -> dict:
         key = id(fact.context)
         if key not in parts:
             parts[key] = _context_part(proof, fact.context)
-        entry = _step(fact, step.reason, n, parts[key]["_plain"])
+        entry = _step(fact, step.reason, n, parts[key]["_plain"], parts[key]["_points"])
         if entry is None:
             parts[key]["narrative"].append(f"{step.reason} (relies on a hypothesis of the theorem: not replayed)")
             continue
@@ -113,5 +145,5 @@ def certificate(proof) -> dict:
     return {"format": FORMAT, "theorem": proof.name, "statement": proof.statement, "holds": proof.holds,
             "batch": proof.batch if isinstance(proof.batch, int) else "m",
             "conditions": [c.text for c in proof.conditions], "lemmas": list(proof.lemmas),
-            "parts": [{k: v for k, v in p.items() if k != "_plain"} for p in parts.values()
-                      if p["steps"] or p["narrative"]]}
+            "narrative": [t for p in parts.values() if not p["steps"] for t in p["narrative"]],
+            "parts": [{k: v for k, v in p.items() if not k.startswith("_")} for p in parts.values() if p["steps"]]}
