@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - the replay extra installs it
 
 __all__ = ["exact_zero", "exact_number", "MAX_TERMS"]
 
-MAX_TERMS = 200_000  #: an explicit difference whose expansion may have more terms is not sent to SymEngine
+MAX_TERMS = 20_000  #: an explicit difference whose expansion may have more terms is not sent to SymEngine
 MAX_EXPANDED_TERMS = 100_000  #: an expanded sum with more terms is not reduced further
 MAX_EXPANDED_POWER = 24  #: ``(a + b)**n`` with a larger ``n`` is not expanded
 
