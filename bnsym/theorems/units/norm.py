@@ -91,8 +91,8 @@ def gradient_norm_bound(opts: Options):
                            "value by (γ²/σ²)⟨g,x̂⟩²(1/√m − 1/m) > 0 for m > 1 and ⟨g,x̂⟩ ≠ 0",
                            replacement="‖∂ℓ/∂z‖² = (γ²/σ²)(‖g‖² − ⟨1,g⟩²/m − ⟨g,x̂⟩²/m) (exact)",
                            replacement_latex=sympy.latex(identity_claims(replace(opts, eps=0))[0]),
-                           counterexample={"m": 4, "z": [0, 1, 2, 3], "g": [-1.5, -0.5, 0.5, 1.5], "gamma": 1.0,
-                                           **_norms_at_witness()})
+                           counterexample={"m": wm, "z": [float(v) for v in zs], "g": [float(v) for v in gs], "gamma": 1.0,
+                                           **_norms_at_witness(zs, gs)})
     form = identity_form(opts)
     rec.le(form, gamma**2 / sigma**2 * Q, "drop the subtracted squares; 1/(σ² + ε) ≤ 1/σ² and 2 − ρ ≥ 1",
            unfold=False)
@@ -102,15 +102,15 @@ def gradient_norm_bound(opts: Options):
     return rec.proved(bound_claims(opts))
 
 
-def _norms_at_witness() -> dict:
-    """Exact and misprinted values at the witness of the 1/√m variant (for display)."""
+def _norms_at_witness(zs, gs) -> dict:
+    """Exact and misprinted values at the witness ``z = zs``, ``g = gs`` of the 1/√m variant (for display)."""
     import numpy as np
 
-    zz = np.array([0.0, 1.0, 2.0, 3.0])
+    zz, gg = np.array([float(v) for v in zs]), np.array([float(v) for v in gs])
+    mm = len(zz)
     xh = (zz - zz.mean()) / zz.std()
-    gg = zz - 1.5
-    exact = (gg @ gg - gg.sum() ** 2 / 4 - (gg @ xh) ** 2 / 4) / zz.var()
-    claimed = (gg @ gg - gg.sum() ** 2 / 4 - (gg @ xh) ** 2 / 2) / zz.var()
+    exact = (gg @ gg - gg.sum() ** 2 / mm - (gg @ xh) ** 2 / mm) / zz.var()
+    claimed = (gg @ gg - gg.sum() ** 2 / mm - (gg @ xh) ** 2 / np.sqrt(mm)) / zz.var()
     return {"exact": float(exact), "claimed_bound": float(claimed)}
 
 
