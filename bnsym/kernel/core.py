@@ -33,7 +33,6 @@ bnsym.kernel.errors.StepError: step not established (wrong): Sum(z[j], (j, 1, m)
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 

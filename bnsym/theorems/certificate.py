@@ -70,7 +70,7 @@ def _at_points(expr, points: dict):
 
 def _ordered(definitions) -> list:
     """Definitions in dependency order (an evaluation point such as ``V := aW`` first where it is used)."""
-    done, out, pending = set(), [], list(definitions)
+    out, pending = [], list(definitions)
     while pending:
         for d in pending:
             uses = {e.symbol for e in pending if e is not d and (d.value.has(e.symbol) or any(

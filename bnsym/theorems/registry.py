@@ -9,9 +9,7 @@ True
 """
 from __future__ import annotations
 
-from typing import Callable
-
-from .proof import Condition, Theorem
+from .proof import Theorem
 from .record import LemmaUnavailable
 
 __all__ = ["register", "get", "names", "lemma", "clear_cache"]

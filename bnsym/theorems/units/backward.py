@@ -9,7 +9,7 @@ from __future__ import annotations
 import sympy
 from sympy import S, Sum, Symbol
 
-from ..batch import Options, context, g, gamma, beta, i, j, k, m, mu, sigma, std, xhat, z
+from ..batch import Options, context, g, gamma, i, j, k, m, mu, sigma, std, xhat, z
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import register

@@ -13,11 +13,10 @@ from itertools import combinations
 import sympy
 from sympy import Symbol
 
-from ...kernel import core as K
 from ..batch import Options, beta, context, gamma, i, xhat, xt
 from ..proof import Condition, Theorem
 from ..record import Recorder
-from ..registry import lemma, register
+from ..registry import register
 from .common import EPS0, M2, NONCONST, P_NONZERO
 
 GF = "Goodfellow, Bengio & Courville 2016, Deep Learning, §8.7.1"

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import sympy
-from sympy import KroneckerDelta, S, Sum, Symbol
+from sympy import KroneckerDelta, Sum, Symbol
 
 from ...kernel import core as K
-from ..batch import (Options, context, g, i, j, jacobian_closed_form, k, l, m, mu, n, q, sigma, std, u, W, xhat,
-                     z, gamma)
+from ..batch import (Options, context, g, i, jacobian_closed_form, k, l, m, mu, sigma, std, xhat, z, gamma)
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import lemma, register

@@ -9,13 +9,11 @@ True
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import sympy
 from sympy import Sum, Symbol
 
 from ...kernel import core as K
-from ..batch import (Options, V, W, context, g, gamma, i, l, m, mu, n, q, r, sigma, std, t, u, xhat, xt, z)
+from ..batch import (Options, V, W, context, g, gamma, i, l, m, n, r, sigma, t, u, xhat, xt, z)
 from ..proof import Step, Theorem
 from ..record import Recorder
 from ..registry import lemma, register
@@ -67,9 +65,8 @@ def euler(opts: Options):
 
 def growth_claims(opts: Options):
     """``‖W − η∇ℓ‖² = ‖W‖² + η²‖∇ℓ‖²``."""
-    grad = gradient
-    return [sympy.Eq(Sum((W[r] - eta * grad()) ** 2, (r, 1, n)),
-                     Sum(W[r] ** 2, (r, 1, n)) + eta**2 * Sum(grad() ** 2, (r, 1, n)), evaluate=False)]
+    return [sympy.Eq(Sum((W[r] - eta * gradient()) ** 2, (r, 1, n)),
+                     Sum(W[r] ** 2, (r, 1, n)) + eta**2 * Sum(gradient() ** 2, (r, 1, n)), evaluate=False)]
 
 
 def norm_growth(opts: Options):
