@@ -306,8 +306,24 @@ class Derivation:
         return _scalar_or_matrix(raw.xreplace(self.gradients.resolved_adjoints))
 
     @cached_property
+    def index(self):
+        """The same gradient in index form over the batch (:class:`bnsym.batchform.IndexDerivation`), for a
+        network with a batch; ``None`` without one."""
+        return None if self.network.batch is None else self.network.index_gradients()[self.parameter_name]
+
+    @cached_property
+    def proof(self):
+        """The kernel's proof that this gradient is identically 0 (made for every batch size, so for this one
+        too; :func:`bnsym.gradient_zero.prove_zero`), or ``None``."""
+        return None if self.index is None else self.index.proof
+
+    @cached_property
     def closed_form(self):
-        """The gradient explicit in inputs and parameters (and ``∂J/∂ŷ`` when the loss is abstract)."""
+        """The gradient explicit in inputs and parameters (and ``∂J/∂ŷ`` when the loss is abstract); exactly ``0``
+        (a zero matrix for a matrix parameter) when :attr:`proof` shows it vanishes."""
+        if self.proof is not None:
+            shape = self.network.parameters[self.parameter_name].shape
+            return sympy.S.Zero if shape == (1, 1) else sympy.zeros(*shape)
         return self.network.explicit(self.compact)
 
     def doit(self):

@@ -20,8 +20,8 @@ import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .errors import NetworkSpecError, UnknownParameterError
-from .layers import (ACTIVATIONS, Activation, Layer, Linear, MSELoss, Normalize, ScaleShift, check_eps,
-                     check_name, entry_symbols, flat)
+from .layers import (ACTIVATIONS, NAME_PATTERN, Activation, Layer, Linear, MSELoss, Normalize, ScaleShift,
+                     check_eps, check_name, entry_symbols, flat)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .derive import Derivation, Gradients
@@ -108,19 +108,23 @@ class Network:
     [(h1, w1*x), (yhat, h1*w2)]
     """
 
-    def __init__(self, layers: Sequence[Layer], inputs: Matrix, *, batch: int | None,
+    def __init__(self, layers: Sequence[Layer], inputs: Matrix | int, *, batch: int | Symbol | None,
                  loss: str = "abstract", description: str = "") -> None:
         _check_choice(loss, "loss", _LOSSES)
         if not layers:
             raise NetworkSpecError("a network needs at least one layer")
         self.layers = list(layers)
-        self.inputs = inputs
+        self._built_from = (list(layers), loss, description)
+        #: a batch of symbolic size: index form only (:meth:`at` gives the entries for a concrete size)
+        self.symbolic = isinstance(batch, Symbol)
+        self.input_width = inputs if isinstance(inputs, int) else inputs.cols
+        self.inputs = None if self.symbolic else inputs
         self.batch = batch
         self.loss_kind = loss
         self.targets: Matrix | None = None
         self.description = description
         self.parameters: dict[str, Matrix] = {}
-        self.nodes: list[Node] = [Node("x", inputs, None)]
+        self.nodes: list[Node] = [Node("x", inputs if not self.symbolic else None, None)]
         self.definitions: list[tuple[Symbol, Expr]] = []
         #: ``(layer name, d, values)``: the layers' :meth:`~bnsym.layers.Layer.divisors`, checked when evaluating
         self.divisors: list[tuple[str, Symbol, list[Expr]]] = []
@@ -130,13 +134,50 @@ class Network:
         for layer in self.layers:
             self._add(layer)
         if loss == "mse":
-            last = self.nodes[-1].symbols
-            self.targets = entry_symbols("t", batch, last.cols)
+            if not self.symbolic:
+                self.targets = entry_symbols("t", batch, self.nodes[-1].symbols.cols)
             loss_layer = MSELoss("J", targets=self.targets)
             self.layers.append(loss_layer)
             self._add(loss_layer)
-        self.constants = self._constants()
+        self.constants = [] if self.symbolic else self._constants()
         self._explicit: dict[Symbol, Expr] | None = None
+
+    @property
+    def batch_size(self) -> Expr:
+        """The batch size as a SymPy object: the symbol ``m`` of a symbolic batch, or an integer.
+
+        >>> two_layer(bn="pre", batch="m").batch_size, two_layer(bn="pre", batch=3).batch_size
+        (m, 3)
+        """
+        if self.batch is None:
+            raise NetworkSpecError("this network has no batch (batch=None): build it with batch=m (a symbol "
+                                   "name such as 'm', or an integer) for its index form")
+        return self.batch if self.symbolic else sympy.Integer(self.batch)
+
+    def at(self, batch: int) -> "Network":
+        """The same network over a concrete batch of ``batch`` samples (its entries written out).
+
+        >>> two_layer(bn="pre", batch="m").at(3).inputs.T
+        Matrix([[x^(1), x^(2), x^(3)]])
+        """
+        batch = _check_batch(batch, any(getattr(layer, "couples_batch", False) for layer in self.layers))
+        if isinstance(batch, Symbol) or batch is None:
+            raise NetworkSpecError(f"at(batch) takes an integer batch size, got {batch!r}")
+        layers, loss, description = self._built_from
+        return Network([layer.at(batch) for layer in layers], _inputs(batch, self.input_width), batch=batch,
+                       loss=loss, description=description)
+
+    def index_gradients(self):
+        """Every gradient in index form over the batch (:func:`bnsym.batchform.index_gradients`).
+
+        >>> two_layer(bn="pre", batch=3).index_gradients()["b1"].closed_form
+        0
+        """
+        from .batchform import index_gradients
+
+        if self.__dict__.get("_index_gradients") is None:
+            self._index_gradients = index_gradients(self)
+        return self._index_gradients
 
     def _take(self, name: str, what: str) -> None:
         if name in self._taken:
@@ -153,6 +194,12 @@ class Network:
         if not isinstance(layer, MSELoss):
             self._take(check_name(layer.name, "layer name"), f"the node {layer.name!r}")
             self._take(adjoint_name(layer.name), f"the adjoint ∂J/∂{layer.name}")
+        if self.symbolic:  # index form only: the statistics' names are taken, nothing is written out
+            for stat in ("mu", "sigma"):
+                if getattr(layer, "couples_batch", False):
+                    self._take(f"{stat}{layer.statistic}", f"a statistic ({stat}{layer.statistic}) of layer {layer.name!r}")
+            self.nodes.append(Node(layer.name, None, layer))
+            return
         previous = self.nodes[-1].symbols
         statistics = layer.statistics(previous)
         for head in dict.fromkeys(_head(symbol.name) for symbol, _ in statistics):
@@ -201,8 +248,19 @@ class Network:
         return self.nodes[-2] if self.loss_kind == "mse" else self.nodes[-1]
 
     @property
-    def output(self) -> Matrix:
-        """``ŷ`` for every sample, explicit in inputs and parameters."""
+    def output(self) -> Matrix | Expr:
+        """``ŷ`` for every sample, explicit in inputs and parameters (a symbolic batch: the entry ``ŷ[i]`` or
+        ``ŷ[i, r]`` in index form).
+
+        >>> chain(2, batch="m").output
+        w1*w2*x[i]
+        """
+        if self.symbolic:
+            from .batchform import SAMPLE, FEATURE, index_graph, unfold
+
+            graph = index_graph(self)
+            port = graph.ports[len(self.nodes) - (2 if self.loss_kind == "mse" else 1)]
+            return unfold(port.entry(SAMPLE, FEATURE), graph.definitions)
         return self.explicit(self.output_node.symbols)
 
     @property
@@ -210,6 +268,11 @@ class Network:
         """The loss ``J`` explicit in inputs, targets and parameters; ``None`` when kept abstract."""
         if self.loss_kind != "mse":
             return None
+        if self.symbolic:
+            from .batchform import index_graph, unfold
+
+            graph = index_graph(self)
+            return unfold(graph.definitions[-1].value, graph.definitions)
         return self.explicit(self.nodes[-1].symbols[0, 0])
 
     def parameter(self, name: str) -> Matrix:
@@ -244,6 +307,8 @@ class Network:
         """
         from .derive import reverse_accumulate
 
+        if self.symbolic:
+            return self.index_gradients()
         return reverse_accumulate(self)
 
     def gradient(self, name: str) -> "Derivation":
@@ -268,7 +333,28 @@ def _check_int(value, what: str, minimum: int) -> int:
     return int(value)
 
 
-def _check_batch(batch, bn: bool) -> int | None:
+def _check_batch(batch, bn: bool) -> int | Symbol | None:
+    """The batch size: ``None`` (no batch), an integer, or a symbol for a symbolic batch (a plain name such as
+    ``"m"``, which is never parsed, or a positive integer SymPy symbol).
+
+    >>> _check_batch("m", True), _check_batch(4, True)
+    (m, 4)
+    >>> _check_batch("m+1", True)
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: batch must be an integer, or a name for a symbolic batch size (a letter followed by letters or digits, e.g. 'm'), got 'm+1'
+    """
+    if isinstance(batch, str):
+        if NAME_PATTERN.fullmatch(batch) is None:
+            raise NetworkSpecError("batch must be an integer, or a name for a symbolic batch size (a letter followed "
+                                   f"by letters or digits, e.g. 'm'), got {batch!r}")
+        return Symbol(batch, integer=True, positive=True)
+    if isinstance(batch, Symbol):
+        if not (batch.is_integer and batch.is_positive):
+            raise NetworkSpecError(f"a symbolic batch size must be a positive integer symbol (Symbol({batch.name!r}, "
+                                   f"integer=True, positive=True)) or a name such as {batch.name!r}, got {batch!r}")
+        check_name(batch.name, "the name of the batch size")
+        return batch
     if batch is None:
         if bn:
             raise NetworkSpecError(
@@ -310,7 +396,7 @@ def _check_size(what: str, widths: Sequence[int], batch: int | None, *, bn: bool
     depth = len(widths) - 1
     if depth > LIMITS.layers:
         raise _too_large(what, f"at least {depth} layers", depth, "layers")
-    m = batch or 1
+    m = 1 if batch is None or isinstance(batch, Symbol) else batch  # a symbolic batch: forms independent of m
     widest = max(m, *widths)
     if widest > LIMITS.width:
         raise _too_large(what, f"a batch or layer width of {widest}", widest, "width")
@@ -334,8 +420,9 @@ def _check_size(what: str, widths: Sequence[int], batch: int | None, *, bn: bool
         raise _too_large(what, f"about {terms} terms (batch m = {m}{hint})", terms, "terms")
 
 
-def _inputs(batch: int | None, features: int) -> Matrix:
-    return entry_symbols("x", batch, features)
+def _inputs(batch: int | Symbol | None, features: int) -> Matrix | int:
+    """The input symbols (a symbolic batch: only the width; its entries are ``x[i]``, ``x[i, c]``)."""
+    return features if isinstance(batch, Symbol) else entry_symbols("x", batch, features)
 
 
 def _bn_layers(index: int, node: str, *, batch: int, features: int, eps: Expr, affine: bool) -> list[Layer]:

@@ -52,7 +52,8 @@ _TOKEN = object()
 
 @dataclass(frozen=True)
 class Definition:
-    """``symbol := value`` (``index`` given: ``symbol[index] := value`` for every index)."""
+    """``symbol := value`` (``index`` given: ``symbol[index] := value`` for every index; a tuple of indices for an
+    entry with several, ``z[i, r]``)."""
 
     symbol: sympy.Basic
     value: Expr
@@ -160,8 +161,10 @@ def unfold(expr: Expr, ctx: Context, *, points: bool = True) -> Expr:
                     expr = ix.substitute(expr, {d.symbol: d.value}) if isinstance(d.symbol, sympy.Symbol) \
                         else expr.xreplace({d.symbol: d.value})
             else:
-                expr = expr.replace(lambda e, b=d.symbol: isinstance(e, sympy.Indexed) and e.base == b,
-                                    lambda e, d=d: ix.substitute(d.value, {d.index: e.indices[0]}))
+                names = d.index if isinstance(d.index, tuple) else (d.index,)
+                expr = expr.replace(lambda e, b=d.symbol, n=len(names): isinstance(e, sympy.Indexed) and e.base == b
+                                    and len(e.indices) == n,
+                                    lambda e, d=d, names=names: ix.substitute(d.value, dict(zip(names, e.indices))))
         if expr == before:
             break
     if ctx.values:

@@ -321,6 +321,9 @@ class Layer:
     # -- index form over a batch of size m (symbolic or concrete) -----------------------------------------
     #: how the layer's output is named in LaTeX and text (``\\mathrm{BN}`` for batch normalization)
     latex_name: str = ""
+    #: whether an output entry depends on other samples of the batch (batch statistics); only then can a
+    #: gradient cancel across the batch (:func:`bnsym.gradient_zero.prove_zero`)
+    couples_batch: bool = False
 
     def output_width(self, width: int) -> int:
         """Features of the output for an input of ``width`` features (default: the same)."""

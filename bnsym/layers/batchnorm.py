@@ -95,6 +95,7 @@ class Normalize(Layer):
 
     kind = "normalize"
     latex_name = r"\mathrm{BN}"
+    couples_batch = True  # its statistics mix the samples of the batch
 
     def __init__(self, name: str, *, samples, features: int, eps: Expr | float = 0,
                  statistic: str | None = None) -> None:
@@ -139,6 +140,14 @@ class Normalize(Layer):
                             "batch standard deviation (biased variance, plus ε)"),
             IndexDefinition(y.base, y.indices(i, r), (x.entry(i, r) - mu) / sigma, "normalized batch"),
         ]
+
+    def positivity(self, graph) -> list[tuple[Expr, Expr, Expr]]:
+        """``(σ_r, σ_r², ε)`` for this layer in the index form ``graph``: a proof dividing by ``σ_r`` needs
+        ``σ_r² > 0`` (a batch that is not constant in feature ``r``, or ``ε > 0``)."""
+        k = next(n for n, layer in enumerate(graph.network.layers) if layer is self)
+        x, r = graph.ports[k], index_symbol("r")
+        variance = Sum((x.entry(_J, r) - self.mu_of(r)) ** 2, (_J, 1, x.m)) / x.m
+        return [(self.sigma_of(r), variance + self.eps, self.eps)]
 
     def index_jacobian(self, y: Port, i, k, r) -> Expr:
         """``∂x̂[i, r]/∂z[k, r] = (δ_ik − 1/m − x̂[i, r] x̂[k, r]/m)/σ_r`` (other features: 0)."""

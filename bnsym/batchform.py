@@ -1,0 +1,291 @@
+"""Networks over a batch of symbolic size ``m``: the index form, and reverse accumulation in it.
+
+Every node of a network is an indexed quantity over the batch (``z1[i]`` for one feature, ``z1[i, r]`` for
+several), and every layer states its forward pass and its vector-Jacobian product in that form
+(:mod:`bnsym.layers`). :func:`index_graph` collects the forward definitions; :func:`index_gradients` walks the
+layers backwards once, defining each node's adjoint ``z̄ = ∂J/∂z`` entry-wise from the next one, and each
+parameter's gradient from its layer's output adjoint. Nothing here depends on the value of ``m``: the size of
+every form is independent of the batch, and a concrete batch is the same derivation with ``m`` given
+(:meth:`IndexDerivation.at` writes it out per entry).
+
+>>> from bnsym import two_layer
+>>> g = index_gradients(two_layer(activation="relu", bn="pre", batch="m"))
+>>> g["b1"].raw
+Sum(zbar1[j], (j, 1, m))
+>>> g["b1"].closed_form
+0
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterator
+
+import sympy
+from sympy import Expr, IndexedBase, S, Symbol
+
+from .errors import UnknownParameterError
+from .functions import Partial
+from .kernel import index as ix
+from .layers.base import IndexDefinition, Port, index_symbol
+
+__all__ = ["IndexGraph", "index_graph", "IndexGradients", "IndexDerivation", "index_gradients", "unfold",
+           "tree_size", "SAMPLE", "FEATURE"]
+
+SAMPLE, FEATURE = index_symbol("i"), index_symbol("r")
+_PARAMETER_INDICES = (index_symbol("r"), index_symbol("c"))
+
+
+def _adjoint_name(node: str) -> str:
+    from .network import adjoint_name
+
+    return adjoint_name(node)
+
+
+@dataclass
+class IndexGraph:
+    """A network in index form: a port per node (input first), the forward definitions in order, and each
+    parameter as a symbol or an ``IndexedBase`` with its index sizes."""
+
+    network: Any
+    m: Expr
+    ports: list[Port]
+    definitions: list[IndexDefinition]
+    parameters: dict[str, tuple[Any, tuple]]
+
+    def parameter_indices(self, name: str) -> tuple:
+        """The free indices of ``∂J/∂name``: one per dimension, ``None`` for a dimension of size 1."""
+        _, sizes = self.parameters[name]
+        return tuple(None if n == 1 else _PARAMETER_INDICES[k] for k, n in enumerate(sizes))
+
+    def parameter_entry(self, name: str) -> Expr:
+        """The generic entry of a parameter (``W1[r, c]``, ``b1[r]``, or the symbol ``w1``)."""
+        base, _ = self.parameters[name]
+        used = tuple(k for k in self.parameter_indices(name) if k is not None)
+        return base[used] if used else base
+
+
+def index_graph(network, m: Expr | None = None) -> IndexGraph:
+    """The index form of ``network`` over a batch of size ``m`` (default: the network's batch, symbolic or not).
+
+    >>> from bnsym import mlp
+    >>> g = index_graph(mlp([2, 3, 1], bn="pre", batch="m"))
+    >>> [str(d.lhs) for d in g.definitions][:4]
+    ['z1[i, r]', 'mu1[r]', 'sigma1[r]', 'zhat1[i, r]']
+    """
+    m = network.batch_size if m is None else m
+    width = network.input_width
+    ports = [Port("x", width, m)]
+    definitions: list[IndexDefinition] = []
+    parameters: dict[str, tuple[Any, tuple]] = {}
+    for layer in network.layers:
+        width = layer.output_width(width)
+        port = Port(layer.name, width, m)
+        definitions.extend(layer.index_forward(ports[-1], port, SAMPLE, FEATURE))
+        ports.append(port)
+        parameters.update(layer.index_parameters())
+    return IndexGraph(network, m, ports, definitions, parameters)
+
+
+def unfold(expr: Expr, definitions, *, keep=()) -> Expr:
+    """``expr`` with every entry of a defined quantity replaced by its definition (capture-avoiding), repeatedly;
+    the bases in ``keep`` stay.
+
+    >>> i, j = index_symbol("i"), index_symbol("j")
+    >>> z, x = IndexedBase("z", real=True), IndexedBase("x", real=True)
+    >>> unfold(sympy.Sum(z[j], (j, 1, 3)), [IndexDefinition(z, (i,), 2 * x[i])])
+    Sum(2*x[j], (j, 1, 3))
+    """
+    table = {d.target: d for d in definitions if d.target not in keep}
+    for _ in range(len(table) + 1):
+        before = expr
+        expr = expr.replace(lambda e: isinstance(e, sympy.Indexed) and e.base in table,
+                            lambda e: ix.substitute(table[e.base].value,
+                                                    dict(zip(table[e.base].indices, e.indices))))
+        plain = {d.target: d.value for d in table.values() if not d.indices and isinstance(d.target, Symbol)}
+        if plain and expr.free_symbols & plain.keys():
+            expr = ix.substitute(expr, plain)
+        if expr == before:
+            break
+    return expr
+
+
+class IndexGradients(Mapping):
+    """Every ``∂J/∂p`` of a network in index form (a mapping from parameter name to :class:`IndexDerivation`).
+
+    :attr:`adjoints` defines each node's adjoint from the next one, from the output back; :attr:`raw` gives each
+    gradient in the adjoint of its layer's output.
+    """
+
+    def __init__(self, graph: IndexGraph, raw: dict[str, Expr], adjoints: list[IndexDefinition], seed: Expr,
+                 owner: dict[str, int]) -> None:
+        self.graph = graph
+        self.network = graph.network
+        self.raw = raw
+        self.adjoints = adjoints
+        self.seed = seed
+        self.owner = owner
+        self._derivations: dict[str, IndexDerivation] = {}
+
+    def count_ops(self) -> int:
+        """Operations in the whole index form (forward definitions, adjoints, gradients): independent of ``m``."""
+        forms = [d.value for d in self.graph.definitions] + [d.value for d in self.adjoints] + list(self.raw.values())
+        return sum(sympy.count_ops(e) for e in forms)
+
+    def __getitem__(self, name: str) -> "IndexDerivation":
+        if not isinstance(name, str) or name not in self.raw:
+            raise UnknownParameterError(
+                f"the network has no parameter {name!r}; its parameters are: {', '.join(self.raw)}")
+        if name not in self._derivations:
+            self._derivations[name] = IndexDerivation(self, name)
+        return self._derivations[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __repr__(self) -> str:
+        return f"<IndexGradients of {self.network!r}: {', '.join(self.raw)}>"
+
+
+def index_gradients(network, m: Expr | None = None) -> IndexGradients:
+    """Reverse accumulation in index form: one backward sweep gives every parameter's gradient.
+
+    >>> from bnsym import chain
+    >>> g = index_gradients(chain(2, batch="m"))
+    >>> g["w1"].raw, g.adjoints[0].value
+    (Sum(hbar1[j]*x[j], (j, 1, m)), w2*dJ/dyhat[i])
+    """
+    graph = index_graph(network, m)
+    ports, layers = graph.ports, network.layers
+    if network.loss_kind == "mse":
+        seed: Expr = S.One
+        bar = Port("Jbar", 1, graph.m, S.One)
+    else:
+        out = ports[-1]
+        bar = Port(f"dJ/d{out.name}", out.width, graph.m, IndexedBase(Partial(f"dJ/d{out.name}")))
+        seed = bar.base
+    adjoints: list[IndexDefinition] = []
+    raw: dict[str, Expr] = {}
+    owner: dict[str, int] = {}
+    for k in range(len(layers), 0, -1):
+        layer, x, y = layers[k - 1], ports[k - 1], ports[k]
+        for name in layer.index_parameters():
+            raw[name] = layer.index_parameter_vjp(x, y, bar, name, graph.parameter_indices(name))
+            owner[name] = k
+        if k == 1:
+            break
+        value = layer.index_vjp(x, y, bar, SAMPLE, FEATURE)
+        previous = Port(_adjoint_name(x.name), x.width, graph.m)
+        adjoints.append(IndexDefinition(previous.base, previous.indices(SAMPLE, FEATURE), value,
+                                        f"∂J/∂{x.name}"))
+        bar = previous
+    ordered = {name: raw[name] for name in network.parameters}
+    return IndexGradients(graph, ordered, adjoints, seed, {n: owner[n] for n in ordered})
+
+
+class IndexDerivation:
+    """``∂J/∂p`` in index form: the backward steps, a compact form and a closed form, for every batch size.
+
+    * :attr:`raw` — the gradient in the adjoint of its layer's output (``Σ_j z̄1[j] x[j]``);
+    * :attr:`steps` — the adjoint definitions from the output down to that layer (each ``z̄[i] = …``);
+    * :attr:`compact` — the gradient in the named forward intermediates (``z1, ẑ1, σ1, …``);
+    * :attr:`closed_form` — ``0`` when the kernel proves the gradient identically zero (:attr:`proof`), else the
+      compact form (the fully explicit form is :meth:`explicit`);
+    * :meth:`at` — the same derivation at a concrete batch, written out per entry.
+    """
+
+    def __init__(self, gradients: IndexGradients, name: str) -> None:
+        self.gradients = gradients
+        self.network = gradients.network
+        self.graph = gradients.graph
+        self.parameter_name = name
+        self.parameter = self.graph.parameter_entry(name)
+        self.indices = tuple(k for k in self.graph.parameter_indices(name) if k is not None)
+        self.loss_symbol = Symbol("J", real=True)
+
+    @property
+    def m(self) -> Expr:
+        """The batch size (a symbol, or an integer)."""
+        return self.graph.m
+
+    @property
+    def raw(self) -> Expr:
+        """The gradient in the adjoint of its layer's output."""
+        return self.gradients.raw[self.parameter_name]
+
+    @cached_property
+    def steps(self) -> list[IndexDefinition]:
+        """The adjoint definitions the gradient goes through, from the loss down to its layer's output."""
+        k = self.gradients.owner[self.parameter_name]
+        return list(self.gradients.adjoints[:len(self.network.layers) - k])
+
+    @cached_property
+    def compact(self) -> Expr:
+        """The gradient with every adjoint unfolded: in the named forward intermediates."""
+        return unfold(self.raw, self.gradients.adjoints)
+
+    def explicit(self) -> Expr:
+        """The gradient explicit in inputs, targets and parameters (every definition unfolded)."""
+        return unfold(self.compact, self.graph.definitions)
+
+    @cached_property
+    def proof(self):
+        """A kernel proof that the gradient is identically 0, or ``None`` when none was found
+        (:func:`bnsym.gradient_zero.prove_zero`)."""
+        from .gradient_zero import prove_zero
+
+        return prove_zero(self)
+
+    @property
+    def is_zero(self) -> bool:
+        """Whether the kernel proved the gradient identically 0 (for every batch size, under :attr:`proof`'s
+        conditions)."""
+        return self.proof is not None
+
+    @property
+    def closed_form(self) -> Expr:
+        """``0`` when proved zero, else :attr:`compact` (in index notation over the batch)."""
+        return S.Zero if self.is_zero else self.compact
+
+    def at(self, batch: int):
+        """The same derivation at a concrete batch of ``batch`` samples: the per-entry
+        :class:`~bnsym.derive.Derivation` of the network built with ``batch=batch``."""
+        return self.network.at(batch).gradient(self.parameter_name)
+
+    def doit(self) -> Expr:
+        """The closed form (SymPy's ``doit`` idiom)."""
+        return self.closed_form
+
+    def _repr_latex_(self) -> str:
+        from .latex import repr_latex
+
+        return repr_latex(self)
+
+    def __str__(self) -> str:
+        from .pretty_index import derivation_text
+
+        return derivation_text(self)
+
+    def __repr__(self) -> str:
+        return f"<IndexDerivation ∂J/∂{self.parameter_name} of {self.network!r}>"
+
+
+def tree_size(expr) -> int:
+    """Nodes of ``expr`` as a tree (on its DAG).
+
+    >>> tree_size(sympy.Symbol("x") + 1)
+    3
+    """
+    memo: dict[int, int] = {}
+
+    def size(e) -> int:
+        key = id(e)
+        if key not in memo:
+            memo[key] = 1 + sum(size(a) for a in e.args)
+        return memo[key]
+
+    return size(expr)
