@@ -256,6 +256,31 @@ class IndexDerivation:
         :class:`~bnsym.derive.Derivation` of the network built with ``batch=batch``."""
         return self.network.at(batch).gradient(self.parameter_name)
 
+    def written_out(self, batch: int) -> Expr | sympy.Matrix:
+        """:attr:`compact` at a concrete batch of ``batch`` samples, written out per entry in the symbols of
+        :meth:`at`'s network (``x^(1)``, ``z1^(2)[1]``, ``W1[1,2]`` …): one expression, or a matrix shaped like the
+        parameter. Tests check it equals the per-entry route's compact form exactly.
+
+        >>> from bnsym import chain
+        >>> chain(2, batch="m").gradients()["w1"].written_out(2)
+        dJ/dyhat^(1)*w2*x^(1) + dJ/dyhat^(2)*w2*x^(2)
+        """
+        from .layers.batchnorm import _written_out
+
+        network = self.network.at(batch)
+        lookup = _entry_lookup(network, self.graph)
+        generic = _written_out(self.compact.xreplace({self.m: _BATCH}) if self.m.is_Symbol else self.compact,
+                               sympy.Integer(batch))
+        shape = network.parameters[self.parameter_name].shape
+        out = sympy.zeros(*shape)
+        for a in range(shape[0]):
+            for b in range(shape[1]):
+                values = dict(zip(self.indices, [v + 1 for v, n in zip((a, b) if len(self.indices) == 2 else
+                                                                        ((b,) if shape[0] == 1 else (a,)), shape)]))
+                entry = ix.substitute(generic, values) if values else generic
+                out[a, b] = entry.replace(lambda e: isinstance(e, sympy.Indexed), lookup)
+        return out[0, 0] if shape == (1, 1) else out
+
     def doit(self) -> Expr:
         """The closed form (SymPy's ``doit`` idiom)."""
         return self.closed_form
@@ -272,6 +297,41 @@ class IndexDerivation:
 
     def __repr__(self) -> str:
         return f"<IndexDerivation ∂J/∂{self.parameter_name} of {self.network!r}>"
+
+
+_BATCH = Symbol("m", integer=True, positive=True)
+
+
+def _entry_lookup(network, graph: IndexGraph):
+    """A function mapping an entry ``B[i, r]`` (integer indices) to the per-entry network's symbol for it."""
+    from .derive import upstream_symbols
+
+    symbols = [s for _, matrix in network.parameters.items() for s in matrix]
+    symbols += [s for s, _ in network.definitions] + list(network.inputs)
+    symbols += list(network.targets) if network.targets is not None else []
+    symbols += list(upstream_symbols(network)) if network.loss_kind != "mse" else []
+    names = {s.name: s for s in symbols}
+    widths = {port.name: port.width for port in graph.ports}
+    widths["t"] = graph.ports[-2].width if network.loss_kind == "mse" else graph.ports[-1].width
+    sizes = {name: size for name, (_, size) in graph.parameters.items()}
+
+    def lookup(e):
+        label = str(e.base.label)
+        idx = [int(v) for v in e.indices]
+        if label.startswith("dJ/d") or label in widths:
+            width = widths.get(label, widths.get(label[4:], 1))
+            name = f"{label}^({idx[0]})" + (f"[{idx[1]}]" if width > 1 else "")
+        elif label in sizes:
+            it = iter(idx)
+            full = [next(it) if n > 1 else 1 for n in sizes[label]]
+            name = f"{label}[{','.join(map(str, full))}]"
+        else:  # a per-feature statistic
+            name = f"{label}[{idx[0]}]"
+        if name not in names:
+            raise KeyError(f"no per-entry symbol {name} for {e}")
+        return names[name]
+
+    return lookup
 
 
 def tree_size(expr) -> int:
