@@ -92,6 +92,23 @@ class _Count(click.ParamType):
 COUNT = _Count()
 
 
+class _Batch(_Count):
+    """A batch size: a whole number (as :class:`_Count`), or ``m`` for a symbolic batch (every batch size)."""
+
+    name = "integer or m"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip() == "m":
+            return "m"
+        if isinstance(value, str) and not _DIGITS.fullmatch(value.strip()):
+            self.fail(f"{_shown(value)} is not a batch size: give a whole number written with the digits 0-9 (at "
+                      "most 6 of them), or m for every batch size", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+BATCH = _Batch()
+
+
 def parse_eps(text: str, error: type[BnsymError] = BnsymError, *, symbolic: bool = False):
     """``--eps`` as an exact rational (``"1e-5"`` is exactly ``Fraction(1, 100000)``, never a binary float), or
     ``"positive"`` when ``symbolic``. Refused with ``error``: anything but a plain decimal number (``inf``,
@@ -192,7 +209,8 @@ def _build_network(network: str, *, depth: int, names: str | None, activation: s
 @click.option("--bn", type=click.Choice(["none", "pre", "post"]), default="none", show_default=True,
               help="Batch norm before ('pre') or after ('post') the hidden activation; for a chain, any "
                    "value but 'none' puts BN after every layer but the last.")
-@click.option("--batch", "-m", type=COUNT, default=None, help="Batch size m (needed with BN, m >= 2).")
+@click.option("--batch", "-m", type=BATCH, default=None,
+              help="Batch size (needed with BN, >= 2), or 'm' for a symbolic batch: one derivation for every m.")
 @click.option("--depth", "-L", type=COUNT, default=5, show_default=True, help="Depth of the chain.")
 @click.option("--names", default=None, help="Weight names of the chain, e.g. abcde.")
 @click.option("--widths", default="2,3,1", show_default=True, help="Layer widths of the MLP.")
@@ -212,6 +230,7 @@ def derive(network, params, activation, bn, batch, depth, names, widths, inputs,
     Examples:
       bnsym derive two-layer -p w1                 # the seed's network, ReLU, no BN
       bnsym derive two-layer --bn pre -m 4 -p b1   # BN before the activation: the bias gradient is 0
+      bnsym derive two-layer --bn pre -m m -p w1   # for every batch size m, in index notation
       bnsym derive chain --names abcde -p a --latex
     """
     from .errors import NetworkSpecError
@@ -232,8 +251,18 @@ def derive(network, params, activation, bn, batch, depth, names, widths, inputs,
         else:
             text = "\n\n".join(to_latex(d) for d in derivations)
     else:
-        text = f"{net.description}\n\n" + "\n\n".join(str(d) for d in derivations)
+        text = f"{net.description}\n\n" + "\n\n".join(_with_verdict(d) for d in derivations)
     _emit(text, output)
+
+
+def _with_verdict(d) -> str:
+    """The derivation's text, ending with ``∂J/∂p = 0 (proved …)`` when the kernel proved it vanishes."""
+    text = str(d)
+    proof = getattr(d, "proof", None)
+    if proof is not None and "(proved" not in text:
+        conditions = "; ".join(c.text for c in proof.conditions) or "none"
+        text += f"\n∂J/∂{d.parameter_name} = 0 (proved by the kernel for every batch size; conditions: {conditions})"
+    return text
 
 
 @main.command()

@@ -1175,6 +1175,8 @@ def _short(value) -> str:
 
 # -- public entry points ------------------------------------------------------------------------------------
 def _is_derivation(obj) -> bool:
+    if hasattr(obj, "graph") and hasattr(obj, "parameter_name"):  # a derivation in index form
+        return True
     return all(hasattr(obj, a) for a in ("factors", "compact", "closed_form", "parameter_name"))
 
 
@@ -1198,6 +1200,15 @@ def _block(obj, notation: Notation, numbered: bool) -> str:
     if _is_proof(obj):
         return _proof_block(obj, notation, numbered)
     rows = _Rows(notation, numbered)
+    if hasattr(obj, "graph"):  # index form over the batch
+        from .latex_index import index_rows
+
+        for lhs, rhs in index_rows(obj, notation):
+            rows.equation(lhs, rhs)
+        if obj.proof is not None:
+            rows.text(_text("proved by the kernel for every batch size m; conditions: " + "; ".join(
+                c.text for c in obj.proof.conditions), notation))
+        return rows.render()
     _derivation_rows(obj, rows)
     return rows.render()
 

@@ -131,3 +131,36 @@ def test_at_refuses_a_bad_batch():
     for bad in (1, "m", 2.5, None):
         with pytest.raises(NetworkSpecError):
             net.at(bad)
+
+
+def test_cli_derives_for_a_symbolic_batch_and_prints_proved_zeros():
+    from click.testing import CliRunner
+
+    from bnsym.cli import main
+
+    result = CliRunner().invoke(main, ["derive", "two-layer", "--bn", "pre", "-m", "m", "-p", "b1"])
+    assert result.exit_code == 0 and "∂J/∂b1 = 0 (proved" in result.output
+    result = CliRunner().invoke(main, ["derive", "two-layer", "--bn", "pre", "-m", "4", "-p", "b1"])
+    assert result.exit_code == 0 and "∂J/∂b1 = 0 (proved" in result.output
+    result = CliRunner().invoke(main, ["derive", "two-layer", "--bn", "pre", "-m", "m", "-p", "w2", "--latex"])
+    assert result.exit_code == 0 and r"\sum_{j=1}^{m}" in result.output and "(proved" not in result.output
+    result = CliRunner().invoke(main, ["derive", "two-layer", "--bn", "pre", "-m", "mm"])
+    assert result.exit_code == 2 and "or m for every batch size" in result.output
+
+
+def test_index_derivation_latex_has_true_rows_and_compiles(tmp_path):
+    import shutil
+
+    from bnsym.latex import compile_pdf, to_latex
+
+    d = bnsym.mlp([2, 3, 1], "tanh", bn="pre", batch="m", loss="mse").gradient("b1")
+    tex = to_latex(d)
+    lines = [line for line in tex.splitlines() if "&=" in line]
+    assert lines[0].startswith(r"\frac{\partial J}{\partial {b_{1}}_{r}} &= \sum_{j=1}^{m}")
+    assert lines[-1].rstrip("\\").endswith("&= 0")
+    if shutil.which("pdflatex") is None and shutil.which("latexmk") is None:
+        import os
+        assert not os.environ.get("CI"), "CI must have a TeX engine"
+        return
+    assert compile_pdf(to_latex([d, bnsym.two_layer(bn="pre", batch="m").gradient("w1")], standalone=True),
+                       tmp_path).exists()

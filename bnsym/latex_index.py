@@ -1,0 +1,55 @@
+r"""LaTeX rows for a derivation in index form (:class:`bnsym.batchform.IndexDerivation`), in the paper's notation:
+sums over the batch, BN's backward pass in its vector form, each row a true equation, and a size budget (a form
+too large to typeset is summarized in words).
+
+>>> from bnsym import two_layer
+>>> from bnsym.latex import Notation
+>>> rows = index_rows(two_layer(bn="pre", batch="m").gradients()["b1"], Notation())
+>>> rows[0][0], rows[-1][1]
+('\\frac{\\partial J}{\\partial b_{1}}', '0')
+"""
+from __future__ import annotations
+
+import sympy
+
+from .batchform import tree_size
+
+__all__ = ["index_rows", "TYPESET_LIMIT"]
+
+#: the largest expression tree typeset in full (larger ones are summarized)
+TYPESET_LIMIT = 600
+
+
+def _shown(expr, notation) -> str | sympy.Basic:
+    from .latex import escape_text
+
+    if tree_size(expr) > TYPESET_LIMIT:
+        return r"\text{%s}" % escape_text(f"(an expression of {tree_size(expr)} nodes: too large to typeset)")
+    return expr
+
+
+def index_rows(d, notation) -> list[tuple[str, object]]:
+    """``(lhs, rhs)`` rows: the gradient in its layer's output adjoint, the backward steps (each adjoint entry
+    defined from the next), the forward definitions they use, the compact form, and ``0`` when proved."""
+    from .latex import print_latex
+
+    target = r"\frac{\partial J}{\partial %s}" % print_latex(d.parameter, notation)
+    rows: list[tuple[str, object]] = [(target, _shown(d.raw, notation))]
+    for step in reversed(d.steps):
+        rows.append((print_latex(step.lhs, notation), _shown(step.value, notation)))
+    used = set()
+    forms = [d.raw] + [s.value for s in d.steps]
+    bases = {b for f in forms for b in f.atoms(sympy.IndexedBase)} | {s for f in forms for s in f.free_symbols}
+    for definition in d.graph.definitions:
+        if definition.target in bases and definition.target not in used and definition.indices != ():
+            used.add(definition.target)
+        elif definition.target in bases and definition.target not in used:
+            used.add(definition.target)
+        else:
+            continue
+        rows.append((print_latex(definition.lhs, notation), _shown(definition.value, notation)))
+    if d.compact != d.raw:
+        rows.append((target, _shown(d.compact, notation)))
+    if d.proof is not None:
+        rows.append((target, "0"))
+    return rows
