@@ -1206,8 +1206,9 @@ def _block(obj, notation: Notation, numbered: bool) -> str:
         for lhs, rhs in index_rows(obj, notation):
             rows.equation(lhs, rhs)
         if obj.proof is not None:
-            rows.text(_text("proved by the kernel for every batch size m; conditions: " + "; ".join(
-                c.text for c in obj.proof.conditions), notation))
+            rows.text(_text("(proved by the kernel for every batch size m, if:", notation))
+            for condition in obj.proof.conditions:
+                rows.text(_text(f"  {condition.text})", notation))
         return rows.render()
     _derivation_rows(obj, rows)
     return rows.render()

@@ -20,12 +20,32 @@ __all__ = ["index_rows", "TYPESET_LIMIT"]
 TYPESET_LIMIT = 600
 
 
+class _Entry(sympy.Symbol):
+    """An entry ``z̄₁[j, r]`` for display: its base's LaTeX, then the indices in brackets (SymPy prints an
+    ``Indexed`` as ``{\bar{z}_{1}}_{j}``, which TeX refuses as a double subscript)."""
+
+    def __new__(cls, entry: sympy.Indexed):
+        obj = super().__new__(cls, str(entry), real=True)
+        obj._entry = entry
+        return obj
+
+    def _latex(self, printer, exp=None):
+        entry = self._entry
+        text = r"%s[%s]" % (printer._print(entry.base.label),
+                                        ",".join(printer._print(i) for i in entry.indices))
+        return text if exp is None else r"\left(%s\right)^{%s}" % (text, printer._print(exp))
+
+
+def _entries(expr):
+    return expr.replace(lambda e: isinstance(e, sympy.Indexed), _Entry)
+
+
 def _shown(expr, notation) -> str | sympy.Basic:
     from .latex import escape_text
 
     if tree_size(expr) > TYPESET_LIMIT:
         return r"\text{%s}" % escape_text(f"(an expression of {tree_size(expr)} nodes: too large to typeset)")
-    return expr
+    return _entries(expr)
 
 
 def index_rows(d, notation) -> list[tuple[str, object]]:
@@ -33,10 +53,10 @@ def index_rows(d, notation) -> list[tuple[str, object]]:
     defined from the next), the forward definitions they use, the compact form, and ``0`` when proved."""
     from .latex import print_latex
 
-    target = r"\frac{\partial J}{\partial %s}" % print_latex(d.parameter, notation)
+    target = r"\frac{\partial J}{\partial %s}" % print_latex(_entries(sympy.sympify(d.parameter)), notation)
     rows: list[tuple[str, object]] = [(target, _shown(d.raw, notation))]
     for step in reversed(d.steps):
-        rows.append((print_latex(step.lhs, notation), _shown(step.value, notation)))
+        rows.append((print_latex(_entries(step.lhs), notation), _shown(step.value, notation)))
     used = set()
     forms = [d.raw] + [s.value for s in d.steps]
     bases = {b for f in forms for b in f.atoms(sympy.IndexedBase)} | {s for f in forms for s in f.free_symbols}
@@ -47,7 +67,7 @@ def index_rows(d, notation) -> list[tuple[str, object]]:
             used.add(definition.target)
         else:
             continue
-        rows.append((print_latex(definition.lhs, notation), _shown(definition.value, notation)))
+        rows.append((print_latex(_entries(sympy.sympify(definition.lhs)), notation), _shown(definition.value, notation)))
     if d.compact != d.raw:
         rows.append((target, _shown(d.compact, notation)))
     if d.proof is not None:
