@@ -188,7 +188,7 @@ def test_broken_lines_join_back_to_sympy_latex_for_bn_networks():
             assert _unbreak(lines).replace(" ", "") == sympy.latex(expr, **SETTINGS).replace(" ", "")
 
 
-@pytest.mark.parametrize("seed,param", [("two-layer-relu-bn-pre", "w1"), ("two-layer-sigmoid-bn-post", "gamma1")])
+@pytest.mark.parametrize("seed,param", [("two-layer-relu-bn-pre", "gamma1"), ("two-layer-sigmoid-bn-post", "gamma1")])
 def test_abbreviated_closed_forms_are_the_derivations_expression(seed, param):
     """Closed forms too large to break are printed with sympy.cse names: every kappa printed is defined in
     the block, the definitions printed are sympy.latex of cse's pieces, and substituted back they give the
