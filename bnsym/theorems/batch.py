@@ -93,12 +93,19 @@ def std(opts: Options, var=None) -> sympy.Expr:
 
 
 def jacobian_closed_form(opts: Options, row=i, col=k) -> sympy.Expr:
-    """``(δ_ik − 1/m − x̂_i x̂_k/m)/√(σ² + ε)``: the statement of theorem ``bn_jacobian``.
+    """``(δ_ik − 1/m − x̂_i x̂_k/m)/√(σ² + ε)``: the statement of theorem ``bn_jacobian``, taken from the engine's
+    own BN layer (:meth:`bnsym.layers.batchnorm.Normalize.index_jacobian`, whose ``σ`` includes ``ε``), so the
+    theorem proves the rule the engine uses.
 
-    >>> jacobian_closed_form(Options()).has(KroneckerDelta)
+    >>> jacobian_closed_form(Options()) == (KroneckerDelta(i, k) - 1 / m - xhat[i] * xhat[k] / m) / std(Options())
     True
     """
-    return (KroneckerDelta(row, col) - 1 / m - xhat[row] * xhat[col] / m) / std(opts)
+    from ..layers.base import Port
+    from ..layers.batchnorm import Normalize
+
+    layer = Normalize("xhat", samples=m, features=1)
+    rule = layer.index_jacobian(Port("xhat", 1, m, xhat), row, col, None)
+    return rule.xreplace({layer.sigma_of(None): std(opts)})
 
 
 def _stats(ctx: K.Context, batch, mean, sd, normalized, eps, size) -> K.Context:
