@@ -53,6 +53,7 @@ class IndexGraph:
     ports: list[Port]
     definitions: list[IndexDefinition]
     parameters: dict[str, tuple[Any, tuple]]
+    by_layer: list[list[IndexDefinition]] = field(default_factory=list)  # each layer's own definitions
 
     def parameter_indices(self, name: str) -> tuple:
         """The free indices of ``∂J/∂name``: one per dimension, ``None`` for a dimension of size 1."""
@@ -77,15 +78,16 @@ def index_graph(network, m: Expr | None = None) -> IndexGraph:
     m = network.batch_size if m is None else m
     width = network.input_width
     ports = [Port("x", width, m)]
-    definitions: list[IndexDefinition] = []
+    by_layer: list[list[IndexDefinition]] = []
     parameters: dict[str, tuple[Any, tuple]] = {}
     for layer in network.layers:
         width = layer.output_width(width)
         port = Port(layer.name, width, m)
-        definitions.extend(layer.index_forward(ports[-1], port, SAMPLE, FEATURE))
+        by_layer.append(layer.index_forward(ports[-1], port, SAMPLE, FEATURE))
         ports.append(port)
         parameters.update(layer.index_parameters())
-    return IndexGraph(network, m, ports, definitions, parameters)
+    definitions = [d for own in by_layer for d in own]
+    return IndexGraph(network, m, ports, definitions, parameters, by_layer)
 
 
 def unfold(expr: Expr, definitions, *, keep=()) -> Expr:

@@ -309,7 +309,8 @@ def batch_variance(values: Sequence[Expr]) -> Expr:
 
 
 def batch_normalize(values: Sequence[Expr], eps: Expr | float = 0) -> list[Expr]:
-    """Normalized batch ``x̂_i = (z_i - μ)/sqrt(σ² + ε)`` of a concrete batch (``m ≥ 2``).
+    """Normalized batch ``x̂_i = (z_i - μ)/sqrt(σ² + ε)`` of a concrete batch (``m ≥ 2``): the forward pass of
+    :class:`bnsym.layers.batchnorm.Normalize`, the engine's BN.
 
     With ``ε = 0`` a batch of one, or a constant batch, has ``σ = 0`` and no normalization: refused.
 
@@ -326,6 +327,6 @@ def batch_normalize(values: Sequence[Expr], eps: Expr | float = 0) -> list[Expr]
     eps = as_expression(eps, "eps")
     if eps.is_zero and all(sympy.expand(v - values[0]) == 0 for v in values[1:]):
         raise ConditionError("constant batch: its variance is 0 and with eps = 0 it cannot be normalized")
-    mu = batch_mean(values)
-    s = sympy.sqrt(batch_variance(values) + eps)
-    return [(v - mu) / s for v in values]
+    from .layers.batchnorm import Normalize  # BN's one home: the layer's own forward pass
+
+    return list(Normalize("zhat", samples=len(values), features=1, eps=eps).forward(sympy.Matrix(values)))

@@ -33,43 +33,48 @@ MAX_LEVELS = 3
 BATCH = Symbol("m", integer=True, positive=True)
 
 
-def _context(graph, adjoints, free) -> tuple[K.Context, list]:
-    """The kernel context: forward definitions, the unfolded adjoints' definitions, positivity of each σ."""
+def _context(graph, adjoints, free, layers) -> tuple[K.Context, list]:
+    """The kernel context: the forward definitions of ``layers`` (indices into the network's layers; every other
+    quantity stays an arbitrary indexed symbol, which is sound), the unfolded adjoints' definitions, and the
+    positivity each of those layers needs (its batch's ``σ > 0``)."""
     ctx = K.Context(m=graph.m, free=tuple(free), size=graph.m)
-    for d in graph.definitions:
-        index = d.indices if len(d.indices) > 1 else (d.indices[0] if d.indices else None)
-        ctx = ctx.define(d.target, d.value, index=index, text=d.text)
+    for n in layers:
+        for d in graph.by_layer[n]:
+            index = d.indices if len(d.indices) > 1 else (d.indices[0] if d.indices else None)
+            ctx = ctx.define(d.target, d.value, index=index, text=d.text)
     for d in adjoints:
         index = d.indices if len(d.indices) > 1 else d.indices[0]
         ctx = ctx.define(d.target, d.value, index=index, text=d.text)
     conditions = []
-    for layer in graph.network.layers:
-        for symbol, radicand, eps in getattr(layer, "positivity", lambda g: [])(graph):
-            if eps == 0:
-                text = f"the batch of layer {layer.name} is not constant (σ > 0)"
-                ctx = ctx.assume_positive(radicand, text)
-            else:
-                text = f"σ² + ε > 0 in layer {layer.name} (ε > 0)"
-                ctx = ctx.assume_positive(radicand, text)
+    for n in layers:
+        layer = graph.network.layers[n]
+        for _symbol, radicand, eps in getattr(layer, "positivity", lambda g: [])(graph):
+            text = (f"the batch of layer {layer.name} is not constant (σ > 0)" if eps == 0
+                    else f"σ² + ε > 0 in layer {layer.name} (ε > 0)")
+            ctx = ctx.assume_positive(radicand, text)
             conditions.append(text)
     return ctx, conditions
 
 
 def _levels(derivation):
-    """``(expression, adjoints unfolded)`` after each backward step through a layer that couples the batch
-    (only there can the gradient cancel across samples), unfolding at most :data:`MAX_LEVELS` steps."""
+    """``(expression, adjoints unfolded, layers involved)`` after each backward step through a layer that couples
+    the batch (only there can the gradient cancel across samples), as long as every layer in between is affine
+    (a nonlinearity between the parameter and the batch statistics stops the search: no cancellation is
+    structural there), unfolding at most :data:`MAX_LEVELS` steps."""
     from .batchform import unfold
-    from .network import adjoint_name
 
     graph = derivation.graph
-    producer = {adjoint_name(port.name): layer for port, layer in zip(graph.ports, graph.network.layers)}
+    layers = graph.network.layers
+    k = derivation.gradients.owner[derivation.parameter_name]  # 1-based: the parameter's layer
     expr, used = derivation.raw, []
-    for d in list(reversed(derivation.steps))[:MAX_LEVELS]:  # nearest the parameter first
+    for step, d in enumerate(list(reversed(derivation.steps))[:MAX_LEVELS]):  # nearest the parameter first
+        n = k + step  # 0-based index of the layer whose backward pass defines this adjoint
         expr = unfold(expr, [d])
         used.append(d)
-        if getattr(producer.get(str(d.target.label) if hasattr(d.target, "label") else str(d.target)),
-                   "couples_batch", False):
-            yield expr, list(used)
+        if getattr(layers[n], "couples_batch", False):
+            yield expr, list(used), range(k - 1, n + 1)
+        elif not getattr(layers[n], "affine", False):
+            return
 
 
 def prove_zero(derivation):
@@ -86,9 +91,9 @@ def prove_zero(derivation):
         return None
     symbolic = derivation if derivation.m == BATCH else index_gradients(network, BATCH)[derivation.parameter_name]
     graph = symbolic.graph
-    for expr, used in _levels(symbolic):
+    for expr, used, involved in _levels(symbolic):
         try:
-            ctx, conditions = _context(graph, used, symbolic.indices)
+            ctx, conditions = _context(graph, used, symbolic.indices, involved)
             unfolded = K.equal(ctx, symbolic.raw, expr, "the backward steps (definitions of the adjoints)")
             vanishes = K.equal(ctx, expr, S.Zero, "definitions of the batch statistics, sums over the batch")
             fact = K.chain(unfolded, vanishes)

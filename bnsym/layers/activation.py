@@ -95,6 +95,7 @@ class Activation(Layer):
     def __init__(self, name: str, activation: str) -> None:
         super().__init__(name)
         self.activation = activation_kind(activation).name
+        self.affine = self.activation == "identity"
         self.latex_name = {"relu": r"\mathrm{ReLU}", "sigmoid": r"\sigma", "tanh": r"\tanh",
                            "identity": r"\mathrm{id}"}[self.activation]
 

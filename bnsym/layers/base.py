@@ -324,6 +324,8 @@ class Layer:
     #: whether an output entry depends on other samples of the batch (batch statistics); only then can a
     #: gradient cancel across the batch (:func:`bnsym.gradient_zero.prove_zero`)
     couples_batch: bool = False
+    #: whether the output is an affine function of the input (so a cancellation across the batch can pass it)
+    affine: bool = False
 
     def output_width(self, width: int) -> int:
         """Features of the output for an input of ``width`` features (default: the same)."""

@@ -262,6 +262,7 @@ class ScaleShift(Layer):
 
     kind = "scale_shift"
     latex_name = r"\mathrm{BN}_{\gamma,\beta}"
+    affine = True
 
     def __init__(self, name: str, *, gamma: str, beta: str, features: int) -> None:
         super().__init__(name)

@@ -39,6 +39,7 @@ class Linear(Layer):
 
     kind = "linear"
     latex_name = r"\mathrm{Linear}"
+    affine = True
 
     def __init__(self, name: str, *, weight: str, n_in: int, n_out: int, bias: str | None = None) -> None:
         super().__init__(name)
