@@ -249,7 +249,10 @@ class Normalize(Layer):
     def torch_forward(self, x, params: dict):
         import torch
 
-        return torch.nn.functional.batch_norm(x, None, None, training=True, eps=float(self.eps))
+        if self.eps > 0:  # PyTorch's own op (it refuses ε = 0 in training)
+            return torch.nn.functional.batch_norm(x, None, None, training=True, eps=float(self.eps))
+        centred = x - x.mean(dim=0, keepdim=True)
+        return centred / torch.sqrt((centred**2).mean(dim=0, keepdim=True))
 
 
 class ScaleShift(Layer):
