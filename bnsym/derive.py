@@ -355,24 +355,32 @@ class Derivation:
         return repr_latex(self)
 
     def __str__(self) -> str:
+        """The derivation as text: a formula over :data:`bnsym.budget.TEXT_NODES` nodes is summarized, and the
+        printer stops (saying so) after :data:`bnsym.budget.SECONDS`."""
+        from . import budget
+
+        deadline = budget.Deadline()
         name = f"∂J/∂{_pretty(Symbol(self.parameter_name))}"
         lines = [f"{name} = " + " · ".join(f"∂{_pretty(f.of)}/∂{_pretty(f.wrt)}" for f in self.factors)]
-        for factor in self.factors:
+        for k, factor in enumerate(self.factors):
+            if deadline.passed():
+                lines.append("  (" + deadline.left_out(len(self.factors) - k, "factors") + ")")
+                break
             lines.append(_equation(f"  ∂{_pretty(factor.of)}/∂{_pretty(factor.wrt)} = ", factor.value))
-        if tree_size(self.compact) <= _PRINTABLE:
+        if tree_size(self.compact) <= budget.TEXT_NODES:
             lines.append(_equation(f"{name} = ", self.compact))
         else:
             raw = _scalar_or_matrix(self.gradients.raw[self.parameter_name])
             lines.append(_equation(f"{name} = ", raw))
-            lines.append("  with the adjoints (x̄ = ∂J/∂x): " + "; ".join(
-                f"{_line(s)} = {_line(d)}" for s, d in self.gradients.adjoints))
-        lines.append("  where " + "; ".join(f"{_line(s)} = {_line(d)}" for s, d in self.definitions))
+            lines.append("  with the adjoints (x̄ = ∂J/∂x): " + _lines(self.gradients.adjoints, deadline))
+        lines.append("  where " + _lines(self.definitions, deadline))
         size = tree_size(self.closed_form)
-        if size <= _PRINTABLE:
+        if size <= budget.TEXT_NODES:
             lines.append(_equation(f"{name} = ", self.closed_form))
         else:
-            lines.append(f"{name} = (explicit closed form of {size} nodes: too large to print; the form in the "
-                         "named intermediates above is the readable one)")
+            lines.append(f"{name} = (" + budget.summary(size, "print", what="explicit closed form, an expression",
+                                                         hint="the form in the named intermediates above is the "
+                                                              "readable one") + ")")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -399,13 +407,27 @@ def tree_size(expr) -> int:
     return size(expr)
 
 
-_PRINTABLE = 4000  # largest expression tree printed in full
-
-
 def _line(expr) -> str:
-    """One-line unicode form (pretty when it fits on one line, else SymPy's string form)."""
+    """One-line unicode form (pretty when it fits on one line, else SymPy's string form; summarized when it
+    is over :data:`bnsym.budget.TEXT_NODES` nodes)."""
+    from . import budget
+
+    size = tree_size(expr)
+    if size > budget.TEXT_NODES:
+        return "(" + budget.summary(size, "print") + ")"
     text = _pretty(expr)
     return text if "\n" not in text else sympy.sstr(expr)
+
+
+def _lines(equations, deadline) -> str:
+    """``s = d; …`` for ``(symbol, definition)`` pairs, until the printer's ``deadline`` passes."""
+    out = []
+    for k, (symbol, definition) in enumerate(equations):
+        if deadline.passed():
+            out.append("(" + deadline.left_out(len(equations) - k, "equations") + ")")
+            break
+        out.append(f"{_line(symbol)} = {_line(definition)}")
+    return "; ".join(out)
 
 
 def _pretty(expr) -> str:
@@ -413,10 +435,16 @@ def _pretty(expr) -> str:
 
 
 def _equation(label: str, value) -> str:
-    """``label`` followed by the pretty form of ``value``, the label on the value's baseline."""
+    """``label`` followed by the pretty form of ``value``, the label on the value's baseline (or a summary
+    of ``value`` when it is over :data:`bnsym.budget.TEXT_NODES` nodes)."""
     from sympy.printing.pretty.pretty import PrettyPrinter
     from sympy.printing.pretty.stringpict import prettyForm, stringPict
 
+    from . import budget
+
+    size = tree_size(value)
+    if size > budget.TEXT_NODES:
+        return label + "(" + budget.summary(size, "print") + ")"
     form = PrettyPrinter({"use_unicode": True, "wrap_line": False})._print(value)
     return str(prettyForm(*stringPict.next(prettyForm(label), form)))
 

@@ -11,6 +11,11 @@ ReLU'(z)
 >>> f = sympy.lambdify(z, sympy.diff(sigmoid(z), z))
 >>> round(float(f(0.0)), 6)
 0.25
+>>> sympy.lambdify(z, 1 / sigmoid(z), modules="math")(0.0)
+2.0
+
+Each has a NumPy, math, mpmath and PyTorch printer (``lambdify(..., modules="torch")`` gives ``torch.relu``,
+``torch.sigmoid`` and ReLU' with ``ReLU'(0) = 0``, PyTorch's convention); each prints as one term.
 
 The batch statistics of a feature over ``m`` samples (biased variance, as in Ioffe & Szegedy 2015,
 Algorithm 1) are plain expressions built by :func:`batch_mean`, :func:`batch_variance` and
@@ -81,12 +86,18 @@ class ReLUPrime(Function):
 
     def _numpycode(self, printer):
         arg = printer._print(self.args[0])
-        return "%s(%s > 0, 1.0, 0.0)" % (printer._module_format("numpy.where"), arg)
+        return "%s((%s) > 0, 1.0, 0.0)" % (printer._module_format("numpy.where"), arg)
 
     def _pythoncode(self, printer):
         return "(1.0 if (%s) > 0 else 0.0)" % printer._print(self.args[0])
 
     _mpmathcode = _pythoncode
+
+    def _torchcode(self, printer):
+        # 1 where x > 0, else 0 (so ReLU'(0) = 0, as torch.relu's backward has it), in x's dtype and device
+        arg = printer._print(self.args[0])
+        ones, zeros = printer._module_format("torch.ones_like"), printer._module_format("torch.zeros_like")
+        return "%s((%s) > 0, %s(%s), %s(%s))" % (printer._module_format("torch.where"), arg, ones, arg, zeros, arg)
 
 
 class ReLU(Function):
@@ -138,6 +149,9 @@ class ReLU(Function):
 
     _mpmathcode = _pythoncode
 
+    def _torchcode(self, printer):
+        return "%s(%s)" % (printer._module_format("torch.relu"), printer._print(self.args[0]))
+
 
 class Sigmoid(Function):
     """The logistic sigmoid ``1/(1 + exp(-x))``, with ``sigmoid' = sigmoid(1 - sigmoid)``.
@@ -183,15 +197,19 @@ class Sigmoid(Function):
     def _sympystr(self, printer):
         return "sigmoid(%s)" % printer._print(self.args[0])
 
+    # each code form is one parenthesized term, so that 1/sigmoid(x) or sigmoid(x)**2 print correctly
     def _numpycode(self, printer):
         arg = printer._print(self.args[0])
-        return "1.0/(1.0 + %s(-(%s)))" % (printer._module_format("numpy.exp"), arg)
+        return "(1.0/(1.0 + %s(-(%s))))" % (printer._module_format("numpy.exp"), arg)
 
     def _pythoncode(self, printer):
-        return "1.0/(1.0 + %s(-(%s)))" % (printer._module_format("math.exp"), printer._print(self.args[0]))
+        return "(1.0/(1.0 + %s(-(%s))))" % (printer._module_format("math.exp"), printer._print(self.args[0]))
 
     def _mpmathcode(self, printer):
-        return "1/(1 + %s(-(%s)))" % (printer._module_format("mpmath.exp"), printer._print(self.args[0]))
+        return "(1/(1 + %s(-(%s))))" % (printer._module_format("mpmath.exp"), printer._print(self.args[0]))
+
+    def _torchcode(self, printer):
+        return "%s(%s)" % (printer._module_format("torch.sigmoid"), printer._print(self.args[0]))
 
 
 _ENTRY = re.compile(r"^(?P<head>[^\[]+)\[(?P<index>[0-9,]+)\]$")

@@ -37,6 +37,7 @@ from typing import Any
 import sympy
 from sympy.printing.latex import LatexPrinter
 
+from . import budget
 from .errors import LatexError
 
 __all__ = ["Notation", "to_latex", "repr_latex", "document", "compile_pdf", "escape_text", "check_math", "check_name",
@@ -700,16 +701,32 @@ _HUGE = 150  # operations: beyond this a right-hand side is printed with named c
 
 @dataclass
 class _Rows:
-    """The rows of one ``align*`` block, laid out when rendered (the left column's width is known then)."""
+    r"""The rows of one ``align*`` block, laid out when rendered (the left column's width is known then).
+
+    Every row is an equation on its own: it has a left-hand side, or it continues the chain of ``=`` of the
+    row above, whose left-hand side it shares. An equation marked ``again`` repeats its left-hand side
+    unless the chain above is about that same quantity. Common subexpressions named to make a long form fit
+    (``\kappa_1 = …``) are defined after the chain that uses them, so that they never interrupt it. A
+    formula over :data:`bnsym.budget.LATEX_NODES` nodes is summarized, and rendering stops (saying so) when
+    :data:`bnsym.budget.SECONDS` have passed.
+    """
 
     notation: Notation
     numbered: bool = False
     entries: list[tuple] = field(default_factory=list)
     cache: dict = field(default_factory=dict)
 
-    def equation(self, lhs: str, rhs, *, relation: str = "=", note: str = "", optional: bool = False) -> None:
-        r"""Add the row ``lhs &= rhs``; ``rhs`` is an expression or (marked) LaTeX, broken when rendered."""
-        self.entries.append(("eq", lhs, rhs, relation, note, optional))
+    def equation(self, lhs: str, rhs, *, relation: str = "=", note: str = "", optional: bool = False,
+                 again: bool = False, fallback: Sequence[tuple] = (), what: str = "an expression",
+                 hint: str = "") -> None:
+        r"""Add the row ``lhs &= rhs``; ``rhs`` is an expression or (marked) LaTeX, broken when rendered.
+
+        ``again``: ``lhs`` is left out when the row above continues a chain about ``lhs``. ``fallback``: rows
+        printed instead when ``rhs`` cannot be typeset to fit without abbreviations, each ``(lhs, rhs)`` (the
+        first continues this row's chain when its ``lhs`` is ``""``) or ``(None, latex)``, a row of ready LaTeX.
+        ``what``, ``hint``: the words of :func:`bnsym.budget.summary` when ``rhs`` is over the node budget."""
+        self.entries.append(("eq", lhs, dict(rhs=rhs, relation=relation, note=note, optional=optional,
+                                             fallback=tuple(fallback), what=what, hint=hint), again))
 
     def add(self, text: str) -> None:
         """Add a row of ready LaTeX (short: it is not broken)."""
@@ -720,19 +737,21 @@ class _Rows:
 
     def render(self) -> str:
         left = max([latex_width(e[1]) for e in self.entries if e[0] == "eq"] + [0.0])
+        deadline = budget.Deadline()
         for _attempt in range(3):
             self.rows: list[str] = []
             self.abbreviations = 0
             self.widest_left = left
-            for entry in self.entries:
-                if entry[0] == "raw":
-                    self._add(entry[1], number=False)
-                elif entry[0] == "note":  # a long reason, set as a paragraph in the right-hand column
-                    room = int(self.notation.width - left - 60)
-                    self._add(r"&\qquad\parbox[t]{%dpt}{\raggedright (%s)}" % (room, entry[1]), number=False)
-                else:
-                    self._equation(*entry[1:], left=left)
-            if self.widest_left <= left + 0.5:
+            self.chain: str | None = None  # the left-hand side the last row's chain of "=" is about
+            self.pending: list[tuple] = []  # abbreviations to define after the current chain
+            for k, entry in enumerate(self.entries):
+                if deadline.passed():
+                    self._flush(left)
+                    self._remark(deadline.left_out(len(self.entries) - k, "rows of this block"), left)
+                    break
+                self._entry(entry, left)
+            self._flush(left)
+            if self.widest_left <= left + 0.5 or deadline.passed():
                 break
             left = self.widest_left
         if self.notation.environment == "aligned":
@@ -740,6 +759,44 @@ class _Rows:
         else:
             env = "align" if self.numbered else "align*"
         return f"\\begin{{{env}}}\n" + "\\\\\n".join(self.rows) + f"\n\\end{{{env}}}"
+
+    def _entry(self, entry: tuple, left: float) -> None:
+        kind = entry[0]
+        if kind == "raw":
+            self._add(entry[1], number=False)
+        elif kind == "note":  # a long reason, set as a paragraph in the right-hand column
+            self._add(self._paragraph("(%s)" % entry[1], left), number=False)
+        else:
+            lhs, row, again = entry[1:]
+            shown = "" if again and self.chain == lhs else lhs
+            if shown or not row["relation"]:  # a new equation: the chain above is complete; define its abbreviations
+                self._flush(left)
+            previous = self.chain
+            self.chain = lhs if shown else (self.chain if row["relation"] else None)
+            if not self._equation(shown, left=left, **row):
+                self.chain = previous
+
+    def _paragraph(self, text: str, left: float) -> str:
+        room = int(self.notation.width - left - 60)
+        return r"&\qquad\parbox[t]{%dpt}{\raggedright %s}" % (room, text)
+
+    def _remark(self, text: str, left: float, lhs: str = "") -> None:
+        """A row of words: a paragraph in a document, ``\\text`` in a notebook (MathJax has no ``\\parbox``)."""
+        if self.notation.environment == "aligned":
+            row = r"%s&\quad\text{(%s)}" % (lhs, _text(text, self.notation))
+        else:
+            row = lhs + self._paragraph("(%s)" % escape_text(text), left)
+        self._add(row, number=False)
+
+    def _flush(self, left: float) -> None:
+        """Define the abbreviations of the chain just printed (``where κ₁ = …``)."""
+        first = True
+        while self.pending:
+            symbol, value, depth = self.pending.pop(0)
+            head = (r"\text{where }" if first else "") + print_latex(symbol, self.notation)
+            self._equation(head, value, left=left, depth=depth)
+            first = False
+            self.chain = None
 
     def _add(self, text: str, number: bool = True) -> None:
         if self.numbered and self.notation.environment == "align*" and not number:
@@ -769,11 +826,21 @@ class _Rows:
             self.cache[key] = _marked_settings(expr, self.notation, **extra)
         return self.cache[key]
 
-    def _equation(self, lhs: str, rhs, relation: str, note: str, optional: bool, *, left: float,
-                  depth: int = 0) -> None:
-        r"""Lay out ``lhs &= rhs``. A right-hand side that cannot be broken to fit is printed with its common
-        subexpressions named (``\kappa_1, \kappa_2, …`` from :func:`sympy.cse`); an ``optional`` row that does
-        not fit is left out."""
+    def _equation(self, lhs: str, rhs, relation: str = "=", note: str = "", optional: bool = False, *,
+                  left: float, depth: int = 0, fallback: Sequence[tuple] = (), what: str = "an expression",
+                  hint: str = "") -> bool:
+        r"""Lay out ``lhs &= rhs``; return whether a row was printed. A right-hand side that cannot be broken
+        to fit is replaced by ``fallback``'s rows, or printed with its common subexpressions named
+        (``\kappa_1, \kappa_2, …`` from :func:`sympy.cse`, defined by :meth:`_flush`); one over the node budget
+        is summarized; an ``optional`` row that does not fit is left out."""
+        if not isinstance(rhs, str) and not budget.fits(rhs, budget.LATEX_NODES):
+            if optional:
+                return False
+            if fallback:
+                return self._fallback(lhs, fallback, left)
+            self.widest_left = max(self.widest_left, latex_width(lhs))
+            self._remark(budget.summary(budget.size(rhs), what=what, hint=hint), left, lhs=lhs)
+            return True
         self.widest_left = max(self.widest_left, latex_width(lhs))
         right = self.notation.width - left - 13.4 - 20.0
         first = right - (latex_width(note) if note else 0.0)
@@ -781,7 +848,9 @@ class _Rows:
         huge = isinstance(rhs, sympy.Expr) and depth == 0 and sympy.count_ops(rhs) > _HUGE
         lines, fits = (None, False) if huge else self._fit(rhs, max(rest, 60.0), max(first, 60.0))
         if not fits and optional:
-            return
+            return False
+        if not fits and fallback:
+            return self._fallback(lhs, fallback, left)
         if not fits and isinstance(rhs, sympy.Expr) and depth < 2:
             taken = {s.name for s in rhs.free_symbols}
             names = (sympy.Symbol(f"kappa{k}") for k in range(self.abbreviations + 1, 10**6))
@@ -789,11 +858,11 @@ class _Rows:
                                                  optimizations=None)
             if replacements:
                 self.abbreviations += len(replacements)
-                self._equation(lhs, reduced, relation, note, False, left=left, depth=depth + 1)
-                for k, (symbol, value) in enumerate(replacements):
-                    head = (r"\text{where }" if k == 0 else "") + print_latex(symbol, self.notation)
-                    self._equation(head, value, "=", "", False, left=left, depth=depth + 1)
-                return
+                self._equation(lhs, reduced, relation, note, left=left, depth=depth + 1)
+                self.pending.extend((symbol, value, depth + 1) for symbol, value in replacements)
+                return True
+        if lines is None:  # a long form with nothing in common for cse to name: broken as well as it can be
+            lines, _ = self._fit(rhs, max(rest, 60.0), max(first, 60.0))
         for k, line in enumerate(lines):
             if k == 0:
                 text = f"{lhs} &{relation} {line}" if relation else f"{lhs} & {line}"
@@ -802,6 +871,19 @@ class _Rows:
             else:
                 text = rf" &\qquad {{}}{line}"
             self._add(text, number=(k == len(lines) - 1))
+        return True
+
+    def _fallback(self, lhs: str, rows: Sequence[tuple], left: float) -> bool:
+        for k, (row_lhs, row_rhs) in enumerate(rows):
+            if row_lhs is None:  # a row of ready LaTeX
+                self._flush(left)
+                self._add(row_rhs, number=False)
+                continue
+            if k and row_lhs:
+                self._flush(left)
+            if self._equation(lhs if k == 0 and not row_lhs else row_lhs, row_rhs, left=left) and row_lhs:
+                self.chain = row_lhs
+        return True
 
 
 def _partial(of, wrt, notation: Notation) -> str:
@@ -825,7 +907,49 @@ def _sigma_prime(value) -> sympy.Expr | None:
 
 
 # -- derivations --------------------------------------------------------------------------------------------
+def _symbols_in(expr) -> set:
+    """The symbols of ``expr`` (or of a matrix's entries), found on SymPy's DAG: cheap on huge shared forms."""
+    out, seen = set(), set()
+    stack = list(expr) if _is_matrix(expr) else [expr]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen or not isinstance(e, sympy.Basic):
+            continue
+        seen.add(id(e))
+        if e.is_Symbol:
+            out.add(e)
+        else:
+            stack.extend(e.args)
+    return out
+
+
+def _adjoint_form(d, notation: Notation) -> tuple:
+    r"""The gradient in the adjoints ``\bar v = \partial J/\partial v`` (how reverse accumulation computes it):
+    ``(raw, rows)``, ``raw`` the gradient in the adjoints and ``rows`` their definitions, from the output back
+    (the ones ``raw`` needs); ``(None, ())`` when ``d`` does not come with its reverse sweep."""
+    gradients = getattr(d, "gradients", None)
+    raw = getattr(gradients, "raw", {}).get(d.parameter_name) if gradients is not None else None
+    adjoints = list(getattr(gradients, "adjoints", None) or [])
+    if raw is None:
+        return None, ()
+    defined = dict(adjoints)
+    needed: set = set()
+    stack = list(_symbols_in(raw))
+    while stack:
+        s = stack.pop()
+        if s in defined and s not in needed:
+            needed.add(s)
+            stack.extend(_symbols_in(defined[s]))
+    raw = raw[0, 0] if _is_matrix(raw) and raw.shape == (1, 1) else raw
+    rows = [(None, r"&\text{with the adjoints }\bar{v} = \frac{\partial J}{\partial v}\text{:}")] if needed else []
+    rows += [(print_latex(s, notation), e) for s, e in adjoints if s in needed]
+    return raw, tuple(rows)
+
+
 def _derivation_rows(d, rows: _Rows) -> None:
+    r"""The rows of a derivation; each is an equation (or continues the chain of ``=`` of the row above,
+    about the same quantity): the forward definitions, ``\partial J/\partial p`` as the symbolic chain-rule
+    product, the factors, the product substituted, the gradient in the named intermediates and explicit."""
     notation = rows.notation
     J = getattr(d, "loss_symbol", sympy.Symbol("J"))
     param = sympy.Symbol(d.parameter_name)
@@ -838,9 +962,7 @@ def _derivation_rows(d, rows: _Rows) -> None:
     definitions = list(getattr(d, "definitions", []))
     defined = {s: e for s, e in definitions}
     while pending:
-        e = pending.pop()
-        atoms = (set().union(*(x.free_symbols for x in e)) if _is_matrix(e) else e.free_symbols) if e != 0 else set()
-        for s in atoms:
+        for s in _symbols_in(pending.pop()):
             if s in defined and s not in used:
                 used.add(s)
                 pending.append(defined[s])
@@ -856,36 +978,65 @@ def _derivation_rows(d, rows: _Rows) -> None:
     # 2. the symbolic chain-rule product
     symbolic = [_partial(f.of, f.wrt, notation) for f in factors]
     rows.equation(target, r"\,".join(symbolic).replace(r"\,", r"\," + _MUL_MARK))
-    # 3. each factor substituted
+    # 3. each factor substituted (the product substituted only when every factor is within the budget)
+    small = all(budget.fits(f.value, budget.LATEX_NODES) for f in factors)
     if not any(_is_matrix(f.value) for f in factors):
-        parts = []
-        for f in factors:
-            body = _marked(f.value, notation)
-            arg = _sigma_prime(f.value)
-            if arg is not None:
-                body = r"\sigma'\left(%s\right)" % _marked(arg, notation)
-            elif isinstance(f.value, sympy.Add):
-                body = r"\left(" + body + r"\right)"
-            parts.append(body)
-        rows.equation("", (r" \cdot" + _MUL_MARK + " ").join(parts))
+        if small:
+            rows.equation(target, (r" \cdot" + _MUL_MARK + " ").join(_scalar_factor(f.value, notation)
+                                                                      for f in factors), again=True)
+        else:
+            for f in factors:
+                _factor_rows(f, rows)
     else:
         for f in factors:
             _factor_rows(f, rows)
-        rows.equation("", _hadamard_product(factors, notation), optional=True)
-    # 4. multiplied out in the named intermediates, then explicit in inputs and parameters
-    _value_rows(d, compact, rows, target)
+        if small:
+            rows.equation(target, _hadamard_product(factors, notation), optional=True, again=True)
+    # 4. multiplied out in the named intermediates (or in the adjoints), then explicit
+    raw, adjoint_rows = _adjoint_form(d, notation)
+    _compact_rows(d, compact, raw, adjoint_rows, rows, target)
     closed = d.closed_form
-    if closed != compact:
-        _value_rows(d, closed, rows, target)
+    fits = budget.fits(closed, budget.LATEX_NODES)
+    if closed is not compact and (not fits or not budget.fits(compact, budget.LATEX_NODES) or closed != compact):
+        _value_rows(d, closed, rows, target, what="explicit in the inputs and parameters, this is an expression",
+                    hint="substituting the definitions above into the form above gives it")
 
 
-def _value_rows(d, value, rows: _Rows, target: str) -> None:
-    notation = rows.notation
-    if not _is_matrix(value):
-        rows.equation("", value)
+def _scalar_factor(value, notation: Notation) -> str:
+    arg = _sigma_prime(value)
+    if arg is not None:
+        return r"\sigma'\left(%s\right)" % _marked(arg, notation)
+    body = _marked(value, notation)
+    return r"\left(" + body + r"\right)" if isinstance(value, sympy.Add) else body
+
+
+def _compact_rows(d, compact, raw, adjoint_rows, rows: _Rows, target: str) -> None:
+    """The gradient in the named intermediates; in the adjoints when that form cannot be typeset unabbreviated."""
+    if not _is_matrix(compact):
+        rows.equation(target, compact, again=True, fallback=(("", raw),) + adjoint_rows if raw is not None else ())
         return
-    if latex_width(print_latex(value, notation)) <= notation.width - 60:
-        rows.equation("", value)
+    typesettable = budget.fits(compact, budget.LATEX_NODES) and all(sympy.count_ops(e) <= _HUGE for e in compact)
+    if typesettable or raw is None:
+        _value_rows(d, compact, rows, target)
+        return
+    _value_rows(d, raw, rows, target)
+    for lhs, rhs in adjoint_rows:
+        if lhs is None:
+            rows.add(rhs)
+        else:
+            rows.equation(lhs, rhs)
+
+
+def _value_rows(d, value, rows: _Rows, target: str, what: str = "an expression", hint: str = "") -> None:
+    notation = rows.notation
+    if not _is_matrix(value) or not budget.fits(value, budget.LATEX_NODES) and not all(
+            budget.fits(e, budget.LATEX_NODES) for e in value):
+        if _is_matrix(value):
+            what = "%s (a %d by %d matrix)" % (what, value.rows, value.cols)
+        rows.equation(target, value, again=True, what=what, hint=hint)
+        return
+    if budget.fits(value, budget.LATEX_NODES) and latex_width(print_latex(value, notation)) <= notation.width - 60:
+        rows.equation(target, value, again=True, what=what, hint=hint)
         return
     symbols = d.parameter if _is_matrix(d.parameter) else None
     for index in range(len(value)):
@@ -894,13 +1045,16 @@ def _value_rows(d, value, rows: _Rows, target: str) -> None:
             lhs = _partial(getattr(d, "loss_symbol", sympy.Symbol("J")), symbols[i, j], notation)
         else:
             lhs = r"\left[%s\right]_{%d %d}" % (target, i + 1, j + 1)
-        rows.equation(lhs, value[i, j])
+        rows.equation(lhs, value[i, j], again=True, what=what, hint=hint)
 
 
 def _factor_rows(f, rows: _Rows) -> None:
     notation = rows.notation
     lhs = _partial(f.of, f.wrt, notation)
     value = f.value
+    if not budget.fits(value, budget.LATEX_NODES):
+        rows.equation(lhs, value, what="a Jacobian" if _is_matrix(value) else "an expression")
+        return
     if not _is_matrix(value):
         arg = _sigma_prime(value)
         if arg is not None:
@@ -1050,7 +1204,8 @@ def _proof_rows(proof, rows: _Rows) -> None:
             relation = _RELATIONS_TEX[expr.rel_op]
             if previous is not None and expr.lhs == previous:
                 rows.equation("", expr.rhs, relation=relation, note=note)
-            elif latex_width(print_latex(expr.lhs, notation)) < 0.3 * notation.width:
+            elif budget.fits(expr.lhs, budget.LATEX_NODES) and \
+                    latex_width(print_latex(expr.lhs, notation)) < 0.3 * notation.width:
                 rows.equation(print_latex(expr.lhs, notation), expr.rhs, relation=relation, note=note)
             else:
                 rows.equation("", expr.lhs, relation="")

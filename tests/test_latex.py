@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bnsym
+from bnsym import budget
 from bnsym.cli import main
 from bnsym.errors import LatexError
 from bnsym.latex import (
@@ -397,3 +398,187 @@ def test_cli_prove_latex_writes_the_same_text():
     result = CliRunner().invoke(main, ["prove", "bn_jacobian", "--latex"])
     assert result.exit_code == 0, result.output
     assert result.output == to_latex(prove("bn_jacobian")) + "\n"
+
+
+# -- every row is an equation ---------------------------------------------------------------------------------
+README_NETWORKS = {  # the README's batch-norm networks: two_layer(bn="pre") with m = 3 or 4 samples
+    f"two-layer-{activation}-bn-pre-m{m}": (lambda activation=activation, m=m:
+                                            bnsym.two_layer(activation, bn="pre", batch=m))
+    for activation in ("relu", "sigmoid") for m in (3, 4)
+}
+_ANNOTATION = re.compile(r"\s*&\\(?:qquad\\parbox|quad\\text|text)")
+
+
+def _equation_rows(tex: str) -> list[tuple[str, str, str]]:
+    """``(quantity, lhs, rest)`` for each equation row of a one-block derivation: ``lhs`` is the row's own
+    left-hand side ("" when it continues the chain above), ``quantity`` the left-hand side of its chain.
+    Broken lines (``&\\qquad {}``) belong to the row above; annotations in words are skipped."""
+    lines = tex.split("\n")
+    assert re.fullmatch(r"\\begin\{(align\*?|aligned)\}", lines[0]) and lines[-1].startswith(r"\end{")
+    out, quantity = [], None
+    for row in "\n".join(lines[1:-1]).split("\\\\\n"):
+        row = row.replace(r" \nonumber", "")
+        if row.startswith(r" &\qquad {}") or _ANNOTATION.match(row):
+            continue
+        lhs, sep, rest = row.partition("&")
+        assert sep, f"a row without an alignment point: {row[:120]}"
+        lhs = lhs.strip().removeprefix(r"\text{where }").strip()
+        if lhs:
+            quantity = lhs
+        out.append((quantity, lhs, rest))
+    return out
+
+
+def _check_rows_are_equations(d, tex: str) -> None:
+    target = r"\frac{\partial J}{\partial %s}" % print_latex(sympy.Symbol(d.parameter_name))
+    rows = _equation_rows(tex)
+    for quantity, lhs, rest in rows:
+        if not lhs:  # a continued chain of "=": in a derivation only ∂J/∂p is computed in steps
+            assert rest.startswith("="), rest[:80]
+            assert quantity == target, f"'&{rest[:60]}' continues the equation of {quantity}, not of {target}"
+    # the symbolic product opens a chain about ∂J/∂p, and the row after the last factor starts one again
+    assert rows[[q for q, _, _ in rows].index(target)][1] == target
+    factor_rows = [k for k, (_, lhs, _) in enumerate(rows)  # ∂a₁/∂z₁ = …, [∂ẑ₁/∂z₁]₁₂ = … (not ∂J/∂…)
+                   if lhs.removeprefix(r"\left[").startswith(r"\frac{\partial ")
+                   and not lhs.startswith(r"\frac{\partial J}{")]
+    if factor_rows and factor_rows[-1] + 1 < len(rows):
+        assert rows[factor_rows[-1] + 1][1].startswith((target, r"\frac{\partial J}{\partial ")), \
+            rows[factor_rows[-1] + 1][1][:80]
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS) + sorted(README_NETWORKS))
+def test_each_row_of_a_derivation_is_an_equation(seed):
+    """A row has its own left-hand side or continues the chain of = of the row above, about the same quantity:
+    never a factor's row continued by the gradient (∂z₁/∂w₁ = [x] = …), nor an abbreviation's definition
+    continued by the next form (κ₁₅ = … = …)."""
+    network = {**SEEDS, **README_NETWORKS}[seed]()
+    for name in ("w1", "b1") if seed in README_NETWORKS else network.parameters:
+        d = network.gradient(name)
+        for tex in (to_latex(d), repr_latex(d)[2:-2], to_latex(d, numbered=True)):
+            _check_rows_are_equations(d, tex)
+
+
+def test_the_substituted_product_and_the_compact_form_start_a_new_equation():
+    """Issue: ∂z₁/∂w₁ = [x⁽¹⁾; …] = κ₁x⁽¹⁾(…) read as one equation; ∂J/∂w₁ now opens the row after the factors."""
+    d = bnsym.two_layer(bn="pre", batch=3).gradient("w1")
+    tex = to_latex(d)
+    last_factor = tex.index(r"\frac{\partial z_{1}}{\partial w_{1}} &=")
+    after = tex[last_factor:].split("\\\\\n")[1]
+    assert after.startswith(r"\frac{\partial J}{\partial w_{1}} &= ")
+    batch2 = to_latex(bnsym.two_layer(bn="pre", batch=2).gradient("w1"))  # here the ⊙ product fits: its own row
+    assert re.search(r"^\\frac\{\\partial J\}\{\\partial w_\{1\}\} &= .*\\odot", batch2, re.M)
+
+
+@pytest.mark.parametrize("seed", sorted(README_NETWORKS))
+def test_readme_networks_need_no_abbreviations(seed):
+    """The README's BN networks print ∂J/∂w₁ and ∂J/∂b₁ in the adjoints (v̄ = ∂J/∂v), each defined in the
+    block, and summarize the explicit form; no κ names."""
+    network = README_NETWORKS[seed]()
+    for name in ("w1", "b1"):
+        d = network.gradient(name)
+        for tex in (to_latex(d), repr_latex(d)):
+            assert r"\kappa" not in tex
+            assert "too large to typeset" in tex and str(budget.size(d.closed_form)) in tex
+        tex = to_latex(d)
+        raw = d.gradients.raw[name][0, 0]
+        assert f"{target_of(name)} &= {sympy.latex(raw, **SETTINGS)}" in tex
+        defined = set(re.findall(r"^(\\bar\{.*?\}\^\{\(\d+\)\}_\{\d+\}) &=", tex, re.M))
+        used = set(re.findall(r"\\bar\{(?:\\hat\{z\}|\\tilde\{z\}|z|a)\}\^\{\(\d+\)\}_\{\d+\}", tex))
+        assert used and used <= defined  # every adjoint the rows use is defined
+        adjoints = dict(d.gradients.adjoints)
+        for symbol in raw.free_symbols & set(adjoints):
+            assert f"{print_latex(symbol)} &= {print_latex(adjoints[symbol])}" in tex or \
+                latex_width(print_latex(adjoints[symbol])) > 200
+
+
+def target_of(name: str) -> str:
+    return r"\frac{\partial J}{\partial %s}" % print_latex(sympy.Symbol(name))
+
+
+def test_the_adjoint_form_printed_is_the_compact_form():
+    """The rows ∂J/∂w₁ = Σ x⁽ⁱ⁾ z̄₁⁽ⁱ⁾ and z̄ = … are true: substituted back they are the compact form."""
+    d = bnsym.two_layer("sigmoid", bn="pre", batch=3).gradient("w1")
+    from bnsym.latex import _adjoint_form
+
+    raw, rows = _adjoint_form(d, Notation())
+    adjoints = {print_latex(s): (s, e) for s, e in d.gradients.adjoints}
+    resolved = raw
+    for lhs, rhs in reversed([row for row in rows if row[0] is not None]):
+        symbol, definition = adjoints[lhs]
+        assert rhs == definition
+        resolved = resolved.xreplace({symbol: rhs})
+    from bnsym.exact import is_zero
+
+    assert is_zero(sympy.expand(resolved - d.compact))
+
+
+def test_abbreviations_follow_the_chain_that_uses_them(monkeypatch):
+    """κ definitions come after the whole chain of = that uses them, so they never interrupt it (κ₁₅ = … = …):
+    here both the compact and the closed form are abbreviated (a derivation without its reverse sweep, so no
+    adjoint form, and a node budget large enough for the closed form)."""
+    d = bnsym.two_layer("relu", bn="pre", batch=3).gradient("w1")
+    bare = SimpleNamespace(factors=d.factors, compact=d.compact, closed_form=d.closed_form, parameter_name="w1",
+                           definitions=d.definitions, network=d.network)
+    monkeypatch.setattr(budget, "LATEX_NODES", 5000)
+    tex = to_latex(bare)
+    _check_rows_are_equations(d, tex)
+    rows = _equation_rows(tex)
+    chain = [k for k, (quantity, _, _) in enumerate(rows) if quantity == target_of("w1")]
+    kappa_rows = [k for k, (_, lhs, _) in enumerate(rows) if lhs.startswith(r"\kappa_")]
+    assert len(kappa_rows) > 20 and min(kappa_rows) > max(chain)  # both forms' κs, defined after the chain
+    used = set(re.findall(r"\\kappa_\{(\d+)\}", tex))
+    assert used == set(re.findall(r"^(?:\\text\{where \})?\\kappa_\{(\d+)\} &=", tex, re.M))
+
+
+# -- budgets: a form too large is summarized, never a hang ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def big_gradient():
+    """∂J/∂W₁ of a 3-4-4-2 sigmoid MLP with BN and m = 4: its explicit form has billions of tree nodes."""
+    return bnsym.mlp([3, 4, 4, 2], "sigmoid", bn="pre", batch=4, loss="mse").gradient("W1")
+
+
+def test_a_huge_gradient_is_summarized_in_latex(big_gradient):
+    d = big_gradient
+    nodes = budget.size(d.closed_form)
+    assert nodes > 1000 * budget.LATEX_NODES
+    for tex in (d._repr_latex_(), to_latex(d), to_latex(d, standalone=True)):
+        assert "too large to typeset" in tex and str(nodes) in tex
+    _check_rows_are_equations(d, to_latex(d))
+    assert r"\bar{z}^{(1)}_{1}[1] &=" in to_latex(d)  # the compact form, over budget too, is given in the adjoints
+
+
+def test_a_huge_gradient_is_summarized_in_text(big_gradient):
+    text = str(big_gradient)
+    assert f"explicit closed form, an expression of {budget.size(big_gradient.closed_form)} nodes: too large to print" \
+        in text
+    assert "with the adjoints" in text
+
+
+def test_a_huge_gradient_document_compiles(big_gradient, tmp_path):
+    need("pdflatex")
+    compile_pdf(to_latex(big_gradient, standalone=True), tmp_path, timeout=300)
+
+
+@pytest.mark.parametrize("seed", ["two-layer-relu-bn-pre-m3", "two-layer-sigmoid-bn-pre-m4"])
+def test_readme_network_documents_compile(seed, tmp_path):
+    need("pdflatex")
+    compile_pdf(to_latex(README_NETWORKS[seed]().gradients(), standalone=True), tmp_path, timeout=300)
+
+
+def test_the_node_budget_is_read_from_bnsym_budget(monkeypatch):
+    d = bnsym.two_layer("sigmoid").gradient("w1")
+    assert "too large" not in to_latex(d)
+    monkeypatch.setattr(budget, "LATEX_NODES", 5)
+    tex = to_latex(d)
+    assert f"an expression of {budget.size(d.closed_form)} nodes: too large to typeset (the limit is 5 nodes)" in tex
+    monkeypatch.setattr(budget, "TEXT_NODES", 5)
+    assert "too large to print (the limit is 5 nodes)" in str(d)
+
+
+def test_the_time_budget_stops_a_printer_and_says_so(monkeypatch):
+    d = bnsym.two_layer("relu", bn="pre", batch=2).gradient("w1")
+    monkeypatch.setattr(budget, "SECONDS", 0.0)
+    tex = to_latex(d)
+    assert "left out: the printer used up its time budget of 0 s" in tex
+    assert tex.startswith(r"\begin{align*}") and tex.endswith(r"\end{align*}")
+    assert "left out: the printer used up its time budget of 0 s" in str(d)
