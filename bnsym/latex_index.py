@@ -41,10 +41,11 @@ def _entries(expr):
 
 
 def _shown(expr, notation) -> str | sympy.Basic:
+    from .budget import summary
     from .latex import escape_text
 
     if tree_size(expr) > TYPESET_LIMIT:
-        return r"\text{%s}" % escape_text(f"(an expression of {tree_size(expr)} nodes: too large to typeset)")
+        return r"\text{%s}" % escape_text(summary(tree_size(expr), limit=TYPESET_LIMIT))
     return _entries(expr)
 
 

@@ -430,8 +430,12 @@ def _derivation_math(derivation, fallback: str) -> Math:
         block = to_latex(derivation)
     except Exception:  # noqa: BLE001 - the LaTeX renderer is optional for this report
         block = None
-    line = fallback + " = " + sympy.latex(derivation.compact)
-    return Math(line, block)
+    from .budget import LATEX_NODES, fits, size, summary
+    from .latex import escape_text
+
+    compact = derivation.compact
+    shown = sympy.latex(compact) if fits(compact, LATEX_NODES) else r"\text{%s}" % escape_text(summary(size(compact)))
+    return Math(fallback + " = " + shown, block)
 
 
 def build_report(ex) -> Report:
