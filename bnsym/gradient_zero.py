@@ -25,7 +25,7 @@ from sympy import S, Symbol
 from .kernel import core as K
 from .kernel.errors import KernelError, StepError
 
-__all__ = ["prove_zero", "MAX_LEVELS", "BATCH"]
+__all__ = ["prove_zero", "prove_orthogonal", "MAX_LEVELS", "BATCH"]
 
 #: how many backward steps a zero proof unfolds before giving up
 MAX_LEVELS = 3
@@ -110,4 +110,32 @@ def prove_zero(derivation):
                      f"bnsym: the layers of {network!r}", True,
                      tuple(Condition(c, c) for c in conditions), steps,
                      "general m (symbolic), every step checked by the kernel", "m", facts=(fact,))
+    return None
+
+
+def prove_orthogonal(derivation):
+    """The kernel fact ``⟨p, ∂J/∂p⟩ = Σ p[r, c] ∂J/∂p[r, c] = 0`` for a parameter ``p`` feeding batch statistics
+    (scale invariance, Ioffe & Szegedy 2015 §3.3; docs/math.md §6), for every batch size, over the network's own
+    layers; ``None`` when the kernel does not establish it.
+
+    >>> from bnsym import two_layer
+    >>> fact = prove_orthogonal(two_layer("tanh", bn="pre", batch="m", inputs=2).gradient("w1"))
+    >>> fact.kind, fact.rhs
+    ('eq', 0)
+    """
+    from .batchform import index_gradients
+
+    symbolic = derivation if derivation.m == BATCH else index_gradients(derivation.network, BATCH)[
+        derivation.parameter_name]
+    graph = symbolic.graph
+    _, sizes = graph.parameters[symbolic.parameter_name]
+    limits = [(k, 1, n) for k, n in zip(graph.parameter_indices(symbolic.parameter_name), sizes) if k is not None]
+    entry = graph.parameter_entry(symbolic.parameter_name)
+    for expr, used, involved in _levels(symbolic):
+        try:
+            ctx, _conditions = _context(graph, used, (), involved)
+            inner = sympy.Sum(entry * expr, *limits) if limits else entry * expr
+            return K.equal(ctx, inner, S.Zero, "⟨W, ∇_W J⟩ = 0: definitions of the batch statistics, sums")
+        except (StepError, KernelError):
+            continue
     return None
