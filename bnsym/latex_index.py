@@ -10,6 +10,8 @@ too large to typeset is summarized in words).
 """
 from __future__ import annotations
 
+import re
+
 import sympy
 
 from .batchform import tree_size
@@ -31,9 +33,19 @@ class _Entry(sympy.Symbol):
 
     def _latex(self, printer, exp=None):
         entry = self._entry
-        text = r"%s[%s]" % (printer._print(entry.base.label),
+        text = r"%s[%s]" % (_label(entry.base.label, printer),
                                         ",".join(printer._print(i) for i in entry.indices))
         return text if exp is None else r"\left(%s\right)^{%s}" % (text, printer._print(exp))
+
+
+def _label(label, printer) -> str:
+    """A base's LaTeX; an adjoint ``zhatbar1`` as a bar over its node's head (``\\bar{\\hat{z}}_{1}``: SymPy alone
+    would print ``hbar1`` as Planck's ``\\hbar_{1}``)."""
+    match = re.fullmatch(r"([A-Za-z]+?)bar(\d*)", str(label)) if type(label) is sympy.Symbol else None
+    if match is None:
+        return printer._print(label)
+    head, digits = match.groups()
+    return r"\bar{%s}" % printer._print(sympy.Symbol(head)) + (f"_{{{digits}}}" if digits else "")
 
 
 def _entries(expr):

@@ -164,6 +164,14 @@ class Network:
         if isinstance(batch, Symbol) or batch is None:
             raise NetworkSpecError(f"at(batch) takes an integer batch size, got {batch!r}")
         layers, loss, description = self._built_from
+        width, terms = self.input_width, 0
+        for layer in self.layers:
+            terms += layer.entry_terms(batch, width)
+            width = layer.output_width(width)
+        if batch > LIMITS.width:
+            raise _too_large("network", f"a batch of {batch}", batch, "width")
+        if terms > LIMITS.terms:
+            raise _too_large("network", f"about {terms} terms at m = {batch}", terms, "terms")
         return Network([layer.at(batch) for layer in layers], _inputs(batch, self.input_width), batch=batch,
                        loss=loss, description=description)
 

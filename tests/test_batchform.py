@@ -131,6 +131,8 @@ def test_at_refuses_a_bad_batch():
     for bad in (1, "m", 2.5, None):
         with pytest.raises(NetworkSpecError):
             net.at(bad)
+    with pytest.raises(NetworkSpecError, match="LIMITS"):  # refused at once, before writing out 10⁶ entries
+        bnsym.mlp([2, 8, 8, 1], bn="pre", batch="m").at(1000)
 
 
 def test_cli_derives_for_a_symbolic_batch_and_prints_proved_zeros():

@@ -362,6 +362,11 @@ class Layer:
         """The output for a torch tensor ``x`` (``params``: torch tensors by name), by PyTorch's own ops."""
         raise NotImplementedError(f"{type(self).__name__} has no PyTorch form")
 
+    def entry_terms(self, m: int, width: int) -> int:
+        """About how many scalar terms the per-entry forms cost for a batch of ``m`` and ``width`` input features
+        (the builders' size limit, :class:`bnsym.network.Limits`; default ``m`` per output feature)."""
+        return m * self.output_width(width)
+
     def at(self, batch) -> "Layer":
         """This layer for a batch of size ``batch`` (only batch statistics depend on it; default: itself)."""
         return self

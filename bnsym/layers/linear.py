@@ -61,6 +61,9 @@ class Linear(Layer):
     def output_width(self, width: int) -> int:
         return self.n_out
 
+    def entry_terms(self, m: int, width: int) -> int:
+        return m * self.n_in * self.n_out
+
     # -- per entry -------------------------------------------------------------------------------------
     def forward(self, x: Matrix) -> Matrix:
         out = x * self.parameters[self.weight].T
