@@ -13,6 +13,7 @@ errors, click's usage errors (an unknown option, a value that is not a number), 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 import re
 import sys
 import warnings
@@ -107,6 +108,22 @@ class _Batch(_Count):
 
 
 BATCH = _Batch()
+
+
+class _ActivationNames(Sequence):
+    """The activation registry's names (:data:`bnsym.layers.ACTIVATIONS`), read when click first needs them (so
+    ``bnsym --help`` does not import SymPy)."""
+
+    def _names(self) -> list[str]:
+        from .layers.activation import ACTIVATIONS
+
+        return sorted(ACTIVATIONS)
+
+    def __getitem__(self, index):
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 def parse_eps(text: str, error: type[BnsymError] = BnsymError, *, symbolic: bool = False):
@@ -204,7 +221,7 @@ def _build_network(network: str, *, depth: int, names: str | None, activation: s
 @main.command()
 @click.argument("network", type=click.Choice(["two-layer", "chain", "mlp"]), default="two-layer")
 @click.option("--param", "-p", "params", multiple=True, help="Parameter(s) to differentiate by (default: all).")
-@click.option("--activation", "-a", type=click.Choice(["relu", "sigmoid", "tanh", "identity"]), default="relu",
+@click.option("--activation", "-a", type=click.Choice(_ActivationNames()), default="relu",
               show_default=True)
 @click.option("--bn", type=click.Choice(["none", "pre", "post"]), default="none", show_default=True,
               help="Batch norm before ('pre') or after ('post') the hidden activation; for a chain, any "

@@ -7,6 +7,7 @@ import pytest
 import sympy
 
 import bnsym
+from bnsym.layers import ACTIVATIONS
 from bnsym.exact import is_zero
 from bnsym.derive import upstream_symbols
 from bnsym.functions import Partial, ReLU, ReLUPrime
@@ -118,7 +119,7 @@ def test_seed_two_layer_formula_comes_out_exactly():
     assert derivation.doit() == derivation.closed_form
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("eps", [0, EPS])
 def test_bias_before_bn_has_gradient_exactly_zero(activation, eps):
     net = bnsym.two_layer(activation=activation, bn="pre", batch=3, eps=eps)
