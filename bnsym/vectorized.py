@@ -155,11 +155,11 @@ class VectorizedNetwork:
             width = "inputs" if self.inputs is None else self.inputs
             raise ValuesError(f"x must be a samples × {width} array with at least one sample, got shape {x.shape}")
         self._layers_at(x.shape[0])
-        if t is not None:
+        if t is not None and self.outputs is not None:
+            t = _shaped("t", t, (x.shape[0], self.outputs))
+        elif t is not None:
             t = real_array("t", t)
-            if self.outputs is not None:
-                t = _shaped("t", t, (x.shape[0], self.outputs))
-            elif t.ndim != 2 or t.shape[0] != x.shape[0]:
+            if t.ndim != 2 or t.shape[0] != x.shape[0]:
                 raise ValuesError(f"t must be a samples × outputs array with the {x.shape[0]} samples of x, "
                                   f"got shape {t.shape}")
         return checked, x, t
