@@ -115,7 +115,8 @@ def gradient_descent(model, params: Mapping, x, t, *, lr: float, steps: int, bou
 
     Stops when the loss is not finite or exceeds ``bound`` (default ``DIVERGENCE_FACTOR × max(J₀, 1)``).
     The final parameters are in ``trace.final``. A :class:`~bnsym.vectorized.VectorizedNetwork` checks the
-    values once, before the first step, and then runs unchecked (:meth:`~bnsym.vectorized.VectorizedNetwork.run`).
+    values once, before the first step, then steps unchecked
+    (:meth:`~bnsym.vectorized.VectorizedNetwork.run`).
 
     >>> from bnsym import chain
     >>> from bnsym.numeric import compile_network

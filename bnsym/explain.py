@@ -23,8 +23,8 @@ from . import dynamics as dyn
 from .errors import BnsymError
 from .layers import Normalize, ScaleShift
 from .numeric import init_mlp
-from .vectorized import reference_mlp
 from .sweep import LR_GRID, SweepConfig, run_sweep
+from .vectorized import reference_mlp
 
 __all__ = ["ExplainSettings", "Explanation", "run_explain", "prepare_output", "output_lock", "LOCK_NAME"]
 

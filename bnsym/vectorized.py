@@ -70,10 +70,12 @@ class VectorizedNetwork:
 
     def __init__(self, layers: Sequence[Layer], *, inputs: int | None = None) -> None:
         if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
-            raise NetworkSpecError(f"a VectorizedNetwork needs a list of layers ending with a loss layer, got {layers!r}")
+            raise NetworkSpecError("a VectorizedNetwork needs a list of layers ending with a loss layer, "
+                                   f"got {layers!r}")
         for layer in layers:
             if not isinstance(layer, Layer):
-                raise NetworkSpecError(f"a VectorizedNetwork's layers must be bnsym.layers.Layer objects, got {layer!r}")
+                raise NetworkSpecError("a VectorizedNetwork's layers must be bnsym.layers.Layer objects, "
+                                       f"got {layer!r}")
         if inputs is not None and (isinstance(inputs, bool) or not isinstance(inputs, numbers.Integral) or inputs < 1):
             raise NetworkSpecError(f"inputs must be a positive integer (the number of input features), got {inputs!r}")
         self.layers: list[Layer] = list(layers)
@@ -110,7 +112,8 @@ class VectorizedNetwork:
         from .network import Network
 
         if not isinstance(network, Network):
-            raise NetworkSpecError(f"from_network needs a bnsym Network (from chain, two_layer or mlp), got {network!r}")
+            raise NetworkSpecError("from_network needs a bnsym Network (from chain, two_layer or mlp), "
+                                   f"got {network!r}")
         if network.loss_kind != "mse":
             raise NetworkSpecError('the vectorized route needs a loss: build the network with loss="mse"')
         if network.constants:

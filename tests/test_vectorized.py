@@ -151,7 +151,8 @@ def test_output_and_loss_are_the_forward_pass():
 
 def test_layers_by_hand_and_unchecked_run_agree():
     """A network given as a list of layers (no input width known), and run() on check()ed values."""
-    layers = [Linear("z1", weight="W1", bias="b1", n_in=2, n_out=3), Normalize("zhat1", samples=2, features=3, eps=1e-3),
+    layers = [Linear("z1", weight="W1", bias="b1", n_in=2, n_out=3),
+              Normalize("zhat1", samples=2, features=3, eps=1e-3),
               ScaleShift("ztilde1", gamma="g1", beta="c1", features=3), Activation("a1", "tanh"),
               Linear("yhat", weight="W2", n_in=3, n_out=1), MSELoss("J")]
     route = VectorizedNetwork(layers)
