@@ -2,7 +2,8 @@
 
 A *model* is anything with ``loss_and_gradients(params, x, t) -> (J, {name: ∂J/∂name})``: a
 :class:`~bnsym.numeric.CompiledNetwork` (a toy network's own closed forms) or a
-:class:`~bnsym.numeric.MLPEngine` (the reference MLP from per-layer symbolic rules).
+:class:`~bnsym.vectorized.VectorizedNetwork` (any network, the reference MLP included, run by its layers'
+own NumPy kernels).
 
 * :func:`gradient_descent` — a :class:`Trace` of loss, per-parameter gradient norms, weight norms and the
   effective learning rate ``η/‖W‖²`` per step, stopping at divergence.
@@ -15,10 +16,10 @@ A *model* is anything with ``loss_and_gradients(params, x, t) -> (J, {name: ∂J
 The learning-rate sweeps live in :mod:`bnsym.sweep`.
 
 >>> import numpy as np
->>> from bnsym.numeric import MLPEngine, init_mlp
->>> eng = MLPEngine([2, 4, 1])
+>>> from bnsym.numeric import init_mlp
+>>> from bnsym.vectorized import reference_mlp
 >>> x, t = reference_data(seed=0, batch=8)
->>> trace = gradient_descent(eng, init_mlp(eng.widths, bn=False), x, t, lr=0.01, steps=5)
+>>> trace = gradient_descent(reference_mlp([2, 4, 1]), init_mlp([2, 4, 1], bn=False), x, t, lr=0.01, steps=5)
 >>> len(trace.loss), trace.diverged
 (6, False)
 """
@@ -32,6 +33,7 @@ import sympy
 
 from .errors import NetworkSpecError, ValuesError
 from .numeric import flatten, lambdify_safely, real_array, unflatten
+from .vectorized import VectorizedNetwork
 
 __all__ = [
     "Trace",
@@ -112,7 +114,9 @@ def gradient_descent(model, params: Mapping, x, t, *, lr: float, steps: int, bou
     """Full-batch gradient descent ``p ← p − η ∂J/∂p`` for ``steps`` steps from ``params`` (not modified).
 
     Stops when the loss is not finite or exceeds ``bound`` (default ``DIVERGENCE_FACTOR × max(J₀, 1)``).
-    The final parameters are in ``trace.final``.
+    The final parameters are in ``trace.final``. A :class:`~bnsym.vectorized.VectorizedNetwork` checks the
+    values once, before the first step, then steps unchecked
+    (:meth:`~bnsym.vectorized.VectorizedNetwork.run`).
 
     >>> from bnsym import chain
     >>> from bnsym.numeric import compile_network
@@ -128,11 +132,16 @@ def gradient_descent(model, params: Mapping, x, t, *, lr: float, steps: int, bou
     lr = _check_lr(lr)
     if int(steps) != steps or steps < 0:
         raise ValuesError(f"steps must be an integer >= 0, got {steps!r}")
-    p = {k: np.array(v, dtype=float) for k, v in params.items()}
+    if isinstance(model, VectorizedNetwork):
+        p, x, t = model.check(params, x, t)
+        evaluate = model.run
+    else:
+        p = {k: np.array(v, dtype=float) for k, v in params.items()}
+        evaluate = model.loss_and_gradients
     trace = Trace(lr)
     with np.errstate(all="ignore"):
         for step in range(int(steps) + 1):
-            loss, grads = model.loss_and_gradients(p, x, t)
+            loss, grads = evaluate(p, x, t)
             trace.loss.append(float(loss))
             if step == 0:
                 trace.bound = float(bound) if bound is not None else DIVERGENCE_FACTOR * max(float(loss), 1.0)
@@ -256,10 +265,11 @@ def curvature_scaling(model, params: Mapping, x, t, weight: str, scales: Sequenc
     For weights feeding BN with ``ε = 0``, ``J(cW) = J(W)`` so ``∇²_W J(cW) = ∇²_W J(W)/c²``: the fitted
     log-log slope is ``−2``. Returns ``{"scales", "lambda_max", "critical_lr", "slope"}``.
 
-    >>> from bnsym.numeric import MLPEngine, init_mlp
-    >>> eng = MLPEngine([2, 3, 1], bn=True)
+    >>> from bnsym.numeric import init_mlp
+    >>> from bnsym.vectorized import reference_mlp
     >>> x, t = reference_data(batch=6)
-    >>> out = curvature_scaling(eng, init_mlp(eng.widths, bn=True), x, t, "W1", [1.0, 2.0, 4.0])
+    >>> out = curvature_scaling(reference_mlp([2, 3, 1], bn="pre"), init_mlp([2, 3, 1], bn=True), x, t, "W1",
+    ...                         [1.0, 2.0, 4.0])
     >>> round(out["slope"], 3)
     -2.0
     """
@@ -301,10 +311,11 @@ class NormGrowth:
 def norm_growth(model, params: Mapping, x, t, *, weight: str, lr: float, steps: int) -> NormGrowth:
     """Run GD and compare the squared norm of ``weight`` with the identity ``‖W'‖² = ‖W‖² + η²‖∇J‖²``.
 
-    >>> from bnsym.numeric import MLPEngine, init_mlp
-    >>> eng = MLPEngine([2, 4, 1], bn=True)
+    >>> from bnsym.numeric import init_mlp
+    >>> from bnsym.vectorized import reference_mlp
     >>> x, t = reference_data(batch=8)
-    >>> g = norm_growth(eng, init_mlp(eng.widths, bn=True), x, t, weight="W1", lr=0.5, steps=10)
+    >>> g = norm_growth(reference_mlp([2, 4, 1], bn="pre"), init_mlp([2, 4, 1], bn=True), x, t, weight="W1",
+    ...                 lr=0.5, steps=10)
     >>> g.max_relative_error < 1e-12, g.measured[-1] > g.measured[0]
     (True, True)
     """

@@ -21,8 +21,10 @@ import numpy as np
 
 from . import dynamics as dyn
 from .errors import BnsymError
-from .numeric import MLPEngine, batchnorm_rule, init_mlp
+from .layers import Normalize, ScaleShift
+from .numeric import init_mlp
 from .sweep import LR_GRID, SweepConfig, run_sweep
+from .vectorized import reference_mlp
 
 __all__ = ["ExplainSettings", "Explanation", "run_explain", "prepare_output", "output_lock", "LOCK_NAME"]
 
@@ -128,7 +130,7 @@ def _curves(s: ExplainSettings, sweep: dict) -> dict:
     rates = sorted({v for v in stable.values() if v is not None}) or [min(s.lrs)]
     traces = {}
     for bn in (False, True):
-        engine = MLPEngine(widths, bn=bn, eps=1e-5)
+        engine = reference_mlp(widths, bn=bn, eps=1e-5)
         params = init_mlp(widths, bn=bn, seed=s.seeds[0])
         for lr in rates:
             traces[f"{'BN' if bn else 'no BN'}, η = {lr:.3g}"] = dyn.gradient_descent(
@@ -139,7 +141,7 @@ def _curves(s: ExplainSettings, sweep: dict) -> dict:
 def _norm_growth(s: ExplainSettings) -> dict:
     x, t = dyn.reference_data(batch=s.batch)
     widths = [2, s.width, s.width, 1]
-    engine = MLPEngine(widths, bn=True, eps=0.0)
+    engine = reference_mlp(widths, bn=True, eps=0.0)
     params = init_mlp(widths, bn=True, seed=0)
     lr = 0.5
     trace = dyn.gradient_descent(engine, params, x, t, lr=lr, steps=s.steps)
@@ -154,7 +156,7 @@ def _gradient_norms(s: ExplainSettings) -> dict:
     out = {}
     for bn in (False, True):
         for seed in s.seeds[:2]:
-            engine = MLPEngine(widths, bn=bn, eps=1e-5)
+            engine = reference_mlp(widths, bn=bn, eps=1e-5)
             _, grads = engine.loss_and_gradients(init_mlp(widths, bn=bn, seed=seed), x, t)
             out[f"{'with' if bn else 'without'} BN, seed {seed}"] = [
                 float(np.linalg.norm(grads[f"W{l}"])) for l in range(1, depth + 1)]
@@ -167,7 +169,7 @@ def _curvature(s: ExplainSettings, sweep: dict) -> dict:
     for depth in s.hessian_depths:
         widths = [2] + [s.width] * (depth - 1) + [1]
         for bn in (False, True):
-            engine = MLPEngine(widths, bn=bn, eps=1e-5)
+            engine = reference_mlp(widths, bn=bn, eps=1e-5)
             H = dyn.hessian(engine, init_mlp(widths, bn=bn, seed=0), x, t)
             lam = dyn.lambda_max(H)
             measured = [r["largest_stable"] for r in sweep["records"] if r["config"]["depth"] == depth
@@ -177,7 +179,7 @@ def _curvature(s: ExplainSettings, sweep: dict) -> dict:
                          "measured": measured[0] if measured else None})
     # the scaling law, numerically on the MLP (eps = 0) ...
     widths = [2, s.width, s.width, 1]
-    engine = MLPEngine(widths, bn=True, eps=0.0)
+    engine = reference_mlp(widths, bn=True, eps=0.0)
     scales = [0.25, 0.5, 1.0, 2.0, 4.0]
     mlp_scaling = dyn.curvature_scaling(engine, init_mlp(widths, bn=True, seed=0), x, t, "W1", scales)
     # ... and from the exact Hessian of the seed's two-layer network with two inputs and BN (m = 4)
@@ -249,23 +251,30 @@ def _goodfellow(s: ExplainSettings) -> dict:
 
 
 def _santurkar(seed: int = 0, m: int = 16) -> dict:
-    """The gradient-norm identity through BN (ε = 0), measured with the BN kernel, and the misprinted variant."""
+    """The gradient-norm identity through BN (ε = 0), measured with BN's own kernels, and the misprinted variant."""
     rng = np.random.default_rng(seed)
     z, g = rng.standard_normal((m, 1)) * 3 + 1, rng.standard_normal((m, 1))
     gamma = np.array([[1.7]])
-    kern = batchnorm_rule().kernels
-    y, mu, v = kern["forward"](z, gamma, np.zeros((1, 1)), 0.0, m)
-    dz = kern["vjp"](g, z, mu, v, gamma, 0.0, m)[0]
-    xhat = (z - mu) / np.sqrt(v)
-    lhs = float(np.sum(dz ** 2))
-    rhs = float(gamma[0, 0] ** 2 / v[0, 0] * (np.sum(g ** 2) - np.sum(g) ** 2 / m - np.sum(g * xhat) ** 2 / m))
+    normalize = Normalize("zhat1", samples=m, features=1, eps=0)
+    scale = ScaleShift("ztilde1", gamma="gamma1", beta="beta1", features=1)
+    params = {"gamma1": gamma, "beta1": np.zeros((1, 1))}
+    xhat, saved = normalize.numpy_forward(z, params)
+    _, kept = scale.numpy_forward(xhat, params)
+    v = float(np.var(z))  # the biased batch variance (σ² with ε = 0)
+
+    def dz(upstream):
+        """∂ℓ/∂z for ℓ = Σ upstream·y, y = γ x̂ + β: the VJPs of BN's two steps."""
+        return normalize.numpy_vjp(saved, scale.numpy_vjp(kept, upstream, params)[0], params)[0]
+
+    lhs = float(np.sum(dz(g) ** 2))
+    rhs = float(gamma[0, 0] ** 2 / v * (np.sum(g ** 2) - np.sum(g) ** 2 / m - np.sum(g * xhat) ** 2 / m))
     # the variant with <g, x̂>²/√m can fall below the exact value, making "≤" false: search a few draws
     violated = None
     for k in range(200):
         gg = np.random.default_rng(1000 + k).standard_normal((m, 1)) + 0.5 * xhat
-        exact = float(np.sum(kern["vjp"](gg, z, mu, v, gamma, 0.0, m)[0] ** 2))
-        variant = float(gamma[0, 0] ** 2 / v[0, 0] * (np.sum(gg ** 2) - np.sum(gg) ** 2 / m
-                                                      - np.sum(gg * xhat) ** 2 / np.sqrt(m)))
+        exact = float(np.sum(dz(gg) ** 2))
+        variant = float(gamma[0, 0] ** 2 / v * (np.sum(gg ** 2) - np.sum(gg) ** 2 / m
+                                                - np.sum(gg * xhat) ** 2 / np.sqrt(m)))
         if variant < exact * (1 - 1e-9):
             violated = {"draw": k, "exact": exact, "variant": variant}
             break

@@ -1,16 +1,12 @@
 """Numbers from bnsym's symbolic derivations: ``lambdify(..., cse=True)`` to NumPy (and PyTorch).
 
-Two routes, both taking their derivative rules from SymPy, never from a hand-written backprop:
-
-* :func:`compile_network` compiles a toy :class:`~bnsym.network.Network`'s own closed forms — the loss and
-  the reverse-accumulated gradients with their shared subexpressions (:meth:`Gradients.cse`) — into one
-  NumPy (or PyTorch) function.
-* :class:`MLPEngine` runs the reference MLP (any width, depth and batch), too big for per-entry expressions.
-  Each layer kind's local rule is derived symbolically **once** on array-valued symbols —
-  the Linear VJP by SymPy's matrix calculus (:func:`linear_rule`), the activation derivative by
-  ``sympy.diff`` (:func:`activation_rule`), batch normalization by reverse accumulation through its batch
-  statistics with :class:`BatchSum` reductions (:func:`batchnorm_rule`), the MSE loss by ``sympy.diff``
-  (:func:`mse_rule`) — and lambdified into vectorized NumPy kernels that the engine composes.
+:func:`compile_network` compiles a toy :class:`~bnsym.network.Network`'s own closed forms — the loss and the
+reverse-accumulated gradients with their shared subexpressions (:meth:`Gradients.cse`) — into one NumPy (or
+PyTorch) function, its derivative rules from SymPy, never from a hand-written backprop. Networks too big for
+per-entry expressions (the reference MLP at any width, depth and batch) run on the layers' own vectorized
+kernels instead (:mod:`bnsym.vectorized`). Also here: the safe compilation and checked values both routes
+share (:func:`lambdify_safely`, :func:`real_array`, :func:`check_divisors`), the MLP's seeded initialization
+(:func:`init_mlp`) and parameter vectors (:func:`flatten`, :func:`unflatten`).
 
 >>> import numpy as np
 >>> from bnsym import chain
@@ -26,16 +22,15 @@ import numbers
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import sympy
-from sympy import Expr, Function, MatrixSymbol, Symbol
+from sympy import Expr, Symbol
 from sympy.core.function import AppliedUndef
 
 from .errors import NetworkSpecError, ValuesError
-from .layers import ACTIVATIONS, flat
+from .layers import flat
 
 __all__ = [
     "lambdify_safely",
@@ -44,14 +39,6 @@ __all__ = [
     "NEGLIGIBLE",
     "CompiledNetwork",
     "compile_network",
-    "BatchSum",
-    "batch_sum",
-    "LayerRule",
-    "linear_rule",
-    "activation_rule",
-    "batchnorm_rule",
-    "mse_rule",
-    "MLPEngine",
     "init_mlp",
     "flatten",
     "unflatten",
@@ -407,168 +394,6 @@ def _torch_matrices(function, shapes, names):
     return call
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Route 2: per-layer-kind rules on array-valued symbols, lambdified once, composed by an engine
-# ---------------------------------------------------------------------------------------------------------
-class BatchSum(Function):
-    """``Σ_i f_i`` over the samples of a batch (axis 0), for expressions on array-valued symbols.
-
-    Lambdified to ``numpy.add.reduce(f, 0, keepdims=True)``; build it with :func:`batch_sum`, which pulls
-    sample-independent factors out of the sum.
-
-    >>> z = Symbol("z", real=True)
-    >>> f = sympy.lambdify(z, BatchSum(2 * z))
-    >>> f(np.array([[1.0, 2.0], [3.0, 4.0]]))
-    array([[ 8., 12.]])
-    """
-
-    nargs = 1
-
-    def _numpycode(self, printer):
-        return "%s.reduce(%s, 0, keepdims=True)" % (printer._module_format("numpy.add"), printer._print(self.args[0]))
-
-    def _latex(self, printer, exp=None):
-        s = r"\sum_{i} %s" % printer.parenthesize(self.args[0], 1000)
-        return s if exp is None else r"\left(%s\right)^{%s}" % (s, printer._print(exp))
-
-    def _sympystr(self, printer):
-        return "Σ_i(%s)" % printer._print(self.args[0])
-
-
-def batch_sum(expr: Expr, samples) -> Expr:
-    """``BatchSum(expr)`` with the factors that do not vary over the batch pulled out of the sum.
-
-    ``samples`` are the symbols that take one value per sample; everything else is per feature.
-
-    >>> z, g, mu, gamma = sympy.symbols("z g mu gamma", real=True)
-    >>> batch_sum(-gamma * g * (z - mu), [z, g])
-    -gamma*Σ_i(g*(-mu + z))
-    """
-    constant, varying = sympy.sympify(expr).as_independent(*samples, as_Add=False)
-    return constant * BatchSum(varying) if varying != 1 else constant * Symbol("m", positive=True)
-
-
-@dataclass
-class LayerRule:
-    """One layer kind's forward expressions and vector-Jacobian products, symbolic and lambdified.
-
-    ``forward`` and ``vjp`` map output names to SymPy expressions on array-valued symbols; ``kernels`` holds
-    their lambdified NumPy functions over ``arguments`` (a list of symbols per kernel).
-    """
-
-    kind: str
-    forward: dict[str, Any]
-    vjp: dict[str, Any]
-    arguments: dict[str, list]
-    kernels: dict[str, Callable] = field(default_factory=dict, repr=False)
-
-    def compile(self) -> "LayerRule":
-        """Lambdify the forward pass and the VJPs (each a list-returning NumPy kernel).
-
-        >>> sorted(mse_rule().compile().kernels)
-        ['forward', 'vjp']
-        """
-        self.kernels["forward"] = sympy.lambdify(self.arguments["forward"], list(self.forward.values()),
-                                                 modules="numpy", cse=True)
-        self.kernels["vjp"] = sympy.lambdify(self.arguments["vjp"], list(self.vjp.values()),
-                                             modules="numpy", cse=True)
-        return self
-
-
-_m, _n, _k = sympy.symbols("m n k", integer=True, positive=True)
-
-
-@lru_cache(maxsize=None)
-def linear_rule() -> LayerRule:
-    """``Z = A Wᵀ + 1 b`` on matrix symbols; its VJPs by SymPy's matrix calculus of ``tr(Gᵀ Z)``.
-
-    >>> rule = linear_rule()
-    >>> rule.vjp
-    {'A': G*W, 'W': G.T*A, 'b': 1*G}
-    """
-    A, W = MatrixSymbol("A", _m, _n), MatrixSymbol("W", _k, _n)
-    b, G = MatrixSymbol("b", 1, _k), MatrixSymbol("G", _m, _k)
-    Z = A * W.T + sympy.OneMatrix(_m, 1) * b
-    adjoint_pairing = sympy.Trace(G.T * Z)
-    vjp = {name: sympy.diff(adjoint_pairing, symbol) for name, symbol in (("A", A), ("W", W), ("b", b))}
-    return LayerRule("linear", {"Z": Z}, vjp, {"forward": [A, W, b, _m], "vjp": [G, A, W, _m]}).compile()
-
-
-@lru_cache(maxsize=None)
-def activation_rule(name: str) -> LayerRule:
-    """``a = f(z)`` entrywise for an activation of :data:`bnsym.layers.ACTIVATIONS`; VJP ``g·f'(z)`` by ``diff``.
-
-    >>> activation_rule("relu").vjp
-    {'z': g*ReLU'(z)}
-    >>> activation_rule("swish")
-    Traceback (most recent call last):
-    ...
-    bnsym.errors.NetworkSpecError: unknown activation 'swish'; choose one of identity, relu, sigmoid, tanh
-    """
-    if name not in ACTIVATIONS:
-        raise NetworkSpecError(f"unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
-    z, g = sympy.symbols("z g", real=True)
-    a = ACTIVATIONS[name](z)
-    return LayerRule(f"activation {name}", {"a": a}, {"z": g * sympy.diff(a, z)},
-                     {"forward": [z], "vjp": [g, z]}).compile()
-
-
-@lru_cache(maxsize=None)
-def batchnorm_rule() -> LayerRule:
-    """Batch normalization of one feature (all features at once, per column), derived by reverse accumulation.
-
-    Forward (Ioffe & Szegedy 2015, Alg. 1): ``μ = Σz/m``, ``v = Σ(z − μ)²/m``, ``y = γ(z − μ)/√(v + ε) + β``.
-    The loss sees ``y`` through the upstream gradient ``g``: ``ℓ = Σ_i g_i y_i``. Walking the statistics
-    backwards (``v`` then ``μ``) with every local partial from ``sympy.diff``:
-
-    * ``v̄ = Σ_i g_i ∂y_i/∂v``; ``μ̄ = Σ_i g_i ∂y_i/∂μ + v̄ Σ_i ∂q_i/∂μ / m`` with ``q = (z − μ)²``;
-    * ``∂ℓ/∂z_i = g_i ∂y_i/∂z_i + v̄ ∂q_i/∂z_i / m + μ̄ / m``; ``∂ℓ/∂γ = Σ g ∂y/∂γ``, ``∂ℓ/∂β = Σ g ∂y/∂β``.
-
-    Equal to the compact ``(γ/(m s))(m g − Σg − x̂ Σ g x̂)`` (tests check both against ``sympy.diff`` of the
-    fully substituted forward pass, and PyTorch).
-
-    >>> rule = batchnorm_rule()
-    >>> sorted(rule.vjp)
-    ['beta', 'gamma', 'z']
-    """
-    z, g, mu, v = sympy.symbols("z g mu v", real=True)
-    gamma, beta = sympy.symbols("gamma beta", real=True)
-    eps = Symbol("epsilon", nonnegative=True)
-    m = Symbol("m", positive=True)
-    samples = [z, g]
-    q = (z - mu) ** 2                        # the variance's summand
-    y = gamma * (z - mu) / sympy.sqrt(v + eps) + beta
-    v_bar = batch_sum(g * sympy.diff(y, v), samples)
-    mu_bar = batch_sum(g * sympy.diff(y, mu), samples) + v_bar * batch_sum(sympy.diff(q, mu), samples) / m
-    z_bar = g * sympy.diff(y, z) + v_bar * sympy.diff(q, z) / m + mu_bar * sympy.diff(z, z) / m
-    grads = {"z": z_bar, "gamma": batch_sum(g * sympy.diff(y, gamma), samples),
-             "beta": batch_sum(g * sympy.diff(y, beta), samples)}
-    mean = BatchSum(z) / m
-    var = batch_sum(q, samples).xreplace({mu: mean}) / m
-    stats = {mu: mean, v: var}
-    forward = {"y": y.xreplace({v: var}).xreplace({mu: mean}), "mu": mean, "v": var}
-    vjp = {name: expr for name, expr in grads.items()}
-    rule = LayerRule("batchnorm", forward, vjp,
-                     {"forward": [z, gamma, beta, eps, m], "vjp": [g, z, mu, v, gamma, eps, m]})
-    rule.statistics = stats  # type: ignore[attr-defined]
-    rule.symbols = {"z": z, "g": g, "mu": mu, "v": v, "gamma": gamma, "beta": beta, "epsilon": eps, "m": m}
-    return rule.compile()
-
-
-@lru_cache(maxsize=None)
-def mse_rule() -> LayerRule:
-    """``J = Σ (ŷ − t)² / m`` (summed over outputs, averaged over the batch); ``∂J/∂ŷ`` by ``diff``.
-
-    >>> mse_rule().vjp
-    {'yhat': (-2*t + 2*yhat)/m}
-    """
-    yhat, t = sympy.symbols("yhat t", real=True)
-    m = Symbol("m", positive=True)
-    term = (yhat - t) ** 2 / m
-    return LayerRule("mse", {"J": term}, {"yhat": sympy.diff(term, yhat)},
-                     {"forward": [yhat, t, m], "vjp": [yhat, t, m]}).compile()
-
-
 def init_mlp(widths, *, bn: bool, seed: int = 0, gain: float = 2.0, scale: float = 1.0) -> dict[str, np.ndarray]:
     """Seeded initialization: weights ``N(0, (scale·gain/√fan_in)²)``, biases 0, ``γ = 1``, ``β = 0``.
 
@@ -588,115 +413,6 @@ def init_mlp(widths, *, bn: bool, seed: int = 0, gain: float = 2.0, scale: float
             params[f"gamma{l}"] = np.ones((1, fan_out))
             params[f"beta{l}"] = np.zeros((1, fan_out))
     return params
-
-
-class MLPEngine:
-    """The reference MLP ``[Linear → (BN) → activation]* → Linear`` with MSE, run by composed kernels.
-
-    Every kernel comes from a symbolic rule (:func:`linear_rule`, :func:`batchnorm_rule`,
-    :func:`activation_rule`, :func:`mse_rule`). Parameters are named as in :func:`bnsym.mlp` with
-    ``bn="pre"`` (BN between each hidden Linear and its activation).
-
-    >>> eng = MLPEngine([2, 8, 8, 1], bn=True, eps=1e-5)
-    >>> rng = np.random.default_rng(0)
-    >>> x, t = rng.standard_normal((32, 2)), rng.standard_normal((32, 1))
-    >>> loss, grads = eng.loss_and_gradients(init_mlp(eng.widths, bn=True), x, t)
-    >>> bool(np.isfinite(loss)), grads["W1"].shape
-    (True, (8, 2))
-    """
-
-    def __init__(self, widths, activation: str = "relu", *, bn: bool = False, eps: float = 0.0) -> None:
-        if len(widths) < 2 or any(int(w) != w or w < 1 for w in widths):
-            raise NetworkSpecError(f"widths must be at least two positive integers, got {widths!r}")
-        self.widths = [int(w) for w in widths]
-        self.activation, self.bn, self.eps = activation, bool(bn), float(eps)
-        if self.eps < 0 or not np.isfinite(self.eps):
-            raise NetworkSpecError(f"eps must be a finite number >= 0, got {eps!r}")
-        self._linear = linear_rule().kernels
-        self._act = activation_rule(activation).kernels
-        self._bn = batchnorm_rule().kernels if bn else None
-        self._mse = mse_rule().kernels
-
-    @property
-    def depth(self) -> int:
-        """Number of Linear layers.
-
-        >>> MLPEngine([2, 8, 8, 1]).depth
-        3
-        """
-        return len(self.widths) - 1
-
-    def parameter_names(self) -> list[str]:
-        """Parameter names in layer order.
-
-        >>> MLPEngine([2, 3, 1], bn=True).parameter_names()
-        ['W1', 'b1', 'gamma1', 'beta1', 'W2', 'b2']
-        """
-        names = []
-        for l in range(1, self.depth + 1):
-            names += [f"W{l}", f"b{l}"]
-            if self.bn and l < self.depth:
-                names += [f"gamma{l}", f"beta{l}"]
-        return names
-
-    def loss(self, params: Mapping, x, t) -> float:
-        """The loss alone (forward pass only).
-
-        >>> eng = MLPEngine([1, 1])
-        >>> eng.loss({"W1": [[2.0]], "b1": [[0.0]]}, [[1.0], [2.0]], [[0.0], [0.0]])   # (4 + 16)/2
-        10.0
-        """
-        params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
-        return self._forward(params, np.asarray(x, float), np.asarray(t, float))[0]
-
-    def _forward(self, p, x, t):
-        m = x.shape[0]
-        lin_f, act_f = self._linear["forward"], self._act["forward"]
-        tape = []
-        a = x
-        for l in range(1, self.depth + 1):
-            z = lin_f(a, p[f"W{l}"], p[f"b{l}"], m)[0]
-            if l == self.depth:
-                tape.append((a, None, None))
-                break
-            stats = None
-            if self.bn:
-                y, mu, v = self._bn["forward"](z, p[f"gamma{l}"], p[f"beta{l}"], self.eps, m)
-                stats, pre = (z, mu, v), y
-            else:
-                pre = z
-            tape.append((a, stats, pre))
-            a = act_f(pre)[0]
-        loss = float(np.sum(self._mse["forward"](z, t, m)[0]))
-        return loss, tape, z, m
-
-    def loss_and_gradients(self, params: Mapping, x, t) -> tuple[float, dict[str, np.ndarray]]:
-        """``(J, {name: ∂J/∂name})``: the forward pass, then the kernels' VJPs from the output back.
-
-        >>> eng = MLPEngine([1, 1])
-        >>> loss, g = eng.loss_and_gradients({"W1": np.array([[2.0]]), "b1": np.array([[0.0]])}, [[1.0]], [[0.0]])
-        >>> loss, g["W1"].tolist(), g["b1"].tolist()   # J = (2x)², dJ/dW = 2·2x·x, dJ/db = 2·2x
-        (4.0, [[4.0]], [[4.0]])
-        """
-        x, t = np.asarray(x, dtype=float), np.asarray(t, dtype=float)
-        params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
-        loss, tape, out, m = self._forward(params, x, t)
-        grads: dict[str, np.ndarray] = {}
-        g = self._mse["vjp"](out, t, m)[0]
-        lin_b, act_b = self._linear["vjp"], self._act["vjp"]
-        for l in range(self.depth, 0, -1):
-            a, stats, pre = tape[l - 1]
-            W = params[f"W{l}"]
-            g_a, grads[f"W{l}"], grads[f"b{l}"] = lin_b(g, a, W, m)
-            if l == 1:
-                break
-            a_prev, stats_prev, pre_prev = tape[l - 2]
-            g = act_b(g_a, pre_prev)[0]
-            if stats_prev is not None:
-                z, mu, v = stats_prev
-                g, grads[f"gamma{l - 1}"], grads[f"beta{l - 1}"] = self._bn["vjp"](
-                    g, z, mu, v, params[f"gamma{l - 1}"], self.eps, m)
-        return loss, grads
 
 
 def flatten(params: Mapping[str, np.ndarray], names=None) -> np.ndarray:

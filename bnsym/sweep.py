@@ -25,7 +25,6 @@ import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -34,7 +33,8 @@ import numpy as np
 
 from .dynamics import DIVERGENCE_FACTOR, gradient_descent, reference_data
 from .errors import BnsymError, ValuesError
-from .numeric import MLPEngine, activation_rule, batchnorm_rule, init_mlp, linear_rule, mse_rule
+from .numeric import init_mlp
+from .vectorized import VectorizedNetwork, reference_mlp
 
 __all__ = ["LR_GRID", "SweepConfig", "largest_stable_lr", "run_sweep", "summarize", "torch_gradient_descent"]
 
@@ -48,7 +48,8 @@ class SweepConfig:
 
     ``bn`` puts BN (``ε = eps``) before every hidden activation; weights start as
     ``N(0, (scale·gain/√fan_in)²)`` from ``seed``; full-batch GD on :func:`~bnsym.dynamics.reference_data`.
-    ``backend`` is ``"bnsym"`` (the compiled symbolic rules) or ``"torch"`` (PyTorch autograd).
+    ``backend`` is ``"bnsym"`` (the layers' own kernels, :mod:`bnsym.vectorized`) or ``"torch"`` (PyTorch
+    autograd).
 
     >>> SweepConfig(depth=3).widths
     [2, 8, 8, 1]
@@ -85,9 +86,9 @@ class SweepConfig:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-@lru_cache(maxsize=64)
-def _engine(widths: tuple, activation: str, bn: bool, eps: float) -> MLPEngine:
-    return MLPEngine(list(widths), activation, bn=bn, eps=eps)
+def _engine(config: SweepConfig) -> VectorizedNetwork:
+    """The configuration's network (built once per process by :func:`~bnsym.vectorized.reference_mlp`)."""
+    return reference_mlp(config.widths, config.activation, bn="pre" if config.bn else None, eps=config.eps)
 
 
 def _run(config: SweepConfig, lr: float) -> dict:
@@ -96,7 +97,7 @@ def _run(config: SweepConfig, lr: float) -> dict:
     if config.backend == "torch":
         losses, diverged = torch_gradient_descent(config, params, x, t, lr)
     else:
-        model = _engine(tuple(config.widths), config.activation, config.bn, config.eps)
+        model = _engine(config)
         trace = gradient_descent(model, params, x, t, lr=lr, steps=config.steps, record=False)
         losses, diverged = trace.loss, trace.diverged
     return {"lr": float(lr), "diverged": bool(diverged), "steps_run": len(losses) - 1,
@@ -178,9 +179,11 @@ def _resumable(record: dict | None, config: SweepConfig, grid: list[float]) -> b
     return record is not None and record["config"] == asdict(config) and record["grid"] == grid
 
 
-def _warm() -> None:
-    """Derive and lambdify the layer rules once in the parent, so forked workers inherit them."""
-    linear_rule(), batchnorm_rule(), mse_rule(), activation_rule("relu")
+def _warm(configs: Iterable[SweepConfig]) -> None:
+    """Build the configurations' networks once in the parent, so forked workers inherit them."""
+    for config in configs:
+        if config.backend != "torch":
+            _engine(config)
 
 
 def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *, results: str | os.PathLike | None = None,
@@ -213,7 +216,8 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
             todo.append(cfg)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     handle = _open_results(path) if path is not None else None
-    _warm()
+    if workers > 1:
+        _warm(todo)
     bar = click.progressbar(length=len(todo), label=f"{label} ({len(configs) - len(todo)} resumed)",
                             file=sys.stderr, show_pos=True) if progress else None
     try:

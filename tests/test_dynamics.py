@@ -23,8 +23,9 @@ from bnsym.dynamics import (
     symbolic_hessian,
 )
 from bnsym.errors import ValuesError
-from bnsym.numeric import MLPEngine, compile_network, init_mlp
+from bnsym.numeric import compile_network, init_mlp
 from bnsym.sweep import SweepConfig, largest_stable_lr, run_sweep, summarize
+from bnsym.vectorized import reference_mlp
 
 
 def test_dynamics_imports_without_torch():
@@ -35,9 +36,9 @@ def test_dynamics_imports_without_torch():
 
 
 def test_trace_records_norms_and_effective_rate():
-    eng = MLPEngine([2, 4, 4, 1], bn=True)
+    eng = reference_mlp([2, 4, 4, 1], bn=True)
     x, t = reference_data(batch=8)
-    params = init_mlp(eng.widths, bn=True, seed=2)
+    params = init_mlp([2, 4, 4, 1], bn=True, seed=2)
     tr = gradient_descent(eng, params, x, t, lr=0.05, steps=10)
     assert len(tr.loss) == 11 and not tr.diverged
     assert set(tr.grad_norms) == set(params)
@@ -45,7 +46,7 @@ def test_trace_records_norms_and_effective_rate():
     assert w[0] == pytest.approx(np.linalg.norm(params["W1"]))
     np.testing.assert_allclose(tr.effective_lr["W1"], [0.05 / v ** 2 for v in w])
     assert tr.loss[-1] < tr.loss[0]
-    assert np.array_equal(params["W1"], init_mlp(eng.widths, bn=True, seed=2)["W1"])  # input untouched
+    assert np.array_equal(params["W1"], init_mlp([2, 4, 4, 1], bn=True, seed=2)["W1"])  # input untouched
 
 
 def test_divergence_threshold_matches_the_critical_rate_of_a_quadratic():
@@ -87,7 +88,7 @@ def test_numeric_hessian_equals_the_symbolic_hessian_with_bn():
 
 
 def test_curvature_scaling_law_needs_eps_zero():
-    eng0, eng1 = MLPEngine([2, 3, 1], bn=True, eps=0.0), MLPEngine([2, 3, 1], bn=True, eps=0.5)
+    eng0, eng1 = reference_mlp([2, 3, 1], bn=True, eps=0.0), reference_mlp([2, 3, 1], bn=True, eps=0.5)
     x, t = reference_data(batch=6)
     params = init_mlp([2, 3, 1], bn=True, seed=1)
     exact = curvature_scaling(eng0, params, x, t, "W1", [0.5, 1.0, 2.0, 4.0])
@@ -101,16 +102,16 @@ def test_curvature_scaling_law_needs_eps_zero():
 def test_norm_growth_identity_exact_for_eps_zero_only():
     x, t = reference_data(batch=8)
     params = init_mlp([2, 4, 4, 1], bn=True, seed=0)
-    exact = norm_growth(MLPEngine([2, 4, 4, 1], bn=True, eps=0.0), params, x, t, weight="W2", lr=0.3, steps=20)
+    exact = norm_growth(reference_mlp([2, 4, 4, 1], bn=True, eps=0.0), params, x, t, weight="W2", lr=0.3, steps=20)
     assert exact.max_relative_error < 1e-12
     assert exact.measured[-1] > exact.measured[0]
     assert all(b >= a for a, b in zip(exact.measured, exact.measured[1:]))
     # eps > 0 (at a small weight scale, where ε matters): no longer exact
     small = dict(params, W2=params["W2"] * 1e-2)
-    eps = norm_growth(MLPEngine([2, 4, 4, 1], bn=True, eps=1e-2), small, x, t, weight="W2", lr=0.3, steps=20)
+    eps = norm_growth(reference_mlp([2, 4, 4, 1], bn=True, eps=1e-2), small, x, t, weight="W2", lr=0.3, steps=20)
     assert eps.max_relative_error > 1e-6
     # the last layer's weights do not feed BN: the identity fails for them
-    last = norm_growth(MLPEngine([2, 4, 4, 1], bn=True, eps=0.0), params, x, t, weight="W3", lr=0.3, steps=5)
+    last = norm_growth(reference_mlp([2, 4, 4, 1], bn=True, eps=0.0), params, x, t, weight="W3", lr=0.3, steps=5)
     assert last.max_relative_error > 1e-6
 
 
