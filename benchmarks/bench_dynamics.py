@@ -1,4 +1,4 @@
-"""Benchmark: one gradient-descent step of bnsym's compiled symbolic rules vs PyTorch autograd, and ``explain``.
+"""Benchmark: one gradient-descent step of bnsym's vectorized route vs PyTorch autograd, and ``explain``.
 
     .venv/bin/python benchmarks/bench_dynamics.py            # steps + the whole explain
     .venv/bin/python benchmarks/bench_dynamics.py --no-explain
@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from bnsym.dynamics import reference_data
-from bnsym.numeric import MLPEngine, init_mlp
+from bnsym.numeric import init_mlp
+from bnsym.vectorized import reference_mlp
 
 
 def _median_time(step, repeats: int, number: int) -> float:
@@ -38,7 +39,7 @@ def _median_time(step, repeats: int, number: int) -> float:
 
 def bnsym_step_time(depth: int, bn: bool, repeats: int, number: int) -> float:
     widths = [2] + [8] * (depth - 1) + [1]
-    engine = MLPEngine(widths, bn=bn, eps=1e-5)
+    engine = reference_mlp(widths, bn=bn, eps=1e-5)
     params = init_mlp(widths, bn=bn, seed=0)
     x, t = reference_data(batch=32)
     lr = 1e-4

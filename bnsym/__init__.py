@@ -41,7 +41,8 @@ _EXPORTS = {
     "Notation": "latex",
 }
 _SUBMODULES = {"theorems", "numeric", "dynamics", "testing", "sweep", "latex", "plots", "report", "exact", "functions",
-               "layers", "network", "derive", "explain", "kernel", "replay"}
+               "layers", "network", "derive", "explain", "kernel", "replay",
+               "vectorized", "batchform", "gradient_zero"}
 
 __all__ = [
     "BnsymError",

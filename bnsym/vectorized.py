@@ -24,7 +24,6 @@ its vector-Jacobian product in index form, per entry and through PyTorch). Array
 from __future__ import annotations
 
 import numbers
-import sys
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -120,7 +119,7 @@ class VectorizedNetwork:
             raise NetworkSpecError(f"the vectorized route needs numeric constants, but the network has the symbol(s) "
                                    f"{', '.join(s.name for s in network.constants)} (a symbolic eps): build it with "
                                    "a number for eps")
-        return cls(network.layers, inputs=network.inputs.cols)
+        return cls(network.layers, inputs=network.input_width)
 
     def parameter_names(self) -> list[str]:
         """The parameters' names, in layer order.
@@ -284,11 +283,10 @@ def reference_mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | 
                   output_activation: str = "identity") -> VectorizedNetwork:
     """The MLP ``[Linear → (BN) → activation]* → Linear → output activation`` with MSE, on the vectorized route.
 
-    The layers are :func:`bnsym.mlp`'s (``batch=2``; the kernels take any batch), named as there: ``W1, b1,
-    gamma1, beta1, …``. ``bn`` is ``None``, ``"pre"`` (BN before each hidden activation), ``"post"`` (after
-    it); ``True``/``False`` mean ``"pre"``/``None``. Networks are built once per arguments and shared. Building
-    goes through the symbolic network, so its size limit on terms (:data:`bnsym.network.LIMITS`) is lifted
-    meanwhile; its layer and width limits stay.
+    The layers are :func:`bnsym.mlp`'s over a symbolic batch (``batch="m"``: nothing is written out per entry,
+    and the kernels take any batch), named as there: ``W1, b1, gamma1, beta1, …``. ``bn`` is ``None``, ``"pre"``
+    (BN before each hidden activation), ``"post"`` (after it); ``True``/``False`` mean ``"pre"``/``None``.
+    Networks are built once per arguments and shared; the builders' layer and width limits apply.
 
     >>> reference_mlp([2, 4, 1], "tanh", bn=True, eps=1e-5).parameter_names()
     ['W1', 'b1', 'gamma1', 'beta1', 'W2', 'b2']
@@ -315,15 +313,10 @@ def reference_mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | 
 
 
 def _build_mlp(widths, activation, bn, eps, output_activation) -> VectorizedNetwork:
-    from .network import LIMITS, mlp
+    from .network import mlp
 
-    saved = LIMITS.terms
-    LIMITS.terms = sys.maxsize
-    try:
-        net = mlp(list(widths) if isinstance(widths, tuple) else widths, activation, bn=bn, batch=2, eps=eps,
-                  output_activation=output_activation, loss="mse")
-    finally:
-        LIMITS.terms = saved
+    net = mlp(list(widths) if isinstance(widths, tuple) else widths, activation, bn=bn, batch="m", eps=eps,
+              output_activation=output_activation, loss="mse")  # a symbolic batch: cheap, and no entries
     return VectorizedNetwork.from_network(net)
 
 

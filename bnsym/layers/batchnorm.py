@@ -237,18 +237,22 @@ class Normalize(Layer):
 
     # -- numerics --------------------------------------------------------------------------------------
     def numpy_forward(self, x, params: dict):
-        eps = float(self.eps)
-        mu = x.mean(axis=0, keepdims=True)
-        sigma = np.sqrt(((x - mu) ** 2).mean(axis=0, keepdims=True) + eps)
-        y = (x - mu) / sigma
+        centred = x - x.mean(axis=0, keepdims=True)
+        sigma = np.sqrt((centred * centred).mean(axis=0, keepdims=True) + self._eps_float)
+        y = centred / sigma
         return y, (y, sigma)
 
     def numpy_vjp(self, saved, g, params: dict):
         y, sigma = saved
         m = g.shape[0]
-        total = g.sum(axis=0, keepdims=True)
-        along = (g * y).sum(axis=0, keepdims=True)
-        return (g - total / m - y * along / m) / sigma, {}
+        return (g - g.mean(axis=0, keepdims=True) - y * ((g * y).sum(axis=0, keepdims=True) / m)) / sigma, {}
+
+    @property
+    def _eps_float(self) -> float:
+        value = self.__dict__.get("_eps_value")
+        if value is None:
+            value = self.__dict__["_eps_value"] = float(self.eps)
+        return value
 
     def torch_forward(self, x, params: dict):
         import torch
