@@ -66,10 +66,16 @@ class Linear(Layer):
 
     # -- per entry -------------------------------------------------------------------------------------
     def forward(self, x: Matrix) -> Matrix:
-        out = x * self.parameters[self.weight].T
-        if self.bias is not None:
-            out = out + Matrix.ones(x.rows, 1) * self.parameters[self.bias]
-        return out
+        W = self.parameters[self.weight]
+        b = self.parameters[self.bias] if self.bias is not None else None
+        rows = x.tolist()
+        weights = W.tolist()
+        entries = []
+        for row in rows:  # written out entry by entry: SymPy's matrix product goes through a slower domain
+            for j, w in enumerate(weights):
+                value = sympy.Add(*[a * c for a, c in zip(row, w)])
+                entries.append(value + b[j] if b is not None else value)
+        return Matrix(x.rows, self.n_out, entries)
 
     def jacobian_entries(self, x: Matrix, y: Matrix) -> dict[tuple[int, int], Expr]:
         """``∂z[i,j]/∂x[i,k] = W[j,k]`` (closed form: differentiating each sum would cost ``O(n_in²)``)."""
