@@ -62,7 +62,7 @@ def _sigmoid(x):
 
 #: Activations by name (each callable on a SymPy expression, as ``ACTIVATIONS["relu"](z)``).
 ACTIVATIONS: dict[str, ActivationKind] = {
-    "relu": ActivationKind("relu", ReLU, lambda x: np.maximum(x, 0.0), lambda x: (x > 0).astype(float), "relu"),
+    "relu": ActivationKind("relu", ReLU, lambda x: np.maximum(x, 0.0), lambda x: (x > 0) * 1.0, "relu"),
     "sigmoid": ActivationKind("sigmoid", Sigmoid, _sigmoid, lambda x: _sigmoid(x) * (1.0 - _sigmoid(x)), "sigmoid"),
     "tanh": ActivationKind("tanh", sympy.tanh, np.tanh, lambda x: 1.0 - np.tanh(x) ** 2, "tanh"),
     "identity": ActivationKind("identity", lambda z: z, lambda x: x, lambda x: np.ones_like(x), None),

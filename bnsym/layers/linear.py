@@ -133,16 +133,18 @@ class Linear(Layer):
 
     # -- numerics --------------------------------------------------------------------------------------
     def numpy_forward(self, x, params: dict):
-        out = x @ np.asarray(params[self.weight]).reshape(self.n_out, self.n_in).T
+        W = params[self.weight]
+        out = x @ (W.T if W.ndim == 2 else W.reshape(self.n_out, self.n_in).T)
         if self.bias is not None:
-            out = out + np.asarray(params[self.bias]).reshape(1, self.n_out)
+            out += params[self.bias].reshape(1, self.n_out)
         return out, x
 
     def numpy_vjp(self, saved, g, params: dict):
-        W = np.asarray(params[self.weight]).reshape(self.n_out, self.n_in)
-        grads = {self.weight: (g.T @ saved).reshape(np.shape(params[self.weight]))}
+        W = params[self.weight]
+        W = W if W.ndim == 2 else W.reshape(self.n_out, self.n_in)
+        grads = {self.weight: (g.T @ saved).reshape(params[self.weight].shape)}
         if self.bias is not None:
-            grads[self.bias] = g.sum(axis=0).reshape(np.shape(params[self.bias]))
+            grads[self.bias] = np.add.reduce(g, axis=0).reshape(params[self.bias].shape)
         return g @ W, grads
 
     def torch_forward(self, x, params: dict):
