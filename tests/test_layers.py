@@ -145,3 +145,25 @@ def test_bn_vjp_is_the_transposed_jacobian_for_every_batch_size():
     with pytest.raises(K.StepError):  # and the kernel is not fooled by a wrong VJP (the 1/m term dropped)
         K.equal(K.Context(m=m, free=(k,)), transposed, (g.entry(k) - y.entry(k) * sympy.Sum(
             g.entry(i) * y.entry(i), (i, 1, m)) / m) / layer.sigma_of(r), "wrong")
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-3])
+def test_the_kits_independent_reference_agrees_with_the_bn_layers(eps):
+    """The kit's NumPy reference shares no code with the engine on purpose (an oracle); this ties the two."""
+    from bnsym.testing import reference
+
+    rng = np.random.default_rng(5)
+    x, dy = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    gamma, beta = rng.standard_normal(3) + 2.0, rng.standard_normal(3)
+    normalize = Normalize("yhat1", samples=6, features=3, eps=sympy.Rational(str(eps)))
+    scale = ScaleShift("y1", gamma="gamma1", beta="beta1", features=3)
+    params = {"gamma1": gamma.reshape(1, 3), "beta1": beta.reshape(1, 3)}
+    xhat, saved_n = normalize.numpy_forward(x, {})
+    y, saved_s = scale.numpy_forward(xhat, params)
+    assert np.allclose(y, reference.forward(x, gamma, beta, eps), rtol=1e-12, atol=1e-12)
+    g, grads = scale.numpy_vjp(saved_s, dy, params)
+    dx, _ = normalize.numpy_vjp(saved_n, g, {})
+    ref_dx, ref_dgamma, ref_dbeta = reference.backward(dy, x, gamma, beta, eps)
+    assert np.allclose(dx, ref_dx, rtol=1e-10, atol=1e-12)
+    assert np.allclose(grads["gamma1"].ravel(), np.ravel(ref_dgamma)) and np.allclose(grads["beta1"].ravel(),
+                                                                                       np.ravel(ref_dbeta))
