@@ -81,6 +81,25 @@ def bnsym_steps(depth: int, bn: bool):
     return step, checked, start
 
 
+def bnsym_jax_step(depth: int, bn: bool):
+    """The vectorized route's own loops and layer kernels compiled by ``jax.jit`` (``VectorizedNetwork.jitted``)."""
+    import jax.numpy as jnp
+
+    widths, params, x, t = _problem(depth, bn)
+    net = reference_mlp(widths, bn=bn, eps=EPS)
+    p, xs, ts = net.check(params, x, t)
+    update = net.jitted(learning_rate=LR)
+    state = {"p": {k: jnp.asarray(v) for k, v in p.items()}}
+    X, T = jnp.asarray(xs), jnp.asarray(ts)
+
+    def step():
+        value, state["p"] = update(state["p"], X, T)
+        value.block_until_ready()
+
+    loss, grads = net.jitted()(state["p"], X, T)
+    return step, (float(loss), {k: np.asarray(g) for k, g in grads.items()})
+
+
 def torch_step(depth: int, bn: bool):
     """A step by PyTorch autograd through the same layers' torch forms, and the start's loss and gradients."""
     import torch
@@ -176,8 +195,8 @@ def main() -> None:
         print("(PyTorch is not importable: its column is skipped)")
     if not have_jax:
         print("(JAX is not importable: its column is skipped; pip install jax to add it)")
-    header = (f"{'depth':>5} {'BN':>4} {'bnsym ms':>9} {'checked ms':>10} {'torch ms':>9} {'jax ms':>8} "
-              f"{'/torch':>7} {'/jax':>7} {'max rel diff':>12}")
+    header = (f"{'depth':>5} {'BN':>4} {'bnsym ms':>9} {'checked ms':>10} {'bnsym-jit ms':>12} {'torch ms':>9} "
+              f"{'jax ms':>8} {'/torch':>7} {'/jax':>7} {'jit/jax':>7} {'max rel diff':>12}")
     print(header)
     print("-" * len(header))
     for depth in (2, 4, 8, 16):
@@ -191,6 +210,8 @@ def main() -> None:
             if have_jax:
                 steps["jax"], jstart = jax_step(depth, bn)
                 diffs.append(_difference(start, jstart))
+                steps["bnsym-jit"], bstart = bnsym_jax_step(depth, bn)
+                diffs.append(_difference(start, bstart))
             best = _best_times(steps, args.repeats, args.number)
             ours = best["bnsym"]
 
@@ -201,8 +222,12 @@ def main() -> None:
                 return f"{ours / best[name]:>7.2f}" if name in best else f"{'-':>7}"
 
             diff = f"{max(diffs):>12.1e}" if diffs else f"{'-':>12}"
-            print(f"{depth:>5} {'yes' if bn else 'no':>4} {cell('bnsym', 9)} {cell('checked', 10)} {cell('torch', 9)} "
-                  f"{cell('jax', 8)} {ratio('torch')} {ratio('jax')} {diff}", flush=True)
+            jit = f"{best['bnsym-jit'] / best['jax']:>7.2f}" if "jax" in best else f"{'-':>7}"
+            print(f"{depth:>5} {'yes' if bn else 'no':>4} {cell('bnsym', 9)} {cell('checked', 10)} "
+                  f"{cell('bnsym-jit', 12)} {cell('torch', 9)} {cell('jax', 8)} {ratio('torch')} {ratio('jax')} {jit} "
+                  f"{diff}", flush=True)
+    print("bnsym-jit ms: the same loops and layer kernels compiled by jax.jit (VectorizedNetwork.jitted); jit/jax: "
+          "bnsym-jit over hand-written JAX.")
     print("bnsym ms: VectorizedNetwork.run on checked arrays (as gradient descent runs); checked ms: "
           "loss_and_gradients, validating every value each call; /torch, /jax: bnsym ms over theirs (< 1: faster); "
           "max rel diff: largest difference of the start's loss and gradients from bnsym's (relative to the loss, to the "

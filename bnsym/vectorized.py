@@ -212,6 +212,38 @@ class VectorizedNetwork:
         loss, grads = self._evaluate(params, x, t)
         return float(loss), grads
 
+    def jitted(self, learning_rate: float | None = None):
+        """The same two loops over the same layer kernels, compiled once by ``jax.jit`` (JAX must be installed;
+        it runs in float64, so this turns on JAX's ``jax_enable_x64``). Returns ``step(params, x, t)`` giving
+        ``(J, grads)``, or with ``learning_rate`` the updated parameters ``(J, new_params)`` (one compiled
+        gradient-descent step), on JAX arrays. Values are not checked: pass arrays from :meth:`check`.
+
+        >>> import pytest; jax = pytest.importorskip("jax")
+        >>> net = reference_mlp([1, 1])
+        >>> p, x, t = net.check({"W1": 2.0, "b1": 0.0}, [[1.0]], [[0.0]])
+        >>> loss, grads = net.jitted()(p, x, t)
+        >>> float(loss), grads["W1"].tolist()
+        (4.0, [[4.0]])
+        """
+        try:
+            import jax
+        except ImportError:
+            raise NetworkSpecError("the jitted route needs JAX: pip install jax") from None
+        jax.config.update("jax_enable_x64", True)
+
+        def gradients(params, x, t):
+            return self._evaluate(params, x, t)
+
+        if learning_rate is None:
+            return jax.jit(gradients)
+        rate = float(learning_rate)
+
+        def step(params, x, t):
+            loss, grads = self._evaluate(params, x, t)
+            return loss, {name: params[name] - rate * grads[name] for name in grads}
+
+        return jax.jit(step)
+
     def _checked_loss(self, loss) -> None:
         """Refuse a last layer that is no loss (its output is not a scalar)."""
         if np.ndim(loss) != 0:

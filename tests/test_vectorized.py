@@ -3,6 +3,8 @@ symbolic engine (the same network's reverse accumulation, evaluated) and PyTorch
 forms); and bad input."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import sympy
@@ -271,3 +273,27 @@ def test_kernel_failures_become_values_errors():
     symbolic = VectorizedNetwork([Normalize("zhat1", samples=2, features=1, eps=eps), MSELoss("J")], inputs=1)
     with pytest.raises(ValuesError, match="kernels cannot evaluate"):
         symbolic.loss({}, [[1.0], [2.0]], [[0.0], [0.0]])
+
+
+@pytest.mark.parametrize("bn", [None, "pre", "post"])
+def test_the_jitted_route_runs_the_same_kernels_to_the_same_numbers(bn):
+    """VectorizedNetwork.jitted compiles the same loops over the same layer kernels with JAX (a test extra)."""
+    import os
+
+    if importlib.util.find_spec("jax") is None:
+        assert not os.environ.get("CI"), "CI installs JAX (the test extra)"
+        pytest.skip("JAX is not installed")
+    from bnsym.vectorized import reference_mlp
+
+    net = reference_mlp([3, 5, 4, 2], "tanh", bn=bn, eps=1e-5, output_activation="sigmoid")
+    rng = np.random.default_rng(0)
+    params = init_mlp([3, 5, 4, 2], bn=bn is not None, seed=1)
+    x, t = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    p, xs, ts = net.check(params, x, t)
+    loss, grads = net.run(p, xs, ts)
+    jloss, jgrads = net.jitted()(p, xs, ts)
+    assert abs(float(jloss) - loss) <= 1e-12 * abs(loss)
+    for name, g in grads.items():
+        assert np.allclose(np.asarray(jgrads[name]), g, rtol=1e-10, atol=1e-13)
+    _, stepped = net.jitted(learning_rate=0.1)(p, xs, ts)
+    assert np.allclose(np.asarray(stepped["W1"]), p["W1"] - 0.1 * grads["W1"])

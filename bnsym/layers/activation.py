@@ -16,13 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 import sympy
 from sympy import Expr, Matrix
 
 from ..errors import NetworkSpecError
 from ..functions import ReLU, Sigmoid
-from .base import IndexDefinition, Layer, Port
+from .base import IndexDefinition, Layer, Port, array_module
 
 __all__ = ["ActivationKind", "ACTIVATIONS", "Activation", "activation_kind"]
 
@@ -57,15 +56,17 @@ class ActivationKind:
 
 
 def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + array_module(x).exp(-x))
 
 
 #: Activations by name (each callable on a SymPy expression, as ``ACTIVATIONS["relu"](z)``).
 ACTIVATIONS: dict[str, ActivationKind] = {
-    "relu": ActivationKind("relu", ReLU, lambda x: np.maximum(x, 0.0), lambda x: (x > 0) * 1.0, "relu"),
+    "relu": ActivationKind("relu", ReLU, lambda x: array_module(x).maximum(x, 0.0), lambda x: (x > 0) * 1.0,
+                           "relu"),
     "sigmoid": ActivationKind("sigmoid", Sigmoid, _sigmoid, lambda x: _sigmoid(x) * (1.0 - _sigmoid(x)), "sigmoid"),
-    "tanh": ActivationKind("tanh", sympy.tanh, np.tanh, lambda x: 1.0 - np.tanh(x) ** 2, "tanh"),
-    "identity": ActivationKind("identity", lambda z: z, lambda x: x, lambda x: np.ones_like(x), None),
+    "tanh": ActivationKind("tanh", sympy.tanh, lambda x: array_module(x).tanh(x),
+                           lambda x: 1.0 - array_module(x).tanh(x) ** 2, "tanh"),
+    "identity": ActivationKind("identity", lambda z: z, lambda x: x, lambda x: array_module(x).ones_like(x), None),
 }
 
 

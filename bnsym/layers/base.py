@@ -52,6 +52,7 @@ __all__ = [
     "flat",
     "index_symbol",
     "parameter_entry",
+    "array_module",
 ]
 
 #: What a user-given name may be (a parameter's, a layer's, a symbolic ε's): a letter, then letters or digits.
@@ -189,6 +190,23 @@ def _dense(entries: dict[tuple[int, int], Expr], rows: int, cols: int) -> Matrix
     for (j, k), value in entries.items():
         matrix[j, k] = value
     return matrix
+
+
+def array_module(x):
+    """The array library of ``x``: NumPy, or ``jax.numpy`` for a JAX array (so a layer's kernel, written once,
+    also runs under ``jax.jit``; :meth:`bnsym.vectorized.VectorizedNetwork.jitted`).
+
+    >>> import numpy as np
+    >>> array_module(np.zeros(2)) is np, array_module(1.0) is np
+    (True, True)
+    """
+    if type(x).__module__.startswith(("jax", "jaxlib")):
+        import jax.numpy as jnp
+
+        return jnp
+    import numpy
+
+    return numpy
 
 
 def index_symbol(name: str) -> Symbol:

@@ -34,7 +34,7 @@ from sympy import Expr, IndexedBase, KroneckerDelta, Matrix, Sum, Symbol
 
 from ..errors import NetworkSpecError
 from ..kernel.index import expand_concrete, substitute
-from .base import IndexDefinition, Layer, Port, check_eps, entry_symbols, index_symbol, parameter_entry
+from .base import IndexDefinition, Layer, Port, array_module, check_eps, entry_symbols, index_symbol, parameter_entry
 
 __all__ = ["Normalize", "ScaleShift", "expand_entries"]
 
@@ -237,17 +237,17 @@ class Normalize(Layer):
 
     # -- numerics --------------------------------------------------------------------------------------
     def numpy_forward(self, x, params: dict):
-        m = x.shape[0]
-        centred = x - np.add.reduce(x, axis=0, keepdims=True) / m  # np.add.reduce: .mean() costs more per call
-        sigma = np.sqrt(np.add.reduce(centred * centred, axis=0, keepdims=True) / m + self._eps_float)
+        xp, m = array_module(x), x.shape[0]
+        centred = x - xp.add.reduce(x, axis=0, keepdims=True) / m  # add.reduce: .mean() costs more per call
+        sigma = xp.sqrt(xp.add.reduce(centred * centred, axis=0, keepdims=True) / m + self._eps_float)
         y = centred / sigma
         return y, (y, sigma)
 
     def numpy_vjp(self, saved, g, params: dict):
         y, sigma = saved
-        m = g.shape[0]
-        along = np.add.reduce(g * y, axis=0, keepdims=True) / m
-        return (g - np.add.reduce(g, axis=0, keepdims=True) / m - y * along) / sigma, {}
+        xp, m = array_module(g), g.shape[0]
+        along = xp.add.reduce(g * y, axis=0, keepdims=True) / m
+        return (g - xp.add.reduce(g, axis=0, keepdims=True) / m - y * along) / sigma, {}
 
     @property
     def _eps_float(self) -> float:
@@ -316,9 +316,9 @@ class ScaleShift(Layer):
         return gamma.reshape(1, -1) * x + beta.reshape(1, -1), x
 
     def numpy_vjp(self, saved, g, params: dict):
-        gamma = params[self.gamma]
-        return gamma.reshape(1, -1) * g, {self.gamma: np.add.reduce(g * saved, axis=0).reshape(gamma.shape),
-                                          self.beta: np.add.reduce(g, axis=0).reshape(params[self.beta].shape)}
+        gamma, xp = params[self.gamma], array_module(g)
+        return gamma.reshape(1, -1) * g, {self.gamma: xp.add.reduce(g * saved, axis=0).reshape(gamma.shape),
+                                          self.beta: xp.add.reduce(g, axis=0).reshape(params[self.beta].shape)}
 
     def torch_forward(self, x, params: dict):
         return params[self.gamma].reshape(1, -1) * x + params[self.beta].reshape(1, -1)

@@ -13,12 +13,11 @@ b1[r] + Sum(W1[r, c]*x[i, c], (c, 1, 2))
 """
 from __future__ import annotations
 
-import numpy as np
 import sympy
 from sympy import Expr, IndexedBase, Matrix, Sum, Symbol
 
 from ..functions import Entry
-from .base import IndexDefinition, Layer, Port, index_symbol, parameter_entry
+from .base import IndexDefinition, Layer, Port, array_module, index_symbol, parameter_entry
 
 __all__ = ["Linear"]
 
@@ -136,7 +135,7 @@ class Linear(Layer):
         W = params[self.weight]
         out = x @ (W.T if W.ndim == 2 else W.reshape(self.n_out, self.n_in).T)
         if self.bias is not None:
-            out += params[self.bias].reshape(1, self.n_out)
+            out = out + params[self.bias].reshape(1, self.n_out)
         return out, x
 
     def numpy_vjp(self, saved, g, params: dict):
@@ -144,7 +143,7 @@ class Linear(Layer):
         W = W if W.ndim == 2 else W.reshape(self.n_out, self.n_in)
         grads = {self.weight: (g.T @ saved).reshape(params[self.weight].shape)}
         if self.bias is not None:
-            grads[self.bias] = np.add.reduce(g, axis=0).reshape(params[self.bias].shape)
+            grads[self.bias] = array_module(g).add.reduce(g, axis=0).reshape(params[self.bias].shape)
         return g @ W, grads
 
     def torch_forward(self, x, params: dict):

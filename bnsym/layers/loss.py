@@ -4,11 +4,10 @@ Index form: ``J := (1/m) Σ_j Σ_c (ŷ[j, c] − t[j, c])²`` and ``ŷ̄[i, r] =
 """
 from __future__ import annotations
 
-import numpy as np
 import sympy
 from sympy import Expr, IndexedBase, Matrix, Sum
 
-from .base import IndexDefinition, Layer, Port, index_symbol
+from .base import IndexDefinition, Layer, Port, array_module, index_symbol
 
 __all__ = ["MSELoss"]
 
@@ -55,7 +54,7 @@ class MSELoss(Layer):
 
     def numpy_forward(self, x, params: dict):
         t = params["t"]
-        return np.sum((x - t) ** 2) / x.shape[0], (x, t)
+        return array_module(x).sum((x - t) ** 2) / x.shape[0], (x, t)
 
     def numpy_vjp(self, saved, g, params: dict):
         x, t = saved
