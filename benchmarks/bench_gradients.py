@@ -264,8 +264,11 @@ class Runner:
                                    + (f" ({done[-1] if done else 0} derivatives done)" if kind == "symengine" else "")}
             out.seek(0)
             lines = [l for l in out.read().splitlines() if l.startswith("result ")]
-        if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"worker {kind} {job} failed:\n{err}")
+        if proc.returncode != 0 or not lines:  # reported in the table, not fatal: the other rows still run
+            last = (err or "").strip().splitlines()[-1:] or [f"exit code {proc.returncode}, no message"]
+            why = "killed (out of memory?)" if proc.returncode in (-9, 137) else last[0][:120]
+            print(f"worker {kind} {job} failed: {why}", file=sys.stderr, flush=True)
+            return {"skipped": f"failed: {why}"}
         return json.loads(lines[-1][len("result "):])
 
     def best(self, kind: str, repeat: int | None = None, **job) -> dict:
