@@ -31,7 +31,7 @@ from .kernel import index as ix
 from .layers.base import IndexDefinition, Port, index_symbol
 
 __all__ = ["IndexGraph", "index_graph", "IndexGradients", "IndexDerivation", "index_gradients", "unfold",
-           "tree_size", "SAMPLE", "FEATURE"]
+           "DerivationMapping", "SAMPLE", "FEATURE"]
 
 SAMPLE, FEATURE = index_symbol("i"), index_symbol("r")
 _PARAMETER_INDICES = (index_symbol("r"), index_symbol("c"))
@@ -113,7 +113,34 @@ def unfold(expr: Expr, definitions, *, keep=()) -> Expr:
     return expr
 
 
-class IndexGradients(Mapping):
+class DerivationMapping(Mapping):
+    """A mapping from parameter name to its derivation (made on first use), over :attr:`raw`; shared by the
+    per-entry :class:`~bnsym.derive.Gradients` and :class:`IndexGradients`, which set :attr:`derivation`."""
+
+    raw: dict
+    network: Any
+    derivation: type
+    _derivations: dict
+
+    def __getitem__(self, name: str):
+        if not isinstance(name, str) or name not in self.raw:
+            raise UnknownParameterError(
+                f"the network has no parameter {name!r}; its parameters are: {', '.join(self.raw)}")
+        if name not in self._derivations:
+            self._derivations[name] = self.derivation(self, name)
+        return self._derivations[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self.network!r}: {', '.join(self.raw)}>"
+
+
+class IndexGradients(DerivationMapping):
     """Every ``∂J/∂p`` of a network in index form (a mapping from parameter name to :class:`IndexDerivation`).
 
     :attr:`adjoints` defines each node's adjoint from the next one, from the output back; :attr:`raw` gives each
@@ -135,22 +162,9 @@ class IndexGradients(Mapping):
         forms = [d.value for d in self.graph.definitions] + [d.value for d in self.adjoints] + list(self.raw.values())
         return sum(sympy.count_ops(e) for e in forms)
 
-    def __getitem__(self, name: str) -> "IndexDerivation":
-        if not isinstance(name, str) or name not in self.raw:
-            raise UnknownParameterError(
-                f"the network has no parameter {name!r}; its parameters are: {', '.join(self.raw)}")
-        if name not in self._derivations:
-            self._derivations[name] = IndexDerivation(self, name)
-        return self._derivations[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.raw)
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-    def __repr__(self) -> str:
-        return f"<IndexGradients of {self.network!r}: {', '.join(self.raw)}>"
+    @property
+    def derivation(self) -> type:
+        return IndexDerivation
 
 
 def index_gradients(network, m: Expr | None = None) -> IndexGradients:
@@ -334,20 +348,3 @@ def _entry_lookup(network, graph: IndexGraph):
         return names[name]
 
     return lookup
-
-
-def tree_size(expr) -> int:
-    """Nodes of ``expr`` as a tree (on its DAG).
-
-    >>> tree_size(sympy.Symbol("x") + 1)
-    3
-    """
-    memo: dict[int, int] = {}
-
-    def size(e) -> int:
-        key = id(e)
-        if key not in memo:
-            memo[key] = 1 + sum(size(a) for a in e.args)
-        return memo[key]
-
-    return size(expr)

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import sympy
 from sympy import Expr, Matrix, Symbol
 
-from .errors import UnknownParameterError, ValuesError
+from .batchform import DerivationMapping
+from .errors import ValuesError
 from .functions import Partial
 from .layers import entry_symbols, flat, sparse_vjp
 from .network import Network, adjoint_name
@@ -56,7 +57,7 @@ class Factor:
         return f"∂{self.of}/∂{self.wrt} = {self.value}"
 
 
-class Gradients(Mapping):
+class Gradients(DerivationMapping):
     """All ``∂J/∂p`` of a network, sharing subexpressions (a mapping from parameter name to Derivation).
 
     :attr:`shared` lists ``(symbol, definition)`` pairs in evaluation order: the forward nodes, then the
@@ -174,23 +175,9 @@ class Gradients(Mapping):
             out[name] = float(array[0, 0]) if array.shape == (1, 1) else array
         return out
 
-    def __getitem__(self, name: str) -> "Derivation":
-        if not isinstance(name, str) or name not in self.raw:
-            raise UnknownParameterError(
-                f"the network has no parameter {name!r}; its parameters are: {', '.join(self.raw)}"
-            )
-        if name not in self._derivations:
-            self._derivations[name] = Derivation(self, name)
-        return self._derivations[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.raw)
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-    def __repr__(self) -> str:
-        return f"<Gradients of {self.network!r}: {', '.join(self.raw)}>"
+    @property
+    def derivation(self) -> type:
+        return Derivation
 
 
 def reverse_accumulate(network: Network) -> Gradients:
@@ -315,7 +302,7 @@ class Derivation:
     def proof(self):
         """The kernel's proof that this gradient is identically 0 (made for every batch size, so for this one
         too; :func:`bnsym.gradient_zero.prove_zero`), or ``None``."""
-        return None if self.index is None else self.index.proof
+        return self.index.proof if self.network.batch is not None and self.network.couples_batch else None
 
     @cached_property
     def closed_form(self):

@@ -33,6 +33,12 @@ MAX_LEVELS = 3
 BATCH = Symbol("m", integer=True, positive=True)
 
 
+def _define(ctx: K.Context, d) -> K.Context:
+    """``ctx`` with the index definition ``d`` (the kernel takes one index, a tuple, or none)."""
+    index = d.indices if len(d.indices) > 1 else (d.indices[0] if d.indices else None)
+    return ctx.define(d.target, d.value, index=index, text=d.text)
+
+
 def _context(graph, adjoints, free, layers) -> tuple[K.Context, list]:
     """The kernel context: the forward definitions of ``layers`` (indices into the network's layers; every other
     quantity stays an arbitrary indexed symbol, which is sound), the unfolded adjoints' definitions, and the
@@ -40,11 +46,9 @@ def _context(graph, adjoints, free, layers) -> tuple[K.Context, list]:
     ctx = K.Context(m=graph.m, free=tuple(free), size=graph.m)
     for n in layers:
         for d in graph.by_layer[n]:
-            index = d.indices if len(d.indices) > 1 else (d.indices[0] if d.indices else None)
-            ctx = ctx.define(d.target, d.value, index=index, text=d.text)
+            ctx = _define(ctx, d)
     for d in adjoints:
-        index = d.indices if len(d.indices) > 1 else d.indices[0]
-        ctx = ctx.define(d.target, d.value, index=index, text=d.text)
+        ctx = _define(ctx, d)
     conditions = []
     for n in layers:
         layer = graph.network.layers[n]
@@ -71,9 +75,9 @@ def _levels(derivation):
         n = k + step  # 0-based index of the layer whose backward pass defines this adjoint
         expr = unfold(expr, [d])
         used.append(d)
-        if getattr(layers[n], "couples_batch", False):
+        if layers[n].couples_batch:
             yield expr, list(used), range(k - 1, n + 1)
-        elif not getattr(layers[n], "affine", False):
+        elif not layers[n].affine:
             return
 
 
@@ -87,7 +91,7 @@ def prove_zero(derivation):
     from .theorems.proof import Condition, Proof, Step
 
     network = derivation.network
-    if not any(getattr(layer, "couples_batch", False) for layer in network.layers):
+    if not network.couples_batch:
         return None
     symbolic = derivation if derivation.m == BATCH else index_gradients(network, BATCH)[derivation.parameter_name]
     graph = symbolic.graph

@@ -14,7 +14,7 @@ import re
 
 import sympy
 
-from .batchform import tree_size
+from .derive import tree_size
 
 __all__ = ["index_rows", "TYPESET_LIMIT"]
 

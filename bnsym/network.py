@@ -143,6 +143,16 @@ class Network:
         self._explicit: dict[Symbol, Expr] | None = None
 
     @property
+    def couples_batch(self) -> bool:
+        """Whether a layer mixes the samples of the batch (batch statistics), so that gradients can cancel
+        across it (:func:`bnsym.gradient_zero.prove_zero`).
+
+        >>> two_layer(bn="pre", batch="m").couples_batch, chain(2).couples_batch
+        (True, False)
+        """
+        return any(layer.couples_batch for layer in self.layers)
+
+    @property
     def batch_size(self) -> Expr:
         """The batch size as a SymPy object: the symbol ``m`` of a symbolic batch, or an integer.
 
@@ -160,7 +170,7 @@ class Network:
         >>> two_layer(bn="pre", batch="m").at(3).inputs.T
         Matrix([[x^(1), x^(2), x^(3)]])
         """
-        batch = _check_batch(batch, any(getattr(layer, "couples_batch", False) for layer in self.layers))
+        batch = _check_batch(batch, self.couples_batch)
         if isinstance(batch, Symbol) or batch is None:
             raise NetworkSpecError(f"at(batch) takes an integer batch size, got {batch!r}")
         layers, loss, description = self._built_from
@@ -203,9 +213,8 @@ class Network:
             self._take(check_name(layer.name, "layer name"), f"the node {layer.name!r}")
             self._take(adjoint_name(layer.name), f"the adjoint ∂J/∂{layer.name}")
         if self.symbolic:  # index form only: the statistics' names are taken, nothing is written out
-            for stat in ("mu", "sigma"):
-                if getattr(layer, "couples_batch", False):
-                    self._take(f"{stat}{layer.statistic}", f"a statistic ({stat}{layer.statistic}) of layer {layer.name!r}")
+            for stat in ("mu", "sigma") if layer.couples_batch else ():
+                self._take(f"{stat}{layer.statistic}", f"a statistic ({stat}{layer.statistic}) of layer {layer.name!r}")
             self.nodes.append(Node(layer.name, None, layer))
             return
         previous = self.nodes[-1].symbols

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy
 
-from .batchform import tree_size
+from .derive import tree_size
 
 __all__ = ["derivation_text", "PRINTABLE"]
 
@@ -19,8 +19,10 @@ PRINTABLE = 2000
 
 
 def _line(expr) -> str:
+    from .budget import summary
+
     if tree_size(expr) > PRINTABLE:
-        return f"(an expression of {tree_size(expr)} nodes: too large to print)"
+        return f"({summary(tree_size(expr), 'print', limit=PRINTABLE)})"
     return sympy.sstr(expr)
 
 
