@@ -131,6 +131,8 @@ class Network:
         # every name the network uses, and what it names (for the message when a user's name clashes)
         self._taken = {"x": "the input x", "xbar": "the input's adjoint", "t": "the targets t",
                        "J": "the loss J", "Jbar": "the loss's adjoint"}
+        if self.symbolic:
+            self._take(batch.name, "the batch size")
         for layer in self.layers:
             self._add(layer)
         if loss == "mse":
@@ -350,6 +352,10 @@ def _check_int(value, what: str, minimum: int) -> int:
     return int(value)
 
 
+#: the names of the index form's indices (samples i, j, k; features r, s, c; the kernel's q, l, t)
+_INDEX_NAMES = frozenset("ijklqrsct")
+
+
 def _check_batch(batch, bn: bool) -> int | Symbol | None:
     """The batch size: ``None`` (no batch), an integer, or a symbol for a symbolic batch (a plain name such as
     ``"m"``, which is never parsed, or a positive integer SymPy symbol).
@@ -361,6 +367,11 @@ def _check_batch(batch, bn: bool) -> int | Symbol | None:
     ...
     bnsym.errors.NetworkSpecError: batch must be an integer, or a name for a symbolic batch size (a letter followed by letters or digits, e.g. 'm'), got 'm+1'
     """
+    if isinstance(batch, Symbol) or isinstance(batch, str) and NAME_PATTERN.fullmatch(batch):
+        name = batch if isinstance(batch, str) else batch.name
+        if name in _INDEX_NAMES or name.startswith("_"):
+            raise NetworkSpecError(f"the batch size cannot be called {name!r}: {', '.join(sorted(_INDEX_NAMES))} name the "
+                                   "indices of sums over the batch and the features; choose another name, e.g. 'm'")
     if isinstance(batch, str):
         if NAME_PATTERN.fullmatch(batch) is None:
             raise NetworkSpecError("batch must be an integer, or a name for a symbolic batch size (a letter followed "

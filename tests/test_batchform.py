@@ -120,7 +120,8 @@ def test_symbolic_batch_forms_and_names():
     assert d.at(3).network.batch == 3
 
 
-@pytest.mark.parametrize("batch", ["m+1", "1m", "", "m\n", sympy.Symbol("m"), sympy.Symbol("m", integer=True)])
+@pytest.mark.parametrize("batch", ["m+1", "1m", "", "m\n", sympy.Symbol("m"), sympy.Symbol("m", integer=True),
+                                   "i", "j", "r", sympy.Symbol("k", integer=True, positive=True), "w1", "x", "J"])
 def test_bad_symbolic_batches_are_refused_clearly(batch):
     with pytest.raises(NetworkSpecError, match="batch"):
         bnsym.two_layer(bn="pre", batch=batch)
