@@ -56,12 +56,24 @@ class IndexGraph:
     by_layer: list[list[IndexDefinition]] = field(default_factory=list)  # each layer's own definitions
 
     def parameter_indices(self, name: str) -> tuple:
-        """The free indices of ``∂J/∂name``: one per dimension, ``None`` for a dimension of size 1."""
+        """The free indices of ``∂J/∂name``: one per dimension, ``None`` for a dimension of size 1.
+
+        >>> from bnsym import mlp
+        >>> g = index_graph(mlp([2, 3, 1], batch="m"))
+        >>> g.parameter_indices("W1"), g.parameter_indices("W2"), g.parameter_indices("b2")
+        ((r, c), (None, c), (None,))
+        """
         _, sizes = self.parameters[name]
         return tuple(None if n == 1 else _PARAMETER_INDICES[k] for k, n in enumerate(sizes))
 
     def parameter_entry(self, name: str) -> Expr:
-        """The generic entry of a parameter (``W1[r, c]``, ``b1[r]``, or the symbol ``w1``)."""
+        """The generic entry of a parameter (``W1[r, c]``, ``b1[r]``, or the symbol ``w1``).
+
+        >>> from bnsym import mlp
+        >>> g = index_graph(mlp([2, 3, 1], batch="m"))
+        >>> g.parameter_entry("W1"), g.parameter_entry("b2")
+        (W1[r, c], b2)
+        """
         base, _ = self.parameters[name]
         used = tuple(k for k in self.parameter_indices(name) if k is not None)
         return base[used] if used else base
@@ -235,17 +247,32 @@ class IndexDerivation:
 
     @cached_property
     def steps(self) -> list[IndexDefinition]:
-        """The adjoint definitions the gradient goes through, from the loss down to its layer's output."""
+        """The adjoint definitions the gradient goes through, from the loss down to its layer's output.
+
+        >>> from bnsym import chain
+        >>> [str(d.lhs) for d in chain(3, batch="m").gradient("w1").steps]
+        ['hbar2[i]', 'hbar1[i]']
+        """
         k = self.gradients.owner[self.parameter_name]
         return list(self.gradients.adjoints[:len(self.network.layers) - k])
 
     @cached_property
     def compact(self) -> Expr:
-        """The gradient with every adjoint unfolded: in the named forward intermediates."""
+        """The gradient with every adjoint unfolded: in the named forward intermediates.
+
+        >>> from bnsym import chain
+        >>> chain(2, batch="m").gradient("w1").compact
+        Sum(w2*dJ/dyhat[j]*x[j], (j, 1, m))
+        """
         return unfold(self.raw, self.gradients.adjoints)
 
     def explicit(self) -> Expr:
-        """The gradient explicit in inputs, targets and parameters (every definition unfolded)."""
+        """The gradient explicit in inputs, targets and parameters (every definition unfolded).
+
+        >>> from bnsym import chain
+        >>> chain(2, batch="m").gradient("w2").explicit()
+        Sum(w1*dJ/dyhat[j]*x[j], (j, 1, m))
+        """
         return unfold(self.compact, self.graph.definitions)
 
     @cached_property

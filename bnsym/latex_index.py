@@ -63,7 +63,13 @@ def _shown(expr, notation) -> str | sympy.Basic:
 
 def index_rows(d, notation) -> list[tuple[str, object]]:
     """``(lhs, rhs)`` rows: the gradient in its layer's output adjoint, the backward steps (each adjoint entry
-    defined from the next), the forward definitions they use, the compact form, and ``0`` when proved."""
+    defined from the next), the forward definitions they use, the compact form, and ``0`` when proved.
+
+    >>> from bnsym import chain
+    >>> from bnsym.latex import Notation
+    >>> print(index_rows(chain(2, batch="m").gradient("w2"), Notation())[0][0])
+    \frac{\partial J}{\partial w_{2}}
+    """
     from .latex import print_latex
 
     target = r"\frac{\partial J}{\partial %s}" % print_latex(_entries(sympy.sympify(d.parameter)), notation)

@@ -27,7 +27,12 @@ def _line(expr) -> str:
 
 
 def derivation_text(d) -> str:
-    """The derivation ``d`` (:class:`~bnsym.batchform.IndexDerivation`) as lines of text."""
+    """The derivation ``d`` (:class:`~bnsym.batchform.IndexDerivation`) as lines of text.
+
+    >>> from bnsym import chain
+    >>> print(derivation_text(chain(2, batch="m").gradient("w2")).splitlines()[0])
+    ∂J/∂w2 = Sum(dJ/dyhat[j]*h1[j], (j, 1, m))   (i, j, k: samples 1…m)
+    """
     entry = sympy.sstr(d.parameter)
     name = f"∂J/∂{entry}"
     lines = [f"{name} = {_line(d.raw)}   (i, j, k: samples 1…{d.m})"]
