@@ -62,7 +62,7 @@ def _shown(expr, notation) -> str | sympy.Basic:
 
 
 def index_rows(d, notation) -> list[tuple[str, object]]:
-    """``(lhs, rhs)`` rows: the gradient in its layer's output adjoint, the backward steps (each adjoint entry
+    r"""``(lhs, rhs)`` rows: the gradient in its layer's output adjoint, the backward steps (each adjoint entry
     defined from the next), the forward definitions they use, the compact form, and ``0`` when proved.
 
     >>> from bnsym import chain
