@@ -249,6 +249,31 @@ class Normalize(Layer):
         along = xp.add.reduce(g * y, axis=0, keepdims=True) / m
         return (g - xp.add.reduce(g, axis=0, keepdims=True) / m - y * along) / sigma, {}
 
+    def numpy_undefined(self, x, saved) -> str | None:
+        """With ``ε = 0``, BN is undefined on a batch in which a feature is constant (``σ = 0``); a ``σ`` that
+        rounding left at ``1e-12`` of the batch's scale or below counts as 0.
+
+        >>> import numpy as np
+        >>> bn = Normalize("zhat1", samples=3, features=2)
+        >>> x = np.array([[1.0, 0.1], [2.0, 0.1], [4.0, 0.1]])
+        >>> print(bn.numpy_undefined(x, bn.numpy_forward(x, {})[1]))
+        batch normalization 'zhat1' is undefined for this batch: feature 2 is constant (σ = 0) and ε = 0; give the samples different values or use eps > 0
+        >>> bn.numpy_undefined(x[:, :1], bn.numpy_forward(x[:, :1], {})[1]) is None
+        True
+        """
+        if self._eps_float > 0:
+            return None
+        sigma = np.asarray(saved[1]).reshape(-1)
+        scale = np.max(np.abs(np.asarray(x)), axis=0).reshape(-1)
+        constant = [j + 1 for j in range(sigma.size) if not sigma[j] > 1e-12 * scale[j]]
+        if not constant:
+            return None
+        which = "feature " + ", ".join(map(str, constant)) if len(constant) < 2 else \
+            "features " + ", ".join(map(str, constant))
+        verb = "is" if len(constant) < 2 else "are"
+        return (f"batch normalization {self.name!r} is undefined for this batch: {which} {verb} constant (σ = 0) "
+                f"and ε = 0; give the samples different values or use eps > 0")
+
     @property
     def _eps_float(self) -> float:
         value = self.__dict__.get("_eps_value")
