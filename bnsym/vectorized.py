@@ -113,7 +113,7 @@ class VectorizedNetwork:
         if not isinstance(network, Network):
             raise NetworkSpecError("from_network needs a bnsym Network (from chain, two_layer or mlp), "
                                    f"got {network!r}")
-        if network.loss_kind != "mse":
+        if not network.has_loss:
             raise NetworkSpecError('the vectorized route needs a loss: build the network with loss="mse"')
         if network.constants:
             raise NetworkSpecError(f"the vectorized route needs numeric constants, but the network has the symbol(s) "

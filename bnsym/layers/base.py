@@ -289,6 +289,8 @@ class Layer:
     """
 
     kind = "layer"
+    #: the layer is a loss: its output is the scalar ``J`` (the backward sweep starts from ``∂J/∂J = 1``)
+    is_loss = False
 
     def __init__(self, name: str) -> None:
         self.name = name
