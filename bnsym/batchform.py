@@ -111,18 +111,66 @@ def unfold(expr: Expr, definitions, *, keep=()) -> Expr:
     >>> unfold(sympy.Sum(z[j], (j, 1, 3)), [IndexDefinition(z, (i,), 2 * x[i])])
     Sum(2*x[j], (j, 1, 3))
     """
-    table = {d.target: d for d in definitions if d.target not in keep}
-    for _ in range(len(table) + 1):
-        before = expr
-        expr = expr.replace(lambda e: isinstance(e, sympy.Indexed) and e.base in table,
-                            lambda e: ix.substitute(table[e.base].value,
-                                                    dict(zip(table[e.base].indices, e.indices))))
-        plain = {d.target: d.value for d in table.values() if not d.indices and isinstance(d.target, Symbol)}
+    return Unfolder(definitions, keep=keep)(expr)
+
+
+class Unfolder:
+    """:func:`unfold` for one list of definitions, applied to many expressions: each definition is resolved
+    once, in order (a definition refers to earlier ones: the forward graph from the input, the adjoints from
+    the loss), so unfolding costs one pass per expression instead of one per level of the graph.
+
+    >>> i = index_symbol("i")
+    >>> z, h, x = (IndexedBase(n, real=True) for n in "zhx")
+    >>> u = Unfolder([IndexDefinition(h, (i,), 2 * x[i]), IndexDefinition(z, (i,), h[i] + 1)])
+    >>> u(z[i] * z[i])
+    (2*x[i] + 1)**2
+    """
+
+    def __init__(self, definitions, *, keep=()) -> None:
+        self._definitions = [d for d in definitions if d.target not in keep]
+        self._table = {d.target: d for d in self._definitions}
+        self._resolved: dict | None = None
+
+    def _once(self, expr: Expr, resolved: dict) -> Expr:
+        """``expr`` with the entries and plain symbols of the resolved definitions replaced, one pass."""
+        expr = expr.replace(lambda e: isinstance(e, sympy.Indexed) and e.base in resolved,
+                            lambda e: ix.substitute(resolved[e.base][1], dict(zip(resolved[e.base][0], e.indices))))
+        plain = {t: v for t, (indices, v) in resolved.items() if not indices and isinstance(t, Symbol)}
         if plain and expr.free_symbols & plain.keys():
             expr = ix.substitute(expr, plain)
-        if expr == before:
-            break
-    return expr
+        return expr
+
+    def _mentions(self, expr: Expr) -> bool:
+        """Whether ``expr`` still mentions a defined quantity."""
+        return bool(expr.free_symbols & self._table.keys()) or any(
+            e.base in self._table for e in expr.atoms(sympy.Indexed))
+
+    @property
+    def resolved(self) -> dict | None:
+        """``{target: (indices, value fully unfolded)}``, or ``None`` when a definition refers to a later one
+        (then :meth:`__call__` unfolds level by level)."""
+        if self._resolved is None:
+            resolved: dict = {}
+            for d in self._definitions:
+                value = self._once(d.value, resolved)
+                if self._mentions(value):
+                    self._resolved = {}
+                    return None
+                resolved[d.target] = (tuple(d.indices), value)
+            self._resolved = resolved
+        return self._resolved or None
+
+    def __call__(self, expr: Expr) -> Expr:
+        resolved = self.resolved
+        if resolved is not None:
+            return self._once(expr, resolved)
+        table = self._table  # a definition refers to a later one: level by level
+        for _ in range(len(table) + 1):
+            before = expr
+            expr = self._once(expr, {t: (tuple(d.indices), d.value) for t, d in table.items()})
+            if expr == before:
+                break
+        return expr
 
 
 class DerivationMapping(Mapping):
@@ -173,6 +221,11 @@ class IndexGradients(DerivationMapping):
         """Operations in the whole index form (forward definitions, adjoints, gradients): independent of ``m``."""
         forms = [d.value for d in self.graph.definitions] + [d.value for d in self.adjoints] + list(self.raw.values())
         return sum(sympy.count_ops(e) for e in forms)
+
+    @cached_property
+    def unfold_adjoints(self) -> Unfolder:
+        """:func:`unfold` through :attr:`adjoints`, each resolved once for all the gradients."""
+        return Unfolder(self.adjoints)
 
     @property
     def derivation(self) -> type:
@@ -264,7 +317,7 @@ class IndexDerivation:
         >>> chain(2, batch="m").gradient("w1").compact
         Sum(w2*dJ/dyhat[j]*x[j], (j, 1, m))
         """
-        return unfold(self.raw, self.gradients.adjoints)
+        return self.gradients.unfold_adjoints(self.raw)
 
     def explicit(self) -> Expr:
         """The gradient explicit in inputs, targets and parameters (every definition unfolded).
