@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import sympy
 from sympy import Expr, IndexedBase, S, Symbol
@@ -116,7 +117,7 @@ def unfold(expr: Expr, definitions, *, keep=()) -> Expr:
         before = expr
         expr = expr.replace(lambda e: isinstance(e, sympy.Indexed) and e.base in table,
                             lambda e: ix.substitute(table[e.base].value,
-                                                    dict(zip(table[e.base].indices, e.indices))))
+                                                    dict(zip(table[e.base].indices, e.indices, strict=False))))
         plain = {d.target: d.value for d in table.values() if not d.indices and isinstance(d.target, Symbol)}
         if plain and expr.free_symbols & plain.keys():
             expr = ix.substitute(expr, plain)
@@ -318,8 +319,8 @@ class IndexDerivation:
         out = sympy.zeros(*shape)
         for a in range(shape[0]):
             for b in range(shape[1]):
-                values = dict(zip(self.indices, [v + 1 for v, n in zip((a, b) if len(self.indices) == 2 else
-                                                                        ((b,) if shape[0] == 1 else (a,)), shape)]))
+                position = (a, b) if len(self.indices) == 2 else ((b,) if shape[0] == 1 else (a,))
+                values = dict(zip(self.indices, [v + 1 for v, n in zip(position, shape, strict=False)], strict=False))
                 entry = ix.substitute(generic, values) if values else generic
                 out[a, b] = entry.replace(lambda e: isinstance(e, sympy.Indexed), lookup)
         return out[0, 0] if shape == (1, 1) else out

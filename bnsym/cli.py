@@ -286,7 +286,8 @@ def _with_verdict(d) -> str:
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="bnsym-report", show_default=True,
               help="Directory for report.md, report.html, report.tex/.pdf, the figures and the sweep results.")
 @click.option("--quick", is_flag=True, help="Tiny settings (a few seconds): for trying the command out.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes for the sweeps (default: all cores).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the sweeps (default: all cores).")
 @click.option("--no-pdf", is_flag=True, help="Do not compile report.pdf even if pdflatex is installed.")
 @click.option("--mathjax", type=click.Path(file_okay=False), default=None,
               help="A MathJax 3 copy (a directory with es5/tex-svg.js) for report.html (default: $BNSYM_MATHJAX, "

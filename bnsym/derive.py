@@ -31,8 +31,8 @@ from .layers import entry_symbols, flat, sparse_vjp
 from .network import Network, adjoint_name
 from .numeric import check_divisors, lambdify_safely, real_array
 
-__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols", "upstream_symbols",
-           "tree_size"]
+__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols",
+           "upstream_symbols", "tree_size"]
 
 
 def _scalar_or_matrix(matrix: Matrix):
@@ -167,7 +167,7 @@ class Gradients(DerivationMapping):
             raise ValuesError(f"the gradients overflow float64 at these values ({exc})") from None
         check_divisors(self.network.divisors, results[len(self.raw):])
         out = {}
-        for name, result in zip(self.raw, results):
+        for name, result in zip(self.raw, results, strict=False):
             array = np.asarray(result, dtype=float)
             if not np.all(np.isfinite(array)):
                 raise ValuesError(f"∂J/∂{name} is not finite at these values: float64 overflowed (an intermediate "
@@ -497,7 +497,7 @@ def _substitution(network: Network, names: dict[str, Matrix], values: Mapping) -
         symbols = [key] if isinstance(key, Symbol) else list(names[key])
         shape = (1, 1) if isinstance(key, Symbol) else names[key].shape
         array = _as_array(str(key), value, shape)
-        for symbol, number in zip(symbols, array.flat):
+        for symbol, number in zip(symbols, array.flat, strict=True):
             if symbol in substitution:
                 raise ValuesError(f"{symbol} is given twice (by {owner[symbol]!r} and by the symbol itself)")
             if symbol.is_nonnegative and number < 0 or symbol.is_positive and number <= 0:

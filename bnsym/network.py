@@ -13,7 +13,8 @@ from __future__ import annotations
 import numbers
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import sympy
@@ -166,7 +167,7 @@ class Network:
                                    "name such as 'm', or an integer) for its index form")
         return self.batch if self.symbolic else sympy.Integer(self.batch)
 
-    def at(self, batch: int) -> "Network":
+    def at(self, batch: int) -> Network:
         """The same network over a concrete batch of ``batch`` samples (its entries written out).
 
         >>> two_layer(bn="pre", batch="m").at(3).inputs.T
@@ -230,7 +231,7 @@ class Network:
             symbols = Matrix([[Symbol(layer.name, real=True)]])
         else:
             symbols = entry_symbols(layer.name, self.batch, values.cols)
-        self.definitions.extend(zip(flat(symbols), flat(values)))
+        self.definitions.extend(zip(flat(symbols), flat(values), strict=False))
         self.nodes.append(Node(layer.name, symbols, layer))
 
     def _constants(self) -> list[Symbol]:
@@ -317,7 +318,7 @@ class Network:
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- derivations ---------------------------------------------------------------------------------
-    def gradients(self) -> "Gradients":
+    def gradients(self) -> Gradients:
         """``∂J/∂p`` for every parameter at once, by reverse accumulation with shared subexpressions.
 
         >>> grads = chain(3, names="abc").gradients()
@@ -330,7 +331,7 @@ class Network:
             return self.index_gradients()
         return reverse_accumulate(self)
 
-    def gradient(self, name: str) -> "Derivation":
+    def gradient(self, name: str) -> Derivation:
         """The :class:`~bnsym.derive.Derivation` of ``∂J/∂name``.
 
         >>> chain(5, names="abcde").gradient("a").closed_form
@@ -365,12 +366,14 @@ def _check_batch(batch, bn: bool) -> int | Symbol | None:
     >>> _check_batch("m+1", True)
     Traceback (most recent call last):
     ...
-    bnsym.errors.NetworkSpecError: batch must be an integer, or a name for a symbolic batch size (a letter followed by letters or digits, e.g. 'm'), got 'm+1'
+    bnsym.errors.NetworkSpecError: batch must be an integer, or a name for a symbolic batch size (a letter followed by
+    letters or digits, e.g. 'm'), got 'm+1'
     """
     if isinstance(batch, Symbol) or isinstance(batch, str) and NAME_PATTERN.fullmatch(batch):
         name = batch if isinstance(batch, str) else batch.name
         if name in _INDEX_NAMES or name.startswith("_"):
-            raise NetworkSpecError(f"the batch size cannot be called {name!r}: {', '.join(sorted(_INDEX_NAMES))} name the "
+            raise NetworkSpecError(f"the batch size cannot be called {name!r}: {', '.join(sorted(_INDEX_NAMES))} "
+                                   "name the "
                                    "indices of sums over the batch and the features; choose another name, e.g. 'm'")
     if isinstance(batch, str):
         if NAME_PATTERN.fullmatch(batch) is None:
@@ -429,10 +432,10 @@ def _check_size(what: str, widths: Sequence[int], batch: int | None, *, bn: bool
     if widest > LIMITS.width:
         raise _too_large(what, f"a batch or layer width of {widest}", widest, "width")
     layers, terms = 0, 0
-    for l in range(1, depth + 1):
-        n = widths[l]
-        layers, terms = layers + 1, terms + m * widths[l - 1] * n
-        if l < depth:
+    for k in range(1, depth + 1):
+        n = widths[k]
+        layers, terms = layers + 1, terms + m * widths[k - 1] * n
+        if k < depth:
             if bn:
                 layers, terms = layers + 1 + affine, terms + (m * m + 40) * n + affine * m * n
             if hidden_activation:
@@ -575,26 +578,27 @@ def mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | None = Non
     depth = len(widths) - 1
     if bn is not None and depth < 2:
         raise NetworkSpecError(f"mlp({widths}, bn={bn!r}) would have no BN: BN goes on the hidden layers and "
-                               f"{widths} has none; give at least one hidden width, e.g. [{widths[0]}, 3, {widths[-1]}]")
+                               f"{widths} has none; give at least one hidden width, "
+                               f"e.g. [{widths[0]}, 3, {widths[-1]}]")
     batch = _check_batch(batch, bn is not None)
     eps = check_eps(eps)
     _check_size("MLP", widths, batch, bn=bn is not None, affine=affine, hidden_activation=True,
                 output_activation=output_activation != "identity", loss=loss)
     layers: list[Layer] = []
-    for l in range(1, depth + 1):
-        last = l == depth
-        linear_name = "yhat" if last and output_activation == "identity" else f"z{l}"
-        layers.append(Linear(linear_name, weight=f"W{l}", bias=f"b{l}" if bias else None,
-                             n_in=widths[l - 1], n_out=widths[l]))
+    for k in range(1, depth + 1):
+        last = k == depth
+        linear_name = "yhat" if last and output_activation == "identity" else f"z{k}"
+        layers.append(Linear(linear_name, weight=f"W{k}", bias=f"b{k}" if bias else None,
+                             n_in=widths[k - 1], n_out=widths[k]))
         if last:
             if output_activation != "identity":
                 layers.append(Activation("yhat", output_activation))
             break
         if bn == "pre":
-            layers += _bn_layers(l, "z", batch=batch, features=widths[l], eps=eps, affine=affine)
-        layers.append(Activation(f"a{l}", activation))
+            layers += _bn_layers(k, "z", batch=batch, features=widths[k], eps=eps, affine=affine)
+        layers.append(Activation(f"a{k}", activation))
         if bn == "post":
-            layers += _bn_layers(l, "a", batch=batch, features=widths[l], eps=eps, affine=affine)
+            layers += _bn_layers(k, "a", batch=batch, features=widths[k], eps=eps, affine=affine)
     where = {None: "", "pre": ", BN before activations", "post": ", BN after activations"}[bn]
     return Network(layers, _inputs(batch, widths[0]), batch=batch, loss=loss,
                    description=f"MLP {widths} {activation}{where}")

@@ -38,8 +38,8 @@ from sympy import Add, Expr, KroneckerDelta, Mul, Pow, S, Sum, Symbol
 
 from .errors import KernelError
 
-__all__ = ["index_symbol", "fresh_index", "rename_bound", "rename_apart", "expand_concrete", "substitute", "normalize", "sift", "bound_names",
-           "batch_sum"]
+__all__ = ["index_symbol", "fresh_index", "rename_bound", "rename_apart", "expand_concrete", "substitute", "normalize",
+           "sift", "bound_names", "batch_sum"]
 
 _CANON = "_j"
 
@@ -170,7 +170,7 @@ def _subst(expr, mapping, incoming):
         return sympy.Derivative(_subst(expr.expr, mapping, incoming),
                                 *[(_subst(v, mapping, incoming), n) for v, n in expr.variable_count])
     new_args = [_subst(a, mapping, incoming) for a in expr.args]
-    return expr.func(*new_args) if any(x is not y for x, y in zip(new_args, expr.args)) else expr
+    return expr.func(*new_args) if any(x is not y for x, y in zip(new_args, expr.args, strict=False)) else expr
 
 
 def _affine(expr: Expr, var: Symbol):
@@ -212,7 +212,7 @@ def _nonnegative(diff: Expr, ranges: dict):
     if poly is not None and poly.total_degree() > 1:
         return None
     # affine in the indices: the extremes are at the corners of the box
-    corners = [sympy.expand(diff.xreplace(dict(zip(ts, corner))))
+    corners = [sympy.expand(diff.xreplace(dict(zip(ts, corner, strict=True))))
                for corner in itertools.product(*[ranges[t] for t in ts])] if ts else [diff]
     if all(_nonneg_in_sizes(v) is True for v in corners):
         return True

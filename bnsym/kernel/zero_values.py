@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import mpmath
 import sympy

@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 import random
-from typing import Iterable
+from collections.abc import Iterable
 
 import mpmath
 import sympy

@@ -189,7 +189,7 @@ def _step(entry: Any, n: int, seen: set) -> Step:
         raw = entry.get("witness")
         if not isinstance(raw, dict) or not raw:
             raise ReplayError(f"step {sid}: a 'ne' step needs a witness object")
-        for key, value in raw.items():
+        for key in raw:
             atom = parse_expr(key, f"step {sid} witness key")
             if not isinstance(atom, (sympy.Symbol, sympy.Indexed)):
                 raise ReplayError(f"step {sid}: a witness assigns symbols or indexed entries, got {atom}")

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import sympy
 from sympy.core.assumptions import _assume_defined

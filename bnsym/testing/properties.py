@@ -30,7 +30,6 @@ bnsym.testing.properties.BatchNormPropertyError: property 'backward' failed: ...
 from __future__ import annotations
 
 import functools
-from typing import Optional
 
 import numpy as np
 
@@ -175,7 +174,7 @@ def _error_text(label: str, actual: np.ndarray, expected: np.ndarray, bound: Bou
     )
 
 
-def _tolerance(tolerance: Optional[Tolerance]) -> Tolerance:
+def _tolerance(tolerance: Tolerance | None) -> Tolerance:
     if tolerance is None:
         return Tolerance()
     if not isinstance(tolerance, Tolerance):
@@ -199,7 +198,7 @@ def _bounds(impl: Adapter, case: BNCase, tol: Tolerance, eps: float) -> dict:
 
 
 @_property("forward")
-def assert_forward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] = None) -> None:
+def assert_forward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """The training-mode output matches the closed form (property ``forward``).
 
     >>> import numpy as np
@@ -229,7 +228,7 @@ def _require_backward(impl: Adapter, prop: str) -> None:
 
 
 @_property("backward")
-def assert_backward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] = None) -> None:
+def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """``∂ℓ/∂x``, ``∂ℓ/∂γ`` and ``∂ℓ/∂β`` match the closed forms (property ``backward``); the ``μ`` path may or
     may not carry the identically-zero second term of ``∂ℓ/∂μ`` (both are correct)."""
     _require_backward(impl, "backward")
@@ -238,7 +237,7 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] 
     expected = ref.backward(case.dy, case.x, case.gamma, case.beta, impl.eps)
     bounds = _bounds(impl, case, tol, impl.eps)
     problems, causes = [], []
-    for name, actual, exp in zip(("dx", "dgamma", "dbeta"), grads, expected):
+    for name, actual, exp in zip(("dx", "dgamma", "dbeta"), grads, expected, strict=False):
         if actual is None:  # a module without γ/β
             continue
         problem = _mismatch(name, actual, exp, bounds[name])
@@ -255,7 +254,7 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] 
 
 
 @_property("null_space")
-def assert_null_space(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] = None) -> None:
+def assert_null_space(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """``∂ℓ/∂x`` has no component along ``1`` and the ``ε``-exact component along ``x̂`` (property ``null_space``)."""
     _require_backward(impl, "null_space")
     tol = _tolerance(tolerance)
@@ -277,7 +276,7 @@ def assert_null_space(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance
 
 
 @_property("scale_invariance")
-def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Optional[Tolerance] = None) -> None:
+def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Tolerance | None = None) -> None:
     """Forward and backward at ``a·x`` (own ``ε``) against forward and backward at ``x`` with ``ε/a²``
     (property ``scale_invariance``; exact for every ``ε ≥ 0``, docs/math.md §1 and §3):
     ``BN_ε(a x) - β = sign(a)·(BN_{ε/a²}(x) - β)``, ``∂ℓ/∂x(a x) = ∂ℓ/∂x(x)/|a|``, ``∂ℓ/∂γ`` times ``sign(a)``,
@@ -327,7 +326,7 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Op
 
 
 @_property("running_statistics")
-def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] = None) -> None:
+def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """One training step from ``case.running_mean``/``case.running_var`` updates them by the implementation's
     momentum convention (PyTorch's by default: unbiased variance, ``new = (1 - momentum)·old + momentum·batch``),
     and inference mode on ``x`` is the affine map of those running statistics (property ``running_statistics``)."""

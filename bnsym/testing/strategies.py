@@ -19,7 +19,6 @@ True
 from __future__ import annotations
 
 import functools
-from typing import Optional
 
 import hypothesis
 
@@ -86,7 +85,7 @@ def nondegenerate(x: np.ndarray, dtype) -> bool:
 def batches(
     draw,
     *,
-    features: Optional[int] = None,
+    features: int | None = None,
     min_m: int = 2,
     max_m: int = 12,
     max_features: int = 4,
@@ -211,7 +210,7 @@ def running_statistics(features: int, *, dtype=np.float64) -> st.SearchStrategy:
 def bn_cases(
     draw,
     *,
-    features: Optional[int] = None,
+    features: int | None = None,
     min_m: int = 2,
     max_m: int = 12,
     max_features: int = 4,
@@ -242,7 +241,7 @@ INFORMATIVE_SCALE = -4.0
 """The scale ``a`` checked with the informative cases: negative (the sign flip) and not 1 in magnitude."""
 
 
-def informative_cases(*, features: Optional[int] = None, dtype=np.float64, eps: float = 0.0,
+def informative_cases(*, features: int | None = None, dtype=np.float64, eps: float = 0.0,
                       affine: bool = True, max_m: int = 12) -> list[BNCase]:
     """Fixed, pseudo-random cases that expose the usual mistakes on their own (docs/math.md §10): a non-square batch
     with a non-zero mean per feature, ``|γ|`` away from 0 and 1 with both signs, ``β ≠ 0``, an upstream gradient

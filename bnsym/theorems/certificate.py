@@ -101,10 +101,11 @@ def _context_part(proof, ctx: K.Context) -> dict:
     narrative = ([f"a derivative at the evaluation point {sym} := {d}·{b} is written (1/{d})·∂/∂{b} (chain rule)"
                   for sym, (b, d) in _points(ctx).items()])
     return {"format": PART_FORMAT, "theorem": proof.name, "statement": proof.statement, "holds": proof.holds,
-            "_points": _points(ctx), "batch": batch, "sizes": sizes or (["n"] if any(d.value.has(sympy.Symbol("n", integer=True,
-                                                                                     positive=True))
-                                                              for d in ctx.definitions) else []),
-            "ranges": ranges, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": narrative, "_plain": plain}
+            "_points": _points(ctx), "batch": batch,
+            "sizes": sizes or (["n"] if any(d.value.has(sympy.Symbol("n", integer=True, positive=True))
+                                            for d in ctx.definitions) else []),
+            "ranges": ranges, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": narrative,
+            "_plain": plain}
 
 
 def _step(fact: K.Fact, reason: str, n: int, plain: dict, points: dict) -> dict | None:

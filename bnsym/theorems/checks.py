@@ -12,7 +12,7 @@ True
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from itertools import combinations
 
 import mpmath
@@ -27,7 +27,7 @@ EPS = sympy.Symbol("epsilon", nonnegative=True)
 ILL_CONDITIONED = 1e-6  # σ / max|z - mean| below this: recompute with mpmath
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(m: int, n: int, bias: bool, modules: str):
     """``x̂``, ``∂x̂/∂u``, ``∂x̂/∂W``, ``∂x̂/∂b`` of a concrete batch, by :func:`sympy.diff`, lambdified."""
     U = [[sympy.Symbol(f"u_{p}_{q}", real=True) for q in range(1, n + 1)] for p in range(1, m + 1)]

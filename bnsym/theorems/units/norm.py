@@ -82,7 +82,8 @@ def gradient_norm_bound(opts: Options):
         stated = gamma**2 / sigma**2 * (Q - G**2 / m - X**2 / sympy.sqrt(m))
         wm = max(opts.witness_m, 2)
         zs = witness_batch(wm, (0, 1, 2, 3))
-        gs = witness_batch(wm, (-sympy.Rational(3, 2), -sympy.Rational(1, 2), sympy.Rational(1, 2), sympy.Rational(3, 2)))
+        half = sympy.Rational(1, 2)
+        gs = witness_batch(wm, (-3 * half, -half, half, 3 * half))
         values = {gamma: 1, **{z[p + 1]: zs[p] for p in range(wm)}, **{g[p + 1]: gs[p] for p in range(wm)}}
         rec.ne(context(replace(opts, batch=wm), free=()), _norm2().xreplace({m: wm}), stated.xreplace({m: wm}), values,
                f"at z = {tuple(zs)}, g = {tuple(gs)}, γ = 1: the exact norm exceeds the misprinted bound",
@@ -91,8 +92,8 @@ def gradient_norm_bound(opts: Options):
                            "value by (γ²/σ²)⟨g,x̂⟩²(1/√m − 1/m) > 0 for m > 1 and ⟨g,x̂⟩ ≠ 0",
                            replacement="‖∂ℓ/∂z‖² = (γ²/σ²)(‖g‖² − ⟨1,g⟩²/m − ⟨g,x̂⟩²/m) (exact)",
                            replacement_latex=sympy.latex(identity_claims(replace(opts, eps=0))[0]),
-                           counterexample={"m": wm, "z": [float(v) for v in zs], "g": [float(v) for v in gs], "gamma": 1.0,
-                                           **_norms_at_witness(zs, gs)})
+                           counterexample={"m": wm, "z": [float(v) for v in zs], "g": [float(v) for v in gs],
+                                           "gamma": 1.0, **_norms_at_witness(zs, gs)})
     form = identity_form(opts)
     rec.le(form, gamma**2 / sigma**2 * Q, "drop the subtracted squares; 1/(σ² + ε) ≤ 1/σ² and 2 − ρ ≥ 1",
            unfold=False)

@@ -77,7 +77,8 @@ def norm_growth(opts: Options):
         return rec.outcome(None, reason="needs ⟨W, ∇ℓ⟩ = 0, which needs ε = 0 (theorem weight_orthogonality); "
                            "in general ‖W − η∇ℓ‖² = ‖W‖² − 2η⟨W,∇ℓ⟩ + η²‖∇ℓ‖²")
     expand = rec.eq(Sum((W[r] - eta * G[r]) ** 2, (r, 1, n)),
-                    Sum(W[r] ** 2, (r, 1, n)) - 2 * eta * Sum(W[r] * G[r], (r, 1, n)) + eta**2 * Sum(G[r] ** 2, (r, 1, n)),
+                    Sum(W[r] ** 2, (r, 1, n)) - 2 * eta * Sum(W[r] * G[r], (r, 1, n))
+                    + eta**2 * Sum(G[r] ** 2, (r, 1, n)),
                     "expand the square (any vector G)")
     inst = K.instance(expand, G, t, gradient(t))
     orth = rec.cite(lemma("weight_orthogonality", opts), "weight_orthogonality", "⟨W, ∇ℓ⟩ = 0 (theorem "
