@@ -211,7 +211,7 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
     todo = []
     for cfg in configs:
         record = done.get(cfg.key())
-        if _resumable(record, cfg, grid):
+        if record is not None and _resumable(record, cfg, grid):
             records[cfg.key()] = record
         else:
             todo.append(cfg)
@@ -311,7 +311,7 @@ def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: 
     torch.set_num_threads(1)
     activations = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
                    "identity": torch.nn.Identity}
-    layers = []
+    layers: list[torch.nn.Module] = []
     widths = config.widths
     with torch.no_grad():
         for k in range(1, len(widths)):

@@ -70,7 +70,7 @@ def bound_names(expr: Expr) -> set:
     >>> bound_names(sympy.Sum(j, (j, 1, 3)) + j)
     {j}
     """
-    out = set()
+    out: set[Symbol] = set()
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, (Sum, sympy.Product)):
             out.update(lim[0] for lim in node.limits)
@@ -371,7 +371,8 @@ def _merge(dep: Expr, var: Symbol, lo: Expr, hi: Expr) -> Expr:
         return Sum(dep, (var, lo, hi))
     others = Mul(*[f for f in factors if not isinstance(f, Sum)])
     avoid = set(others.free_symbols) | {var} | lo.free_symbols | hi.free_symbols
-    body, limits = others, []
+    body = others
+    limits: list[tuple] = []
     for piece in inner:
         piece = rename_apart(piece, avoid | {lim[0] for lim in limits})
         avoid |= {lim[0] for lim in piece.limits} | piece.free_symbols

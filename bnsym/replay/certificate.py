@@ -246,7 +246,8 @@ def read_certificate(source: Any) -> Certificate:
     entries = _list(data, "steps")
     if len(entries) > MAX_STEPS:
         raise ReplayError(f"more than {MAX_STEPS} steps")
-    steps, seen = [], set()
+    steps: list = []
+    seen: set[str] = set()
     for n, entry in enumerate(entries):
         steps.append(_step(entry, n, seen))
         seen.add(steps[-1].id)

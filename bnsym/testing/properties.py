@@ -92,7 +92,7 @@ class BatchNormPropertyError(AssertionError):
     def causes(self) -> list:
         """``[(name, text)]`` of the known mistakes that reproduce the failing output."""
         if any(callable(c) for c in self._causes):
-            found = []
+            found: list = []
             for c in self._causes:
                 found.extend(c() if callable(c) else [c])
             self._causes = found

@@ -88,7 +88,8 @@ def _ordered(definitions) -> list:
 def _context_part(proof, ctx: K.Context) -> dict:
     batch = int(ctx.m) if ctx.concrete else str(ctx.m)
     plain = _plain_symbols(ctx)
-    hyps = [{"text": f"{sym} = {val}", "expr": _srepr(sympy.Eq(sym, val, evaluate=False))} for sym, val in ctx.values]
+    hyps: list[dict[str, str | None]] = [{"text": f"{sym} = {val}", "expr": _srepr(sympy.Eq(sym, val, evaluate=False))}
+                                         for sym, val in ctx.values]
     hyps += [{"text": text, "expr": None} for text in ctx.hypotheses]
     defs = []
     for d in _ordered(ctx.definitions):
