@@ -132,8 +132,12 @@ class DerivationMapping(Mapping):
 
     raw: dict
     network: Any
-    derivation: type
     _derivations: dict
+
+    @property
+    def derivation(self) -> type:
+        """The class of one parameter's derivation (each subclass names its own)."""
+        raise NotImplementedError
 
     def __getitem__(self, name: str):
         if not isinstance(name, str) or name not in self.raw:

@@ -199,6 +199,7 @@ def reverse_accumulate(network: Network) -> Gradients:
     raw: dict[str, Matrix] = {}
     for k in range(len(nodes) - 1, 0, -1):
         layer = nodes[k].layer
+        assert layer is not None  # only the input node has no layer, and k >= 1
         x, y = nodes[k - 1].symbols, nodes[k].symbols
         for name in layer.parameters:
             shape = network.parameters[name].shape

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -73,6 +73,7 @@ def adjoint_name(node: str) -> str:
     ('zbar1', 'zhatbar2', 'yhatbar')
     """
     match = re.match(r"^(.*?)(\d*)$", node)
+    assert match is not None  # the pattern matches every string
     return f"{match.group(1)}bar{match.group(2)}"
 
 
@@ -132,7 +133,7 @@ class Network:
         # every name the network uses, and what it names (for the message when a user's name clashes)
         self._taken = {"x": "the input x", "xbar": "the input's adjoint", "t": "the targets t",
                        "J": "the loss J", "Jbar": "the loss's adjoint"}
-        if self.symbolic:
+        if isinstance(batch, Symbol):  # self.symbolic
             self._take(batch.name, "the batch size")
         for layer in self.layers:
             self._add(layer)
@@ -173,9 +174,10 @@ class Network:
         >>> two_layer(bn="pre", batch="m").at(3).inputs.T
         Matrix([[x^(1), x^(2), x^(3)]])
         """
-        batch = _check_batch(batch, self.couples_batch)
-        if isinstance(batch, Symbol) or batch is None:
-            raise NetworkSpecError(f"at(batch) takes an integer batch size, got {batch!r}")
+        checked = _check_batch(batch, self.couples_batch)
+        if isinstance(checked, Symbol) or checked is None:
+            raise NetworkSpecError(f"at(batch) takes an integer batch size, got {checked!r}")
+        batch = checked
         layers, loss, description = self._built_from
         width, terms = self.input_width, 0
         for layer in self.layers:
@@ -217,7 +219,8 @@ class Network:
             self._take(adjoint_name(layer.name), f"the adjoint ∂J/∂{layer.name}")
         if self.symbolic:  # index form only: the statistics' names are taken, nothing is written out
             for stat in ("mu", "sigma") if layer.couples_batch else ():
-                self._take(f"{stat}{layer.statistic}", f"a statistic ({stat}{layer.statistic}) of layer {layer.name!r}")
+                statistic = layer.statistic  # type: ignore[attr-defined]  # a layer that couples the batch names its statistics
+                self._take(f"{stat}{statistic}", f"a statistic ({stat}{statistic}) of layer {layer.name!r}")
             self.nodes.append(Node(layer.name, None, layer))
             return
         previous = self.nodes[-1].symbols
@@ -236,7 +239,7 @@ class Network:
 
     def _constants(self) -> list[Symbol]:
         """Symbols the definitions use besides inputs, targets, parameters and intermediates (a symbolic ε)."""
-        known = set(self.inputs) | {s for m in self.parameters.values() for s in m}
+        known = set(cast(Matrix, self.inputs)) | {s for m in self.parameters.values() for s in m}
         known |= set(self.targets) if self.targets is not None else set()
         known |= {symbol for symbol, _ in self.definitions}
         used = set().union(*(d.free_symbols for _, d in self.definitions)) - known
@@ -456,7 +459,8 @@ def _inputs(batch: int | Symbol | None, features: int) -> Matrix | int:
     return features if isinstance(batch, Symbol) else entry_symbols("x", batch, features)
 
 
-def _bn_layers(index: int, node: str, *, batch: int, features: int, eps: Expr, affine: bool) -> list[Layer]:
+def _bn_layers(index: int, node: str, *, batch: int | Symbol | None, features: int, eps: Expr,
+               affine: bool) -> list[Layer]:
     layers: list[Layer] = [Normalize(f"{node}hat{index}", samples=batch, features=features, eps=eps,
                                      statistic=str(index))]
     if affine:

@@ -229,12 +229,12 @@ class Algebra(FracRing):
                 prefactor = self.times(prefactor, factor)
                 pulled = pulled or moved
         for f, e in base.den.items():
-            k = generator_index(f)
-            if k is not None and (e > 1 or self.gens[k].nonneg):
-                factor, left, moved = self.square_part(k, e)
+            g = generator_index(f)
+            if g is not None and (e > 1 or self.gens[g].nonneg):
+                factor, left, moved = self.square_part(g, e)
                 prefactor = self.times(prefactor, self.inverse(factor))
                 pulled = pulled or moved
-            elif k is None and e > 1 and all(self.gens[i].real for i in gens_of(f)):
+            elif g is None and e > 1 and all(self.gens[i].real for i in gens_of(f)):
                 prefactor = self.times(prefactor, self.inverse(self.to_power(self.abs_of(Frac(f), True), e // 2)))
                 left, pulled = e % 2, True
             else:

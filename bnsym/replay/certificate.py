@@ -212,6 +212,7 @@ def read_certificate(source: Any) -> Certificate:
     if data.get("format") != FORMAT:
         raise ReplayError(f"not a {FORMAT} certificate (format {data.get('format')!r})")
     theorem = _text(data, "theorem")
+    assert theorem is not None  # a required field is a string or refused
     holds = data.get("holds")
     if holds not in (True, False, None):
         raise ReplayError("certificate field 'holds' must be true, false or null")

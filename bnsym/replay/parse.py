@@ -238,7 +238,7 @@ def _derivative(b: _Builder, args: list, kw: dict, depth: int) -> Any:
         raise _refuse("Derivative takes an expression and variables")
     expr, *variables = b.args(args, depth)
     for v in variables:
-        count = v[1] if isinstance(v, sympy.Tuple) and len(v) == 2 else 1
+        count = v[1] if isinstance(v, sympy.Tuple) and len(v) == 2 else sympy.S.One
         if not (count.is_Integer and 0 <= count <= 10):
             raise _refuse("a derivative order must be an integer 0..10")
     return sympy.Derivative(expr, *variables)

@@ -155,7 +155,7 @@ class Adapter:
             )
         m, f = x.shape
         dx = shaped(real_array(out[0], "backward's dx"), x.shape, "backward's dx")
-        rest = []
+        rest: list[np.ndarray | None] = []
         for value, name in zip(out[1:], ("dgamma", "dbeta"), strict=False):
             if value is None and not self.affine:
                 rest.append(None)
@@ -183,7 +183,8 @@ class Adapter:
             mean = shaped(real_array(out[0], "update_running's mean"), f, "update_running's mean")
             var = shaped(real_array(out[1], "update_running's var"), f, "update_running's var")
         if self._forward_inference is not None:
-            rm, rv = (mean, var) if mean is not None else (running_mean, running_var)
+            # mean and var are both set or both None
+            rm, rv = (mean, var) if mean is not None and var is not None else (running_mean, running_var)
             y = self._forward_inference(self._in(x), self._in(rm), self._in(rv), self._in(gamma), self._in(beta),
                                         self.eps)
             y_eval = shaped(real_array(y, "forward_inference's output"), x.shape, "forward_inference's output")
@@ -198,7 +199,7 @@ class Adapter:
         f = self.features or 2
         x = np.linspace(-1.0, 2.0, 3 * f).reshape(3, f) ** 2
         gamma, beta, dy = np.full(f, 1.5), np.full(f, 0.25), np.linspace(1.0, -0.5, 3 * f).reshape(3, f)
-        calls = [("forward", lambda: self.forward(x, gamma, beta))]
+        calls: list[tuple[str, Callable[[], object]]] = [("forward", lambda: self.forward(x, gamma, beta))]
         if self.has_backward:
             calls.append(("backward", lambda: self.backward(dy, x, gamma, beta)))
         if self.has_running:
@@ -267,7 +268,8 @@ class TorchFunctionAdapter(Adapter):
         if torch is None:  # pragma: no cover - guarded by adapt()
             raise KitUsageError("TorchFunctionAdapter needs torch")
         if isinstance(fn, type) and issubclass(fn, torch.autograd.Function):
-            call, self.description = fn.apply, f"torch.autograd.Function {fn.__qualname__}"
+            # fn is a torch.autograd.Function subclass (torch, imported at run time, is untyped here)
+            call, self.description = fn.apply, f"torch.autograd.Function {fn.__qualname__}"  # type: ignore[attr-defined]
         else:
             _check_signature(fn, 4, "forward", "x, gamma, beta, eps")
             call, self.description = fn, f"torch function {_name(fn)} (autograd backward)"
@@ -334,9 +336,9 @@ class TorchModuleAdapter(Adapter):
             raise KitUsageError(f"eps={eps!r} given but the module uses eps={module_eps!r}")
         weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
         self.affine = weight is not None
-        if self.affine and (bias is None or weight.ndim != 1 or bias.shape != weight.shape):
+        if weight is not None and (bias is None or weight.ndim != 1 or bias.shape != weight.shape):  # self.affine
             raise KitUsageError("the module's weight and bias must both be 1-d parameters of shape (features,)")
-        self.features = getattr(module, "num_features", None) or (int(weight.shape[0]) if self.affine else None)
+        self.features = getattr(module, "num_features", None) or (int(weight.shape[0]) if weight is not None else None)
         self.can_set_eps = module_eps is not None
         if momentum == "module":
             momentum = getattr(module, "momentum", 0.1)

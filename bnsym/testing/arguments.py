@@ -173,12 +173,13 @@ def check_case(case, impl, *, eps: float | None = None, running: bool = False) -
     if not isinstance(case, BNCase):
         raise KitUsageError(f"the case must be a bnsym.testing.BNCase, got {type(case).__name__}")
     x = _field(case, "x")
+    assert x is not None  # a required field is an array or refused
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
         raise KitUsageError(f"the case is malformed: x must have shape (m, features) with m >= 2 samples and at "
                             f"least one feature, got {x.shape}")
     m, f = x.shape
     shapes = {"gamma": (f,), "beta": (f,), "dy": (m, f), "running_mean": (f,), "running_var": (f,)}
-    arrays = {"x": x}
+    arrays: dict[str, Any] = {"x": x}  # gamma, beta, dy always arrays; the running statistics when running
     for name, shape in shapes.items():
         arr = _field(case, name, required=name in ("gamma", "beta", "dy") or running)
         if arr is not None and arr.shape != shape:

@@ -86,7 +86,8 @@ class BatchNormPropertyError(AssertionError):
         self.property, self.case = prop, case
         self._impl, self._note, self._running = impl, note, running
         self._details = [details] if isinstance(details, str) else list(details)
-        self._causes, self._message = list(causes), None
+        self._causes = list(causes)
+        self._message: str | None = None
 
     @property
     def causes(self) -> list:
@@ -236,7 +237,8 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = N
     grads = impl.backward(case.dy, case.x, case.gamma, case.beta)
     expected = ref.backward(case.dy, case.x, case.gamma, case.beta, impl.eps)
     bounds = _bounds(impl, case, tol, impl.eps)
-    problems, causes = [], []
+    problems: list[str] = []
+    causes: list = []  # (name, cause) pairs, or callables that find them (run only when reported)
     for name, actual, exp in zip(("dx", "dgamma", "dbeta"), grads, expected, strict=False):
         if actual is None:  # a module without γ/β
             continue
@@ -334,11 +336,14 @@ def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Tolerance 
         raise KitUsageError(f"{impl!r} has no running statistics or inference mode to check")
     if case.running_mean is None or case.running_var is None:
         raise KitUsageError("the case has no initial running_mean/running_var")
+    momentum = impl.momentum
+    if momentum is None:
+        raise KitUsageError(f"{impl!r} has no momentum: running statistics need one (e.g. momentum=0.1)")
     tol = _tolerance(tolerance)
     x, m = case.x, case.m
     res = impl.running(x, case.gamma, case.beta, case.running_mean, case.running_var)
     problems, causes = [], []
-    expected = ref.running_update(case.running_mean, case.running_var, x, impl.momentum,
+    expected = ref.running_update(case.running_mean, case.running_var, x, momentum,
                                   convention=impl.momentum_convention, unbiased=impl.running_var_unbiased)
     maxabs = np.abs(x).max(axis=0)
     scales = {"mean": np.abs(case.running_mean) + maxabs,
@@ -351,7 +356,7 @@ def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Tolerance 
         if problem:
             problems.append(problem)
             causes.append(functools.partial(running_causes, name, actual, case.running_mean, case.running_var, x,
-                                            impl.momentum, impl.momentum_convention, impl.running_var_unbiased,
+                                            momentum, impl.momentum_convention, impl.running_var_unbiased,
                                             bound))
     if res.y_eval is not None:
         rm = res.mean if res.mean is not None else case.running_mean

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy
-from sympy import S, Sum, Symbol
+from sympy import Expr, S, Sum, Symbol
 
 from ..kernel import core as K
 from ..kernel.index import index_symbol
@@ -61,7 +61,7 @@ class Options:
 
     batch: int | str = "m"
     sign: str = "positive"
-    eps: object = S.Zero
+    eps: Expr | int | str = S.Zero
     width: int = 2
     coefficient: str = "1/m"
     constant: bool = False
