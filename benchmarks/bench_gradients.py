@@ -23,7 +23,8 @@ call on (imports excluded). Ratios are taken between numbers of the same run.
    and SymEngine with tanh, an activation SymEngine differentiates natively.
 2. Chain of depth 128 (no BN, abstract loss), ``batch=None`` and ``batch="m"``: ``gradients()`` against
    ``sympy.diff`` of the explicit output product per weight (target: >= 100x faster) and ``symengine`` ``diff``
-   per weight; ops of the gradients against the forward's (target <= 4x).
+   per weight, and SymEngine's gradients converted back to SymPy (what a SymPy user would hold); ops of the
+   gradients against the forward's (target <= 4x).
 
 ``--quick`` runs the same tables on tiny sizes (``mlp([2, 3, 1])``, chain depth 16) in seconds; ``--in-process``
 runs the workers in this interpreter (caches shared: for the smoke tests, not for timing).
@@ -215,8 +216,24 @@ def chain_symengine(depth) -> dict:
     return {"seconds": seconds, "ops": int(se.count_ops(*grads))}
 
 
+def chain_symengine_sympy(depth) -> dict:
+    """SymEngine's naive route, its gradients then converted to SymPy (what a user of SymPy objects gets)."""
+    import sympy
+    import symengine as se
+    from sympy.core.cache import clear_cache
+
+    clear_cache()
+    start = time.perf_counter()
+    weights = [se.Symbol(f"w{k}") for k in range(1, depth + 1)]
+    y, u = se.Mul(se.Symbol("x"), *weights), se.Symbol("dJ/dyhat")
+    grads = [sympy.sympify(u * y.diff(w)) for w in weights]
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "ops": sum(int(sympy.count_ops(g)) for g in grads)}
+
+
 WORKERS = {"index": index_route, "per_entry": per_entry_route, "symengine": symengine_route,
-           "chain": chain_route, "chain_sympy": chain_sympy, "chain_symengine": chain_symengine}
+           "chain": chain_route, "chain_sympy": chain_sympy, "chain_symengine": chain_symengine,
+           "chain_symengine_sympy": chain_symengine_sympy}
 
 
 #: modules the routes use, imported before any timing (their import is not the work measured)
@@ -348,13 +365,15 @@ def chain_table(config: Config, runner: Runner) -> dict:
     depth = config.chain_depth
     rows = {"ours": runner.best("chain", depth=depth), "index": runner.best("chain", depth=depth, batch="m"),
             "sympy": runner.best("chain_sympy", repeat=1, depth=depth),
-            "symengine": runner.best("chain_symengine", depth=depth)}
+            "symengine": runner.best("chain_symengine", depth=depth),
+            "symengine_sympy": runner.best("chain_symengine_sympy", depth=depth)}
     naive = rows["sympy"]
     print(f"\nchain({depth}), no BN, abstract loss: all {depth} weight gradients")
     print(f"  {'route':24} {'time (s)':>9} {'+compact':>9} {'ops':>7} {'ops/fwd':>8} {'naive SymPy/this':>17} "
           f"{'this/SymEngine':>15}")
     for key, label in (("ours", "gradients(), batch=None"), ("index", "gradients(), batch='m'"),
-                       ("sympy", "naive sympy.diff"), ("symengine", "naive symengine diff")):
+                       ("sympy", "naive sympy.diff"), ("symengine", "naive symengine diff"),
+                       ("symengine_sympy", "symengine, then SymPy")):
         row = rows[key]
         if "skipped" in row:
             print(f"  {label:24} skipped: {row['skipped']}")

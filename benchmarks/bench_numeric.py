@@ -186,6 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--number", type=int, default=50)
+    parser.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8, 16], help="hidden depths to time")
     args = parser.parse_args()
     have_torch = importlib.util.find_spec("torch") is not None
     have_jax = importlib.util.find_spec("jax") is not None
@@ -199,7 +200,7 @@ def main() -> None:
               f"{'jax ms':>8} {'/torch':>7} {'/jax':>7} {'jit/jax':>7} {'max rel diff':>12}")
     print(header)
     print("-" * len(header))
-    for depth in (2, 4, 8, 16):
+    for depth in args.depths:
         for bn in (False, True):
             step, checked, start = bnsym_steps(depth, bn)
             steps = {"bnsym": step, "checked": checked}

@@ -194,12 +194,12 @@ def index_gradients(network, m: Expr | None = None) -> IndexGradients:
     """
     graph = index_graph(network, m)
     ports, layers = graph.ports, network.layers
-    if network.loss_kind == "mse":
+    if network.has_loss:
         seed: Expr = S.One
         bar = Port("Jbar", 1, graph.m, S.One)
     else:
         out = ports[-1]
-        bar = Port(f"dJ/d{out.name}", out.width, graph.m, IndexedBase(Partial(f"dJ/d{out.name}")))
+        bar = Port(f"dJ/d{out.name}", out.width, graph.m, IndexedBase(Partial("J", out.name)))
         seed = bar.base
     adjoints: list[IndexDefinition] = []
     raw: dict[str, Expr] = {}
@@ -357,17 +357,18 @@ def _entry_lookup(network, graph: IndexGraph):
     symbols = [s for _, matrix in network.parameters.items() for s in matrix]
     symbols += [s for s, _ in network.definitions] + list(network.inputs)
     symbols += list(network.targets) if network.targets is not None else []
-    symbols += list(upstream_symbols(network)) if network.loss_kind != "mse" else []
+    symbols += list(upstream_symbols(network)) if not network.has_loss else []
     names = {s.name: s for s in symbols}
     widths = {port.name: port.width for port in graph.ports}
-    widths["t"] = graph.ports[-2].width if network.loss_kind == "mse" else graph.ports[-1].width
+    widths["t"] = graph.ports[-2].width if network.has_loss else graph.ports[-1].width
     sizes = {name: size for name, (_, size) in graph.parameters.items()}
 
     def lookup(e):
         label = str(e.base.label)
         idx = [int(v) for v in e.indices]
-        if label.startswith("dJ/d") or label in widths:
-            width = widths.get(label, widths.get(label[4:], 1))
+        if isinstance(e.base.label, Partial) or label in widths:
+            node = e.base.label.wrt if isinstance(e.base.label, Partial) else label
+            width = widths.get(node, 1)
             name = f"{label}^({idx[0]})" + (f"[{idx[1]}]" if width > 1 else "")
         elif label in sizes:
             it = iter(idx)

@@ -1,6 +1,6 @@
 """How much a printer prints: the size and time limits of every printer of bnsym, in one place.
 
-A formula is measured in expression-tree nodes by :func:`~bnsym.derive.tree_size`, which counts on SymPy's
+A formula is measured in expression-tree nodes by :func:`tree_size`, which counts on SymPy's
 shared DAG: measuring a closed form of billions of tree nodes takes milliseconds, while printing it would
 never end. A printer prints a formula only when it is within its limit, and otherwise prints
 :func:`summary` in its place; a printer that loops over rows also watches a :class:`Deadline` and, when the
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["TEXT_NODES", "LATEX_NODES", "SECONDS", "size", "fits", "summary", "Deadline"]
+__all__ = ["TEXT_NODES", "LATEX_NODES", "SECONDS", "tree_size", "size", "fits", "summary", "Deadline"]
 
 #: Largest formula, in expression-tree nodes, that the text printer prints in full.
 TEXT_NODES = 4000
@@ -36,6 +36,27 @@ LATEX_NODES = 2000
 SECONDS = 20.0
 
 
+def tree_size(expr) -> int:
+    """Number of nodes of ``expr`` as a tree, computed on its DAG (fast even when the tree is huge).
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> tree_size(x), tree_size(x + 1), tree_size(sympy.Matrix([[x, x * 2]]))
+    (1, 3, 4)
+    """
+    if hasattr(expr, "shape") and not hasattr(expr, "func"):  # a matrix: sum over its entries
+        return sum(tree_size(e) for e in expr)
+    memo: dict[int, int] = {}
+
+    def size(e) -> int:
+        key = id(e)
+        if key not in memo:
+            memo[key] = 1 + sum(size(a) for a in e.args)
+        return memo[key]
+
+    return size(expr)
+
+
 def size(expr) -> int:
     """Nodes of ``expr`` as a tree (summed over the entries of a matrix); 1 for what is not an expression.
 
@@ -43,8 +64,6 @@ def size(expr) -> int:
     >>> size(sympy.Symbol("x") + 1), size(sympy.Matrix([[1, 2]])), size("text")
     (3, 2, 1)
     """
-    from .derive import tree_size  # here, not at the top: derive's own printer uses this module
-
     if isinstance(expr, str) or not hasattr(expr, "args") and not hasattr(expr, "shape"):
         return 1
     return tree_size(expr)

@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import numpy as np
 import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .batchform import DerivationMapping
-from .errors import ValuesError
 from .functions import Partial
+from .budget import tree_size
+from .evaluation import named_symbols
 from .layers import entry_symbols, flat, sparse_vjp
 from .network import Network, adjoint_name
-from .numeric import check_divisors, lambdify_safely, real_array
+from .numeric import lambdify_safely
 
 __all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols",
            "upstream_symbols", "tree_size"]
@@ -155,25 +155,9 @@ class Gradients(DerivationMapping):
         >>> chain(2).gradients().evaluate({"x": 1.0, "w1": 2.0, "w2": 3.0, "dJ/dyhat": 1.0})
         {'w1': 3.0, 'w2': 2.0}
         """
-        names, function = self._compiled
-        substitution = _substitution(self.network, names, values)
-        missing = [name for name, symbols in names.items() if any(s not in substitution for s in symbols)]
-        if missing:
-            raise ValuesError(f"missing values for: {', '.join(sorted(missing))}")
-        try:
-            with np.errstate(all="ignore"):
-                results = function(*[substitution[s] for matrix in names.values() for s in matrix])
-        except (OverflowError, ZeroDivisionError) as exc:
-            raise ValuesError(f"the gradients overflow float64 at these values ({exc})") from None
-        check_divisors(self.network.divisors, results[len(self.raw):])
-        out = {}
-        for name, result in zip(self.raw, results, strict=False):
-            array = np.asarray(result, dtype=float)
-            if not np.all(np.isfinite(array)):
-                raise ValuesError(f"∂J/∂{name} is not finite at these values: float64 overflowed (an intermediate "
-                                  "value or the gradient exceeds about 1.8e308)")
-            out[name] = float(array[0, 0]) if array.shape == (1, 1) else array
-        return out
+        from .evaluation import evaluate_gradients
+
+        return evaluate_gradients(self, values)
 
     @property
     def derivation(self) -> type:
@@ -193,7 +177,7 @@ def reverse_accumulate(network: Network) -> Gradients:
     (zbar2, dJ/dyhat*ReLU'(z2))
     """
     nodes = network.nodes
-    seed = Matrix([[sympy.Integer(1)]]) if network.loss_kind == "mse" else upstream_symbols(network)
+    seed = Matrix([[sympy.Integer(1)]]) if network.has_loss else upstream_symbols(network)
     bar = seed
     adjoints: list[tuple[Symbol, Expr]] = []
     raw: dict[str, Matrix] = {}
@@ -257,17 +241,17 @@ class Derivation:
         net = self.network
         k = net.layer_of(self.parameter_name)
         factors: list[Factor] = []
-        if net.loss_kind != "mse":
+        if not net.has_loss:
             factors.append(Factor(self.loss_symbol, net.nodes[-1].label,
                                   _scalar_or_matrix(flat(self.gradients.seed).T)))
         for j in range(len(net.nodes) - 1, k, -1):
             node, previous = net.nodes[j], net.nodes[j - 1]
             jac = node.layer.jacobian(previous.symbols, node.symbols)
-            factors.append(Factor(self.loss_symbol if node.name == "J" else node.label, previous.label,
+            factors.append(Factor(self.loss_symbol if node.layer.is_loss else node.label, previous.label,
                                   _scalar_or_matrix(jac)))
         node = net.nodes[k]
         jac = node.layer.parameter_jacobian(net.nodes[k - 1].symbols, self.parameter_name)
-        factors.append(Factor(self.loss_symbol if node.name == "J" else node.label,
+        factors.append(Factor(self.loss_symbol if node.layer.is_loss else node.label,
                               Symbol(self.parameter_name, real=True), _scalar_or_matrix(jac)))
         return factors
 
@@ -343,130 +327,13 @@ class Derivation:
         return repr_latex(self)
 
     def __str__(self) -> str:
-        """The derivation as text: a formula over :data:`bnsym.budget.TEXT_NODES` nodes is summarized, and the
-        printer stops (saying so) after :data:`bnsym.budget.SECONDS`."""
-        from . import budget
+        """The derivation as text (:func:`bnsym.pretty.derivation_text`: budgeted, never a hang)."""
+        from .pretty import derivation_text
 
-        deadline = budget.Deadline()
-        name = f"∂J/∂{_pretty(Symbol(self.parameter_name))}"
-        lines = [f"{name} = " + " · ".join(f"∂{_pretty(f.of)}/∂{_pretty(f.wrt)}" for f in self.factors)]
-        for k, factor in enumerate(self.factors):
-            if deadline.passed():
-                lines.append("  (" + deadline.left_out(len(self.factors) - k, "factors") + ")")
-                break
-            lines.append(_equation(f"  ∂{_pretty(factor.of)}/∂{_pretty(factor.wrt)} = ", factor.value))
-        if tree_size(self.compact) <= budget.TEXT_NODES:
-            lines.append(_equation(f"{name} = ", self.compact))
-        else:
-            raw = _scalar_or_matrix(self.gradients.raw[self.parameter_name])
-            lines.append(_equation(f"{name} = ", raw))
-            lines.append("  with the adjoints (x̄ = ∂J/∂x): " + _lines(self.gradients.adjoints, deadline))
-        lines.append("  where " + _lines(self.definitions, deadline))
-        size = tree_size(self.closed_form)
-        if size <= budget.TEXT_NODES:
-            lines.append(_equation(f"{name} = ", self.closed_form))
-        else:
-            lines.append(f"{name} = (" + budget.summary(size, "print", what="explicit closed form, an expression",
-                                                         hint="the form in the named intermediates above is the "
-                                                              "readable one") + ")")
-        return "\n".join(lines)
+        return derivation_text(self)
 
     def __repr__(self) -> str:
         return f"<Derivation ∂J/∂{self.parameter_name} of {self.network!r}>"
-
-
-def tree_size(expr) -> int:
-    """Number of nodes of ``expr`` as a tree, computed on its DAG (fast even when the tree is huge).
-
-    >>> x = sympy.Symbol("x")
-    >>> tree_size(x), tree_size(x + 1), tree_size(sympy.Matrix([[x, x * 2]]))
-    (1, 3, 4)
-    """
-    if isinstance(expr, sympy.MatrixBase):
-        return sum(tree_size(e) for e in expr)
-    memo: dict[int, int] = {}
-
-    def size(e) -> int:
-        key = id(e)
-        if key not in memo:
-            memo[key] = 1 + sum(size(a) for a in e.args)
-        return memo[key]
-
-    return size(expr)
-
-
-def _line(expr) -> str:
-    """One-line unicode form (pretty when it fits on one line, else SymPy's string form; summarized when it
-    is over :data:`bnsym.budget.TEXT_NODES` nodes)."""
-    from . import budget
-
-    size = tree_size(expr)
-    if size > budget.TEXT_NODES:
-        return "(" + budget.summary(size, "print") + ")"
-    text = _pretty(expr)
-    return text if "\n" not in text else sympy.sstr(expr)
-
-
-def _lines(equations, deadline) -> str:
-    """``s = d; …`` for ``(symbol, definition)`` pairs, until the printer's ``deadline`` passes."""
-    out = []
-    for k, (symbol, definition) in enumerate(equations):
-        if deadline.passed():
-            out.append("(" + deadline.left_out(len(equations) - k, "equations") + ")")
-            break
-        out.append(f"{_line(symbol)} = {_line(definition)}")
-    return "; ".join(out)
-
-
-def _pretty(expr) -> str:
-    return sympy.pretty(expr, use_unicode=True, wrap_line=False)
-
-
-def _equation(label: str, value) -> str:
-    """``label`` followed by the pretty form of ``value``, the label on the value's baseline (or a summary
-    of ``value`` when it is over :data:`bnsym.budget.TEXT_NODES` nodes)."""
-    from sympy.printing.pretty.pretty import PrettyPrinter
-    from sympy.printing.pretty.stringpict import prettyForm, stringPict
-
-    from . import budget
-
-    size = tree_size(value)
-    if size > budget.TEXT_NODES:
-        return label + "(" + budget.summary(size, "print") + ")"
-    form = PrettyPrinter({"use_unicode": True, "wrap_line": False})._print(value)
-    return str(prettyForm(*stringPict.next(prettyForm(label), form)))
-
-
-def _as_array(name: str, value, shape: tuple[int, int]) -> np.ndarray:
-    array = real_array(name, value)
-    if array.size == 1 and shape == (1, 1):
-        array = array.reshape(1, 1)
-    elif array.ndim == 1 and 1 in shape and array.size == shape[0] * shape[1]:
-        array = array.reshape(shape)
-    if array.shape != shape:
-        raise ValuesError(f"value for {name!r} must have shape {shape}, got shape {array.shape}")
-    return array
-
-
-def named_symbols(network: Network) -> dict[str, Matrix]:
-    """Every name a user can give a value for: parameters, ``x``, ``t``, the abstract ``dJ/d…`` and the
-    network's symbolic constants (a symbolic ``ε``, by its name).
-
-    >>> from bnsym import chain
-    >>> list(named_symbols(chain(2)))
-    ['w1', 'w2', 'x', 'dJ/dyhat']
-    >>> list(named_symbols(chain(2, bn=True, batch=2, eps=sympy.Symbol("epsilon", nonnegative=True))))
-    ['w1', 'gamma1', 'beta1', 'w2', 'x', 'dJ/dyhat', 'epsilon']
-    """
-    names = dict(network.parameters)
-    names["x"] = network.inputs
-    if network.targets is not None:
-        names["t"] = network.targets
-    if network.loss_kind != "mse":
-        names[f"dJ/d{network.nodes[-1].name}"] = upstream_symbols(network)
-    for symbol in network.constants:
-        names[symbol.name] = Matrix([[symbol]])
-    return names
 
 
 def upstream_symbols(network: Network) -> Matrix:
@@ -476,33 +343,4 @@ def upstream_symbols(network: Network) -> Matrix:
     >>> upstream_symbols(two_layer(batch=2)).T
     Matrix([[dJ/dyhat^(1), dJ/dyhat^(2)]])
     """
-    return network.nodes[-1].symbols.applyfunc(lambda s: Partial(f"dJ/d{s.name}"))
-
-
-def _substitution(network: Network, names: dict[str, Matrix], values: Mapping) -> dict[Symbol, np.float64]:
-    """Validate user values (keys: the names of :func:`named_symbols`, or single symbols among them) and map
-    them onto the network's symbols; a value must respect its symbol's sign (a nonnegative ``ε``)."""
-    if not isinstance(values, Mapping):
-        raise ValuesError(f"values must be a mapping from names to numbers, got {type(values).__name__}")
-    owner = {s: name for name, matrix in names.items() for s in matrix}
-    substitution: dict[Symbol, np.float64] = {}
-    unknown = [key for key in values if isinstance(key, str) and key not in names
-               or not isinstance(key, (str, Symbol))]
-    strangers = [key for key in values if isinstance(key, Symbol) and key not in owner]
-    if unknown or strangers:
-        said = [f"unknown name {str(key)!r}" for key in unknown]
-        said += [f"unknown symbol {str(key)!r} (not one of this network's symbols: a symbol with the same name "
-                 "but other assumptions is another symbol; give the name as a string instead)" for key in strangers]
-        raise ValuesError(f"{'; '.join(said)}; give values for: {', '.join(names)} (or single symbols of these)")
-    for key, value in values.items():
-        symbols = [key] if isinstance(key, Symbol) else list(names[key])
-        shape = (1, 1) if isinstance(key, Symbol) else names[key].shape
-        array = _as_array(str(key), value, shape)
-        for symbol, number in zip(symbols, array.flat, strict=True):
-            if symbol in substitution:
-                raise ValuesError(f"{symbol} is given twice (by {owner[symbol]!r} and by the symbol itself)")
-            if symbol.is_nonnegative and number < 0 or symbol.is_positive and number <= 0:
-                sign = "positive" if symbol.is_positive else "nonnegative"
-                raise ValuesError(f"value for {symbol} must be {sign} (as its symbol is declared), got {number}")
-            substitution[symbol] = np.float64(number)
-    return substitution
+    return network.nodes[-1].symbols.applyfunc(lambda s: Partial("J", s.name))

@@ -249,25 +249,61 @@ class Entry(sympy.Symbol):
 class Partial(sympy.Symbol):
     r"""A partial derivative kept abstract, such as the upstream gradient ``∂J/∂ŷ`` of an unspecified loss.
 
-    Its name is ``"dJ/d<node>"``; it prints as a ``\frac{\partial J}{\partial ...}`` in LaTeX.
+    ``Partial(of, wrt)`` holds the names of the two quantities as data (:attr:`of`, :attr:`wrt`); its symbol name
+    ``"d<of>/d<wrt>"`` is only how it prints as plain text (and what ``lambdify`` would see, renamed first).
+    In LaTeX it is a ``\frac{\partial J}{\partial ...}``.
 
-    >>> p = Partial("dJ/dyhat")
+    >>> p = Partial("J", "yhat")
     >>> print(p, sympy.latex(2 * p))
     dJ/dyhat 2 \frac{\partial J}{\partial \hat{y}}
+    >>> p.of, p.wrt
+    ('J', 'yhat')
+    >>> Partial("J", "yhat") == Partial.from_name("dJ/dyhat")
+    True
     """
 
-    def __new__(cls, name: str, **assumptions):
-        if "/d" not in name or not name.startswith("d"):
+    def __new__(cls, of: str, wrt: str | None = None, **assumptions):
+        if wrt is None:  # the one-name form of earlier versions (certificates written before 0.2)
+            return cls.from_name(of)
+        for part in (of, wrt):
+            if not isinstance(part, str) or not part or "/d" in part:
+                raise ValueError(f"a Partial is Partial(of, wrt) with two names, got {of!r}, {wrt!r}")
+        obj = super().__new__(cls, f"d{of}/d{wrt}", real=True)
+        obj._parts = (of, wrt)
+        return obj
+
+    @classmethod
+    def from_name(cls, name: str) -> Partial:
+        """The partial whose plain-text name is ``name`` (``"dJ/dyhat"``): for reading earlier certificates.
+
+        >>> Partial.from_name("dJ/dz1[2]").wrt
+        'z1[2]'
+        """
+        if not isinstance(name, str) or "/d" not in name or not name.startswith("d"):
             raise ValueError(f"a Partial is named 'dJ/d<node>', got {name!r}")
-        return super().__new__(cls, name, real=True)
+        of, wrt = name[1:].split("/d", 1)
+        return cls(of, wrt)
 
     def __getnewargs_ex__(self):
-        return ((self.name,), {})
+        return (self._parts, {})
+
+    def _sympyrepr(self, printer):
+        return f"Partial({self._parts[0]!r}, {self._parts[1]!r})"
+
+    @property
+    def of(self) -> str:
+        """The name of the differentiated quantity (``"J"``)."""
+        return self._parts[0]
+
+    @property
+    def wrt(self) -> str:
+        """The name of the quantity differentiated by (``"yhat"``, or an entry's name such as ``"z1[2]"``)."""
+        return self._parts[1]
 
     @property
     def parts(self) -> tuple[sympy.Symbol, sympy.Symbol]:
         """The symbols ``(J, node)`` of ``∂J/∂node`` (an :class:`Entry` when the node names one entry)."""
-        of, wrt = self.name[1:].split("/d", 1)
+        of, wrt = self._parts
         return sympy.Symbol(of, real=True), (Entry if _ENTRY.match(wrt) else sympy.Symbol)(wrt, real=True)
 
     def _latex(self, printer, exp=None):

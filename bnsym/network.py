@@ -266,9 +266,18 @@ class Network:
         return expr.xreplace(self._explicit)
 
     @property
+    def has_loss(self) -> bool:
+        """Whether the last layer is a loss (``J`` explicit), rather than ``∂J/∂ŷ`` kept abstract.
+
+        >>> chain(1).has_loss, chain(1, loss="mse").has_loss
+        (False, True)
+        """
+        return self.layers[-1].is_loss
+
+    @property
     def output_node(self) -> Node:
         """The node holding ``ŷ`` (the one before the loss when the loss is MSE)."""
-        return self.nodes[-2] if self.loss_kind == "mse" else self.nodes[-1]
+        return self.nodes[-2] if self.has_loss else self.nodes[-1]
 
     @property
     def output(self) -> Matrix | Expr:
@@ -282,14 +291,14 @@ class Network:
             from .batchform import SAMPLE, FEATURE, index_graph, unfold
 
             graph = index_graph(self)
-            port = graph.ports[len(self.nodes) - (2 if self.loss_kind == "mse" else 1)]
+            port = graph.ports[len(self.nodes) - (2 if self.has_loss else 1)]
             return unfold(port.entry(SAMPLE, FEATURE), graph.definitions)
         return self.explicit(self.output_node.symbols)
 
     @property
     def loss(self) -> Expr | None:
         """The loss ``J`` explicit in inputs, targets and parameters; ``None`` when kept abstract."""
-        if self.loss_kind != "mse":
+        if not self.has_loss:
             return None
         if self.symbolic:
             from .batchform import index_graph, unfold

@@ -347,7 +347,7 @@ def compile_network(network, backend: str = "numpy") -> CompiledNetwork:
 
     if not isinstance(network, Network):
         raise NetworkSpecError(f"compile_network needs a bnsym Network (from chain, two_layer or mlp), got {network!r}")
-    if network.loss_kind != "mse":
+    if not network.has_loss:
         raise NetworkSpecError('numeric compilation needs a loss: build the network with loss="mse"')
     if not isinstance(backend, str) or backend not in ("numpy", "torch"):
         raise NetworkSpecError(f"unknown backend {backend!r}; choose 'numpy' or 'torch'")

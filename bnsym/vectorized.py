@@ -113,7 +113,7 @@ class VectorizedNetwork:
         if not isinstance(network, Network):
             raise NetworkSpecError("from_network needs a bnsym Network (from chain, two_layer or mlp), "
                                    f"got {network!r}")
-        if network.loss_kind != "mse":
+        if not network.has_loss:
             raise NetworkSpecError('the vectorized route needs a loss: build the network with loss="mse"')
         if network.constants:
             raise NetworkSpecError(f"the vectorized route needs numeric constants, but the network has the symbol(s) "
@@ -178,10 +178,14 @@ class VectorizedNetwork:
         return layers
 
     # -- the two loops -------------------------------------------------------------------------------
-    def _forward(self, layers: list[Layer], values: dict, x: np.ndarray) -> tuple[Any, list]:
+    def _forward(self, layers: list[Layer], values: dict, x: np.ndarray,
+                 checked: bool = False) -> tuple[Any, list]:
         saved = []
         for layer in layers:
+            x_in = x
             x, keep = layer.numpy_forward(x, values)
+            if checked and (reason := layer.numpy_undefined(x_in, keep)) is not None:
+                raise ValuesError(reason)
             saved.append(keep)
         return x, saved
 
@@ -190,7 +194,7 @@ class VectorizedNetwork:
         layers = self._layers_at(x.shape[0])
         values = dict(params)
         values["t"] = t
-        loss, saved = self._forward(layers, values, x)
+        loss, saved = self._forward(layers, values, x, checked)
         if checked:
             self._checked_loss(loss)
         g: Any = 1.0
@@ -263,8 +267,9 @@ class VectorizedNetwork:
     def loss_and_gradients(self, params: Mapping, x, t) -> tuple[float, dict[str, np.ndarray]]:
         """``(J, {name: ∂J/∂name})`` at checked values; each gradient is shaped like its parameter.
 
-        An overflow gives infinite or NaN numbers (gradient descent reads them as divergence), and so does
-        a constant batch under BN with ``ε = 0`` (its ``σ`` is 0).
+        An overflow gives infinite or NaN numbers (gradient descent reads them as divergence). A batch on which
+        a layer is undefined (a constant feature under BN with ``ε = 0``: ``σ = 0``) is a
+        :class:`~bnsym.errors.ValuesError` here; the unchecked :meth:`run` gives NaN there.
 
         >>> net = reference_mlp([1, 1])
         >>> net.loss_and_gradients({"W1": [[2.0]], "b1": [[0.0]]}, [[1.0]], [[0.0]])[0]
@@ -291,7 +296,7 @@ class VectorizedNetwork:
         params, x, t = self.check(params, x, t)
 
         def forward():
-            loss = self._forward(self._layers_at(x.shape[0]), {**params, "t": t}, x)[0]
+            loss = self._forward(self._layers_at(x.shape[0]), {**params, "t": t}, x, checked=True)[0]
             self._checked_loss(loss)
             return float(loss)
 
@@ -305,7 +310,7 @@ class VectorizedNetwork:
                [0. ]])
         """
         params, x, _ = self.check(params, x)
-        return self._guarded(lambda: self._forward(self._layers_at(x.shape[0])[:-1], dict(params), x)[0])
+        return self._guarded(lambda: self._forward(self._layers_at(x.shape[0])[:-1], dict(params), x, checked=True)[0])
 
     def __repr__(self) -> str:
         return f"VectorizedNetwork({' -> '.join(layer.name for layer in self.layers)})"

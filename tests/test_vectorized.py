@@ -297,3 +297,26 @@ def test_the_jitted_route_runs_the_same_kernels_to_the_same_numbers(bn):
         assert np.allclose(np.asarray(jgrads[name]), g, rtol=1e-10, atol=1e-13)
     _, stepped = net.jitted(learning_rate=0.1)(p, xs, ts)
     assert np.allclose(np.asarray(stepped["W1"]), p["W1"] - 0.1 * grads["W1"])
+
+
+@pytest.mark.parametrize("bn", ["pre", "post"])
+def test_a_batch_on_which_bn_is_undefined_is_refused_by_the_checked_routes(bn):
+    """ε = 0 and a feature that is constant over the batch: σ = 0, so BN's output is undefined. The checked
+    entry points say so (naming the layer and the feature); ε > 0 makes it defined; the unchecked run gives NaN."""
+    net = reference_mlp([1, 2, 1], "tanh", bn=bn)
+    params, x, t = _values(net, 3, 0)
+    x = np.full_like(x, 0.7)  # one input, constant over the samples: every hidden feature is constant too
+    undefined = r"batch normalization '\w+' is undefined for this batch: features 1, 2 are constant"
+    with pytest.raises(ValuesError, match=undefined):
+        net.loss_and_gradients(params, x, t)
+    with pytest.raises(ValuesError, match="constant"):
+        net.loss(params, x, t)
+    with pytest.raises(ValuesError, match="constant"):
+        net.output(params, x)
+    p, xc, tc = net.check(params, x, t)
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(net.run(p, xc, tc)[0])
+    loss, grads = reference_mlp([1, 2, 1], "tanh", bn=bn, eps=1e-3).loss_and_gradients(params, x, t)
+    assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
+    varied = x + np.arange(3).reshape(3, 1)
+    assert np.isfinite(net.loss_and_gradients(params, varied, t)[0])

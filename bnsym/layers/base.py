@@ -289,6 +289,8 @@ class Layer:
     """
 
     kind = "layer"
+    #: the layer is a loss: its output is the scalar ``J`` (the backward sweep starts from ``∂J/∂J = 1``)
+    is_loss = False
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -375,6 +377,12 @@ class Layer:
     def numpy_vjp(self, saved, g, params: dict) -> tuple[Any, dict]:
         """``(x̄, {name: ∂J/∂p})`` from the output adjoint ``g``."""
         raise NotImplementedError(f"{type(self).__name__} has no NumPy kernel")
+
+    def numpy_undefined(self, x, saved) -> str | None:
+        """Why the layer's output is undefined at the input array ``x`` (``saved``: from :meth:`numpy_forward`),
+        or ``None`` (the default: defined everywhere). The checked entry points of
+        :class:`bnsym.vectorized.VectorizedNetwork` raise :class:`~bnsym.errors.ValuesError` with this reason."""
+        return None
 
     def torch_forward(self, x, params: dict):
         """The output for a torch tensor ``x`` (``params``: torch tensors by name), by PyTorch's own ops."""

@@ -17,7 +17,7 @@ NumPy kernel is the same formula on arrays; tests tie all of them to ``sympy.dif
 >>> from bnsym.layers.base import Port, index_symbol
 >>> m = sympy.Symbol("m", integer=True, positive=True)
 >>> i, r = index_symbol("i"), index_symbol("r")
->>> bn = Normalize("zhat1", samples=m, features=1)
+>>> bn = Normalize("zhat1", samples=m, features=1, statistic="1")
 >>> [str(d.lhs) for d in bn.index_forward(Port("z1", 1, m), Port("zhat1", 1, m), i, r)]
 ['mu1', 'sigma1', 'zhat1[i]']
 >>> g, zhat = sympy.IndexedBase("g", real=True), sympy.IndexedBase("zhat1", real=True)
@@ -88,7 +88,7 @@ class Normalize(Layer):
     2015, Alg. 1); both are named statistics (``mu1``, ``sigma1``). ``samples`` is the batch size: an integer
     ``m ≥ 2`` or a positive integer symbol (a network over a symbolic batch, index form only).
 
-    >>> bn = Normalize("zhat1", samples=2, features=1, eps=0)
+    >>> bn = Normalize("zhat1", samples=2, features=1, statistic="1", eps=0)
     >>> bn.forward(sympy.Matrix([[1], [3]])).T
     Matrix([[-1, 1]])
     """
@@ -98,7 +98,7 @@ class Normalize(Layer):
     couples_batch = True  # its statistics mix the samples of the batch
 
     def __init__(self, name: str, *, samples, features: int, eps: Expr | float = 0,
-                 statistic: str | None = None) -> None:
+                 statistic: str = "") -> None:
         super().__init__(name)
         symbolic = isinstance(samples, sympy.Symbol)
         if not symbolic and samples < 2:
@@ -108,7 +108,7 @@ class Normalize(Layer):
             )
         self.samples, self.features = samples, features
         self.eps = check_eps(eps)
-        self.statistic = statistic or name.split("hat")[-1]
+        self.statistic = statistic  # the suffix of μ's and σ's names (the builders give the layer's index: μ1, σ1)
         self.mu = entry_symbols(f"mu{self.statistic}", None, features)
         self.sigma = entry_symbols(f"sigma{self.statistic}", None, features, positive=True)
         # index form: a symbol for one feature, an IndexedBase over features otherwise
@@ -189,7 +189,7 @@ class Normalize(Layer):
     def divisors(self, x: Matrix) -> list[tuple[Symbol, list[Expr]]]:
         """Each feature's ``σ`` next to its batch values (a numerically constant batch makes ``1/σ`` noise).
 
-        >>> Normalize("zhat1", samples=2, features=1).divisors(sympy.Matrix(sympy.symbols("z1:3")))
+        >>> Normalize("zhat1", samples=2, features=1, statistic="1").divisors(sympy.Matrix(sympy.symbols("z1:3")))
         [(sigma1, [z1, z2])]
         """
         return [(self.sigma[j], list(x[:, j])) for j in range(x.cols)]
@@ -206,7 +206,7 @@ class Normalize(Layer):
     def vjp(self, x: Matrix, y: Matrix, upstream: Matrix) -> Matrix:
         """:meth:`index_vjp` written out for the batch (docs/math.md §4).
 
-        >>> bn = Normalize("zhat1", samples=2, features=1)
+        >>> bn = Normalize("zhat1", samples=2, features=1, statistic="1")
         >>> g = sympy.Matrix(sympy.symbols("g1:3", real=True))
         >>> bn.vjp(sympy.Matrix(sympy.symbols("z1:3")), sympy.Matrix(sympy.symbols("h1:3")), g)[0]
         (g1/2 - g2/2 - h1*(g1*h1 + g2*h2)/2)/sigma1
@@ -248,6 +248,31 @@ class Normalize(Layer):
         xp, m = array_module(g), g.shape[0]
         along = xp.add.reduce(g * y, axis=0, keepdims=True) / m
         return (g - xp.add.reduce(g, axis=0, keepdims=True) / m - y * along) / sigma, {}
+
+    def numpy_undefined(self, x, saved) -> str | None:
+        """With ``ε = 0``, BN is undefined on a batch in which a feature is constant (``σ = 0``); a ``σ`` that
+        rounding left at ``1e-12`` of the batch's scale or below counts as 0.
+
+        >>> import numpy as np
+        >>> bn = Normalize("zhat1", samples=3, features=2)
+        >>> x = np.array([[1.0, 0.1], [2.0, 0.1], [4.0, 0.1]])
+        >>> print(bn.numpy_undefined(x, bn.numpy_forward(x, {})[1]))
+        batch normalization 'zhat1' is undefined for this batch: feature 2 is constant (σ = 0) and ε = 0; give the samples different values or use eps > 0
+        >>> bn.numpy_undefined(x[:, :1], bn.numpy_forward(x[:, :1], {})[1]) is None
+        True
+        """
+        if self._eps_float > 0:
+            return None
+        sigma = np.asarray(saved[1]).reshape(-1)
+        scale = np.max(np.abs(np.asarray(x)), axis=0).reshape(-1)
+        constant = [j + 1 for j in range(sigma.size) if not sigma[j] > 1e-12 * scale[j]]
+        if not constant:
+            return None
+        which = "feature " + ", ".join(map(str, constant)) if len(constant) < 2 else \
+            "features " + ", ".join(map(str, constant))
+        verb = "is" if len(constant) < 2 else "are"
+        return (f"batch normalization {self.name!r} is undefined for this batch: {which} {verb} constant (σ = 0) "
+                f"and ε = 0; give the samples different values or use eps > 0")
 
     @property
     def _eps_float(self) -> float:

@@ -23,6 +23,7 @@ class MSELoss(Layer):
     """
 
     kind = "loss"
+    is_loss = True
     latex_name = r"\mathrm{MSE}"
     #: the targets in index form
     target_base = IndexedBase("t", real=True)

@@ -171,9 +171,12 @@ def _dummy(b: _Builder, args: list, kw: dict, depth: int) -> Any:
 
 def _partial(b: _Builder, args: list, kw: dict, depth: int) -> Any:
     _assumptions(kw)  # Partial is always real; its keywords are checked, then dropped
-    if len(args) != 1:
-        raise _refuse("Partial takes one name")
-    return Partial(_str(args[0]))
+    if len(args) not in (1, 2):
+        raise _refuse("Partial takes two names (or, in earlier certificates, one)")
+    try:
+        return Partial(*[_str(a) for a in args])
+    except ValueError as exc:
+        raise _refuse(str(exc)) from None
 
 
 def _indexed_base(b: _Builder, args: list, kw: dict, depth: int) -> Any:

@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Any, cast
 
 import sympy
-from sympy import S, Symbol
+from sympy import S
 
 from ..errors import ConditionError, TheoremError
 from ..kernel import core as K
@@ -35,16 +35,11 @@ from .batch import Options
 from .checks import residual
 from .proof import Condition, Proof, Theorem
 from .record import LemmaUnavailable, Outcome
-from .units.common import A_NEG, A_POS, C_POS, EPS0, EPS_ANY, EPS_POS, NONCONST
+from .units.common import EPS_ANY
 
 __all__ = ["theorems", "prove", "get_theorem", "check", "MAX_BATCH"]
 
 MAX_BATCH = 10**6  # a concrete m is an instantiation of the general proof: any size up to this is fast
-
-
-def _catalogue() -> tuple[Theorem, ...]:
-    return tuple(dataclasses.replace(registry.get(n), numeric=functools.partial(residual, n))
-                 for n in registry.names())
 
 
 def theorems() -> tuple[Theorem, ...]:
@@ -53,7 +48,7 @@ def theorems() -> tuple[Theorem, ...]:
     >>> len(theorems()) >= 14 and all(t.source for t in theorems())
     True
     """
-    return _catalogue()
+    return tuple(registry.get(n) for n in registry.names())
 
 
 def get_theorem(name: str) -> Theorem:
@@ -65,7 +60,7 @@ def get_theorem(name: str) -> Theorem:
     known = registry.names()
     if not isinstance(name, str) or name not in known:
         raise TheoremError(f"unknown theorem {name!r}; known: {', '.join(known)}")
-    return dataclasses.replace(registry.get(name), numeric=functools.partial(residual, name))
+    return registry.get(name)
 
 
 def exact_eps(eps) -> sympy.Expr:
@@ -132,8 +127,9 @@ def _options(thm: Theorem, batch, assume, eps, width) -> Options:
     coef = assume.get("coefficient", "1/m")
     if coef not in ("1/m", "1/sqrt(m)"):
         raise TheoremError(f"coefficient must be '1/m' or '1/sqrt(m)', got {coef!r}")
-    if coef != "1/m" and thm.name != "gradient_norm_bound":
-        raise TheoremError("the coefficient option belongs to gradient_norm_bound")
+    if coef != "1/m" and "coefficient" not in thm.options:
+        takes = [n for n in registry.names() if "coefficient" in registry.get(n).options]
+        raise TheoremError(f"the coefficient option belongs to {', '.join(takes)}")
     constant = assume.get("batch", "non-constant")
     if constant not in ("constant", "non-constant"):
         raise TheoremError(f"assume batch must be 'constant' or 'non-constant', got {constant!r}")
@@ -156,23 +152,8 @@ def _options(thm: Theorem, batch, assume, eps, width) -> Options:
 
 
 def _conditions(thm: Theorem, opts: Options) -> tuple[Condition, ...]:
-    out = []
-    for cond in thm.hypotheses:
-        if cond is A_POS and opts.sign == "negative":
-            cond = A_NEG
-        elif cond is C_POS and opts.sign == "negative":
-            cond = Condition("c < 0", "c < 0", Symbol("c", real=True) < 0)
-        elif cond in (EPS0, EPS_ANY) and not isinstance(opts.eps, str) and not opts.eps_is_zero:
-            value = sympy.sympify(opts.eps)
-            cond = Condition(f"ε = {value}", rf"\epsilon = {sympy.latex(value)}", sympy.Eq(opts.eps_symbol, value))
-        elif cond is EPS0 and not opts.eps_is_zero:
-            cond = EPS_POS
-        elif cond is EPS_ANY and opts.constant:
-            cond = EPS_POS
-        elif cond is NONCONST and opts.constant:
-            continue
-        out.append(cond)
-    return tuple(out)
+    """The theorem's hypotheses as they read for ``opts`` (each condition knows how: :meth:`Condition.under`)."""
+    return tuple(c for c in (cond.under(opts) for cond in thm.hypotheses) if c is not None)
 
 
 def prove(name: str, *, batch: int | str = "m", assume: dict | None = None, eps=0,
@@ -195,7 +176,7 @@ def prove(name: str, *, batch: int | str = "m", assume: dict | None = None, eps=
     base: dict[str, Any] = dict(name=thm.name, title=thm.title, statement=thm.statement,
                                 statement_latex=thm.statement_latex, source=thm.source,
                                 conditions=_conditions(thm, opts), batch=opts.batch)
-    if opts.constant and (opts.eps_is_zero or opts.eps == "any" or name != "bias_gradient_zero"):
+    if opts.constant and (opts.eps_is_zero or opts.eps == "any" or not thm.constant_batch):
         return Proof(**base, holds=None, steps=(), method="not attempted",
                      reason="constant batch: σ = 0, so with ε = 0 the normalization x̂ = (z − μ)/σ is undefined"
                      if opts.eps_is_zero or opts.eps == "any"

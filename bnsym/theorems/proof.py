@@ -64,9 +64,23 @@ class Condition:
     text: str
     latex: str
     expr: sympy.Basic | None = None
+    #: how the condition reads under a proof's options (``a > 0`` becomes ``a < 0`` when the scale is assumed
+    #: negative; ``None``: the condition does not apply); default: unchanged
+    adapt: Callable | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return self.text
+
+    def under(self, opts) -> Condition | None:
+        """The condition as it reads for a proof asked with ``opts`` (:class:`~bnsym.theorems.batch.Options`),
+        or ``None`` when it does not apply.
+
+        >>> from bnsym.theorems.batch import Options
+        >>> from bnsym.theorems.units.common import A_POS, NONCONST
+        >>> A_POS.under(Options(sign="negative")), NONCONST.under(Options(constant=True))
+        (a < 0, None)
+        """
+        return self if self.adapt is None else self.adapt(opts)
 
     __str__ = __repr__
 
@@ -152,10 +166,14 @@ class Proof:
 
 @dataclass(frozen=True)
 class Theorem:
-    """A catalogue entry: the statement as data, and how to prove and check it.
+    """A theorem unit, registered once (:func:`bnsym.theorems.registry.register`): the statement as data, its
+    hypotheses, and how to prove and check it, side by side.
 
-    ``general`` proves it for symbolic batch size ``m``; ``concrete`` for an integer ``m``; ``numeric`` maps a
-    draw (dict of floats/arrays) to a residual that is 0 up to rounding when the statement holds.
+    ``general`` proves it through the kernel for symbolic batch size ``m`` (a concrete ``m`` is that proof with
+    ``m`` given); ``claims`` gives the relations proved; ``numeric`` maps a draw (dict of floats/arrays) to a
+    residual that is 0 up to rounding when the statement holds; a failed proof carries its own counterexample.
+    Each hypothesis says how it reads under the options asked (:meth:`Condition.under`), and ``options`` /
+    ``constant_batch`` say which extra options the theorem takes: no list of theorem names anywhere else.
 
     >>> t = Theorem("demo", "Demo", "1 = 1", "1 = 1", "arithmetic", ())
     >>> t.name, t.group
@@ -170,7 +188,10 @@ class Theorem:
     hypotheses: tuple[Condition, ...]
     group: int = 0
     general: Callable | None = field(default=None, repr=False, compare=False)
-    concrete: Callable | None = field(default=None, repr=False, compare=False)
     numeric: Callable | None = field(default=None, repr=False, compare=False)
     claims: Callable | None = field(default=None, repr=False, compare=False)  # opts -> the relations proved
     scale: bool = False  # has a scale a (or c) whose sign can be assumed negative
+    #: the options of :func:`bnsym.prove` beyond the common ones that this theorem takes (``"coefficient"``)
+    options: tuple[str, ...] = ()
+    #: the statement still means something on a constant batch when ε > 0 (so it is attempted there)
+    constant_batch: bool = False

@@ -6,6 +6,7 @@ True
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy
 from sympy import S, Sum, Symbol
 
@@ -13,6 +14,7 @@ from ..batch import Options, context, g, gamma, i, j, k, m, mu, sigma, std, xhat
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import register
+from ..checks import basics, rel
 from .common import EPS_ANY, IS, M2, NONCONST
 from .jacobian import _jac_instance
 
@@ -77,14 +79,44 @@ def backward_compact(opts: Options):
     return rec.proved(compact_claims(opts))
 
 
+
+# -- numeric checks (a draw: bnsym.theorems.checks) --------------------------------------------------------
+def _true_gradient_numeric(b):
+    """``∂ℓ/∂z_k`` from ``∂ℓ/∂u_kr = ∂ℓ/∂z_k W_r`` (the lambdified ``sympy.diff``)."""
+    return b.gamma * np.einsum("i,ikr->kr", b.g, b.bn["du"]) / b.W[None, :]
+
+
+def formulas_numeric(d) -> float:
+    """The composed §3.1 formulas against the true ``∂ℓ/∂z`` on a draw."""
+    b = basics(d)
+    mm, zc = len(b.xh), b.z - b.z.mean()
+    dxh = b.g * b.gamma
+    dvar = np.sum(dxh * zc) * -0.5 * (b.z.var() + b.eps) ** -1.5
+    dmu = np.sum(dxh * -1 / b.s) + dvar * np.mean(-2 * zc)
+    mine = dxh / b.s + dvar * 2 * zc / mm + dmu / mm
+    true = _true_gradient_numeric(b)
+    return rel(np.broadcast_to(mine[:, None], true.shape), true)
+
+
+def compact_numeric(d) -> float:
+    """The compact formula against the true ``∂ℓ/∂z`` on a draw."""
+    b = basics(d)
+    mm = len(b.xh)
+    mine = b.gamma / (mm * b.s) * (mm * b.g - b.g.sum() - b.xh * (b.g @ b.xh))
+    true = _true_gradient_numeric(b)
+    return rel(np.broadcast_to(mine[:, None], true.shape), true)
+
+
 register(Theorem("backward_formulas", "The backward formulas of Ioffe & Szegedy",
                  "∂ℓ/∂x̂_i, ∂ℓ/∂σ², ∂ℓ/∂μ, ∂ℓ/∂z_i, ∂ℓ/∂γ, ∂ℓ/∂β of §3.1 are the true derivatives",
                  r"\frac{\partial \ell}{\partial z_{i}} = \frac{\partial \ell}{\partial \hat{x}_{i}}\frac{1}{s} + "
                  r"\frac{\partial \ell}{\partial \sigma^{2}}\frac{2(z_{i}-\mu)}{m} + \frac{\partial \ell}{\partial \mu}"
                  r"\frac{1}{m} = \sum_{k} g_{k}\gamma\frac{\partial \hat{x}_{k}}{\partial z_{i}}",
-                 f"{IS}, §3.1", (EPS_ANY, M2, NONCONST), 3, backward_formulas, claims=formulas_claims))
+                 f"{IS}, §3.1", (EPS_ANY, M2, NONCONST), 3, backward_formulas,
+                 claims=formulas_claims, numeric=formulas_numeric))
 register(Theorem("backward_compact", "The compact backward formula",
                  "∂ℓ/∂z = (γ/(m s))(m·g − Σg − x̂·Σ(g x̂))",
                  r"\frac{\partial \ell}{\partial z} = \frac{\gamma}{m s}\left(m g - \mathbf{1}\sum_{k} g_{k} - "
                  r"\hat{x}\sum_{k} g_{k}\hat{x}_{k}\right)",
-                 f"{IS}, §3.1, rearranged", (EPS_ANY, M2, NONCONST), 3, backward_compact, claims=compact_claims))
+                 f"{IS}, §3.1, rearranged", (EPS_ANY, M2, NONCONST), 3, backward_compact,
+                 claims=compact_claims, numeric=compact_numeric))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import combinations
 
+import numpy as np
 import sympy
 from sympy import Symbol
 
@@ -17,6 +18,7 @@ from ..batch import Options, beta, context, gamma, i, xhat, xt
 from ..proof import Condition, Theorem
 from ..record import Recorder
 from ..registry import register
+from ..checks import basics, bn_numeric, rel
 from .common import EPS0, M2, NONCONST, P_NONZERO
 
 GF = "Goodfellow, Bengio & Courville 2016, Deep Learning, §8.7.1"
@@ -95,13 +97,38 @@ def bn_removes_interactions(opts: Options):
     return rec.proved(bn_claims(opts))
 
 
+
+# -- numeric checks (a draw: bnsym.theorems.checks) --------------------------------------------------------
+def expansion_numeric(d) -> float:
+    """One GD step of ``ŷ = x·w_1⋯w_L`` against the expansion in powers of ``η``; and, with BN on
+    ``h = x w_1⋯w_{L−1}`` over the batch, ``ŷ`` changing exactly linearly in ``η``; on a draw."""
+    ws = np.asarray(d.get("w", np.array([1.1, -0.8, 1.3, 0.9])), dtype=float)
+    x, eta = float(d.get("x", 0.6)), d["eta"]
+    L = len(ws)
+    grads = np.array([x * np.prod(np.delete(ws, p)) for p in range(L)])
+    new = x * np.prod(ws - eta * grads)
+    series = sum((-eta) ** len(S_) * x * np.prod(grads[list(S_)]) * np.prod(np.delete(ws, list(S_)))
+                 for o in range(L + 1) for S_ in combinations(range(L), o))
+    h = bn_numeric(d["u"], np.asarray(d["W"], dtype=float) * np.prod(ws[:-1]), 0.0)["xhat"]
+    y_new = (ws[-1] - eta * h[0]) * h[0]  # ∂ŷ_i/∂w_L = h_i
+    return max(rel(new, series), rel(y_new - ws[-1] * h[0], -eta * h[0] * h[0]))
+
+
+def bn_numeric_check(d) -> float:
+    """``x̂(P z)`` against ``sign(P) x̂(z)`` for ``P = ±c`` (default 2) on a draw."""
+    b = basics(d)
+    P = float(d.get("c", 2.0))
+    return max(rel(bn_numeric(b.u, P * b.W, 0.0)["xhat"], b.xh), rel(bn_numeric(b.u, -P * b.W, 0.0)["xhat"], -b.xh))
+
+
 register(Theorem("goodfellow_expansion", "One gradient step on a deep linear chain, in powers of η",
                  "for ŷ = x·w_1⋯w_L, one simultaneous GD step gives ŷ' = Σ_S (−η)^|S| x Π_{i∈S} g_i Π_{j∉S} w_j "
                  "(first order −η gᵀg)",
                  r"\hat{y}' = \sum_{S \subseteq \{1..L\}} (-\eta)^{|S|} x \prod_{i\in S} g_{i}\prod_{j \notin S} w_{j}",
-                 GF, (Condition("L ≥ 1", r"L \geq 1"),), 7, expansion))
+                 GF, (Condition("L ≥ 1", r"L \geq 1"),), 7, expansion, numeric=expansion_numeric))
 register(Theorem("goodfellow_bn", "BN on the last hidden layer removes the cross-layer interactions",
                  "with BN on h_{L−1} = x w_1⋯w_{L−1}: ŷ_i = w_L(γ·sign(w_1⋯w_{L−1})·x̂_i + β), so ∂ŷ/∂w_p = 0 "
                  "for p < L",
                  r"\frac{\partial \hat{y}_{i}}{\partial w_{p}} = 0 \quad (p < L)", GF,
-                 (EPS0, P_NONZERO, M2, NONCONST), 7, bn_removes_interactions, claims=bn_claims))
+                 (EPS0, P_NONZERO, M2, NONCONST), 7, bn_removes_interactions, claims=bn_claims,
+                 numeric=bn_numeric_check))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import sympy
 from sympy import KroneckerDelta, Sum, Symbol
 
@@ -16,6 +17,7 @@ from ..batch import (Options, context, g, i, jacobian_closed_form, k, l, m, mu, 
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import lemma, register
+from ..checks import basics, bn_numeric, rel
 from .common import EPS0, EPS_ANY, IS, M2, NONCONST, witness_batch
 
 D = sympy.Derivative
@@ -106,17 +108,39 @@ def bias(opts: Options):
     return rec.proved(bias_claims(opts))
 
 
+
+# -- numeric checks (a draw: bnsym.theorems.checks) --------------------------------------------------------
+def jacobian_numeric(d) -> float:
+    """``∂x̂/∂u`` (by ``sympy.diff``, lambdified) against ``J_ik W_r`` of the closed form on a draw."""
+    b = basics(d)
+    return rel(b.bn["du"], b.J[:, :, None] * b.W[None, None, :])
+
+
+def null_space_numeric(d) -> float:
+    """``J·1`` and ``J·x̂`` (scaled by ``s``) against 0 on a draw."""
+    b = basics(d)
+    return rel(np.concatenate([b.J @ np.ones(len(b.xh)), b.J @ b.xh]) * b.s, 0.0)
+
+
+def bias_numeric(d) -> float:
+    """``∂x̂/∂b`` against 0 on a draw (``b`` from the draw, default 0.7)."""
+    b = basics(d)
+    return rel(bn_numeric(b.u, b.W, b.eps, b=d.get("b", 0.7))["db"], 0.0)
+
+
 register(Theorem("bn_jacobian", "The BN Jacobian in closed form",
                  "∂x̂_i/∂z_k = (δ_ik − 1/m − x̂_i x̂_k/m)/√(σ² + ε)",
                  r"\frac{\partial \hat{x}_{i}}{\partial z_{k}} = \frac{\delta_{ik} - \frac{1}{m} - "
                  r"\frac{\hat{x}_{i}\hat{x}_{k}}{m}}{\sqrt{\sigma^{2} + \epsilon}}",
                  f"{IS}, §3.1 (Alg. 1), in closed form", (EPS_ANY, M2, NONCONST), 2, jacobian,
-                 claims=jacobian_claims))
+                 claims=jacobian_claims, numeric=jacobian_numeric))
 register(Theorem("bn_jacobian_null_space", "1 and x̂ span the null space of the BN Jacobian",
                  "J·1 = 0 and J·x̂ = 0; null J = span{1, x̂}; the gradient reaching z is orthogonal to 1 and x̂",
                  r"J\mathbf{1} = 0,\; J\hat{x} = 0,\; \ker J = \operatorname{span}\{\mathbf{1}, \hat{x}\}",
-                 f"{IS}, §3.1", (EPS0, M2, NONCONST), 2, null_space, claims=null_space_claims))
+                 f"{IS}, §3.1", (EPS0, M2, NONCONST), 2, null_space, claims=null_space_claims,
+                 numeric=null_space_numeric))
 register(Theorem("bias_gradient_zero", "A bias before BN has gradient 0",
                  "BN(Wu + b) = BN(Wu), so ∂J/∂b = 0",
                  r"\frac{\partial J}{\partial b} = 0",
-                 f"{IS}, §3.2 (the bias can be ignored)", (EPS_ANY, M2, NONCONST), 6, bias, claims=bias_claims))
+                 f"{IS}, §3.2 (the bias can be ignored)", (EPS_ANY, M2, NONCONST), 6, bias, claims=bias_claims,
+                 numeric=bias_numeric, constant_batch=True))

@@ -15,6 +15,7 @@ from ..batch import Options, context, g, gamma, j, k, m, sigma, std, xhat, z
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import lemma, register
+from ..checks import basics, rel
 from .backward import compact_gradient, true_gradient
 from .common import EPS0, M2, NONCONST, SANT, witness_batch
 
@@ -115,11 +116,33 @@ def _norms_at_witness(zs, gs) -> dict:
     return {"exact": float(exact), "claimed_bound": float(claimed)}
 
 
+
+# -- numeric checks (a draw: bnsym.theorems.checks) --------------------------------------------------------
+def _squared_norms(b):
+    v = b.gamma * b.J.T @ b.g
+    exact = b.gamma**2 / b.s**2 * (b.g @ b.g - b.g.sum() ** 2 / len(b.xh) - (b.g @ b.xh) ** 2 / len(b.xh))
+    return v @ v, exact
+
+
+def identity_numeric(d) -> float:
+    """``‖∂ℓ/∂z‖²`` against the identity's right-hand side on a draw."""
+    return rel(*_squared_norms(basics(d)))
+
+
+def bound_numeric(d) -> float:
+    """How far ``‖∂ℓ/∂z‖²`` exceeds ``(γ/σ)²‖g‖²`` on a draw (0 when the bound holds)."""
+    b = basics(d)
+    vv, _ = _squared_norms(b)
+    return max(0.0, (vv - b.gamma**2 / b.s**2 * (b.g @ b.g)) / max(1.0, vv))
+
+
 register(Theorem("gradient_norm_identity", "Gradient norm through BN (exact equality)",
                  "‖∂ℓ/∂z‖² = (γ²/σ²)(‖g‖² − ⟨1,g⟩²/m − ⟨g,x̂⟩²/m)",
                  r"\left\|\frac{\partial \ell}{\partial z}\right\|^{2} = \frac{\gamma^{2}}{\sigma^{2}}\left(\|g\|^{2}"
                  r" - \frac{\langle \mathbf{1}, g\rangle^{2}}{m} - \frac{\langle g, \hat{x}\rangle^{2}}{m}\right)",
-                 SANT, (EPS0, M2, NONCONST), 4, gradient_norm_identity, claims=identity_claims))
+                 SANT, (EPS0, M2, NONCONST), 4, gradient_norm_identity, claims=identity_claims,
+                 numeric=identity_numeric))
 register(Theorem("gradient_norm_bound", "Gradient norm through BN (the inequality)", "‖∂ℓ/∂z‖ ≤ (γ/σ)‖g‖",
                  r"\left\|\frac{\partial \ell}{\partial z}\right\| \leq \frac{|\gamma|}{\sigma}\|g\|",
-                 SANT, (EPS0, M2, NONCONST), 4, gradient_norm_bound, claims=bound_claims))
+                 SANT, (EPS0, M2, NONCONST), 4, gradient_norm_bound, claims=bound_claims, numeric=bound_numeric,
+                 options=("coefficient",)))

@@ -21,6 +21,7 @@ from ..batch import (Options, V, W, beta, context, epsilon_pos, g, gamma, i, k, 
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import lemma, register
+from ..checks import basics, bn_numeric, rel
 from .common import A_POS, ALL, C_POS, EPS0, IS, M2, NONCONST, witness_batch
 from .jacobian import _jac_instance
 
@@ -194,19 +195,46 @@ def gradient_scaling(opts: Options):
 
 
 _H = (A_POS, EPS0, M2, NONCONST)
+
+# -- numeric checks (a draw: bnsym.theorems.checks) --------------------------------------------------------
+def forward_numeric(d) -> float:
+    """``BN(aWu)`` against ``BN(Wu)`` on a draw."""
+    b = basics(d)
+    return rel(bn_numeric(b.u, d["a"] * b.W, b.eps)["xhat"], b.xh)
+
+
+def input_grad_numeric(d) -> float:
+    """``∂BN(aWu)/∂u`` against ``∂BN(Wu)/∂u`` on a draw."""
+    b = basics(d)
+    return rel(bn_numeric(b.u, d["a"] * b.W, b.eps)["du"], b.bn["du"])
+
+
+def weight_grad_numeric(d) -> float:
+    """``∂BN((aW)u)/∂(aW)`` against ``(1/a) ∂BN(Wu)/∂W`` on a draw."""
+    b = basics(d)
+    return rel(bn_numeric(b.u, d["a"] * b.W, b.eps)["dW"], b.bn["dW"] / d["a"])
+
+
+def gradient_scaling_numeric(d) -> float:
+    """``∇J(cW)`` against ``∇J(W)/c`` (same upstream ``g``: the forward pass is unchanged) on a draw."""
+    b = basics(d)
+    return rel(b.gamma * b.g @ bn_numeric(b.u, d["c"] * b.W, b.eps)["dW"], b.dW / d["c"])
+
+
 register(Theorem("scale_invariance_forward", "Scale invariance of the forward pass", "BN(aWu) = BN(Wu)",
                  r"\mathrm{BN}(aWu) = \mathrm{BN}(Wu)", f"{IS}, §3.3", _H, 1, scale_forward,
-                 claims=forward_claims, scale=True))
+                 claims=forward_claims, scale=True, numeric=forward_numeric))
 register(Theorem("scale_invariance_input_grad", "Scale invariance of the input gradient",
                  "∂BN(aWu)/∂u = ∂BN(Wu)/∂u",
                  r"\frac{\partial \mathrm{BN}(aWu)}{\partial u} = \frac{\partial \mathrm{BN}(Wu)}{\partial u}",
-                 f"{IS}, §3.3", _H, 1, scale_input_grad, claims=input_grad_claims, scale=True))
+                 f"{IS}, §3.3", _H, 1, scale_input_grad, claims=input_grad_claims, scale=True,
+                 numeric=input_grad_numeric))
 register(Theorem("scale_invariance_weight_grad", "Larger weights get smaller gradients",
                  "∂BN((aW)u)/∂(aW) = (1/a)·∂BN(Wu)/∂W",
                  r"\frac{\partial \mathrm{BN}((aW)u)}{\partial (aW)} = \frac{1}{a} "
                  r"\frac{\partial \mathrm{BN}(Wu)}{\partial W}", f"{IS}, §3.3", _H, 1, scale_weight_grad,
-                 claims=weight_grad_claims, scale=True))
+                 claims=weight_grad_claims, scale=True, numeric=weight_grad_numeric))
 register(Theorem("gradient_scaling", "The gradient of weights feeding BN scales as 1/c",
                  "∇J(cW) = ∇J(W)/c for c > 0", r"\nabla J(cW) = \frac{1}{c}\nabla J(W)",
                  ALL + "; Hoffer et al. 2018 (arXiv 1803.01814)", (C_POS, EPS0, M2, NONCONST), 5,
-                 gradient_scaling, claims=gradient_scaling_claims, scale=True))
+                 gradient_scaling, claims=gradient_scaling_claims, scale=True, numeric=gradient_scaling_numeric))

@@ -9,6 +9,7 @@ True
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy
 from sympy import Sum, Symbol
 
@@ -17,6 +18,7 @@ from ..batch import (Options, V, W, context, g, gamma, i, l, m, n, r, sigma, t, 
 from ..proof import Step, Theorem
 from ..record import Recorder
 from ..registry import lemma, register
+from ..checks import basics, bn_numeric, rel
 from .common import ALL, C_POS, EPS0, M2, NONCONST
 from .jacobian import _jac_instance
 from .scale import _numbers, _witness
@@ -165,21 +167,58 @@ def block_critical_rate(opts: Options):
 
 
 _H0 = (EPS0, M2, NONCONST)
+
+# -- numeric checks (a draw: bnsym.theorems.checks) --------------------------------------------------------
+def euler_numeric(d) -> float:
+    """``⟨W, ∂ℓ/∂W⟩`` relative to ``‖W‖‖∂ℓ/∂W‖`` on a draw."""
+    b = basics(d)
+    return abs(b.W @ b.dW) / max(1.0, float(np.linalg.norm(b.W) * np.linalg.norm(b.dW)))
+
+
+def norm_growth_numeric(d) -> float:
+    """``‖W − η∇‖²`` against ``‖W‖² + η²‖∇‖²`` on a draw."""
+    b, eta = basics(d), d["eta"]
+    return rel((b.W - eta * b.dW) @ (b.W - eta * b.dW), b.W @ b.W + eta**2 * b.dW @ b.dW)
+
+
+def hessian_numeric(d) -> float:
+    """``∂²x̂/∂W²`` at ``cW`` against ``1/c²`` of it at ``W`` on a draw."""
+    b = basics(d)
+    return rel(bn_numeric(b.u, d["c"] * b.W, b.eps)["dWW"], b.bn["dWW"] / d["c"] ** 2)
+
+
+def hessian_w_numeric(d) -> float:
+    """``(∂²x̂/∂W²)·W`` against ``−∂x̂/∂W`` on a draw."""
+    b = basics(d)
+    return rel(np.einsum("irs,s->ir", b.bn["dWW"], b.W), -b.bn["dW"])
+
+
+def rate_numeric(d) -> float:
+    """The eigenvalues of the W block of ``ℓ = Σ_i γ g_i x̂_i`` (a downstream linear loss) at ``cW`` against
+    ``1/c²`` of those at ``W``, on a draw."""
+    b = basics(d)
+    H = b.gamma * np.einsum("i,irs->rs", b.g, b.bn["dWW"])
+    Hc = b.gamma * np.einsum("i,irs->rs", b.g, bn_numeric(b.u, d["c"] * b.W, b.eps)["dWW"])
+    lam, lam_c = np.linalg.eigvalsh((H + H.T) / 2), np.linalg.eigvalsh((Hc + Hc.T) / 2)
+    return rel(lam_c, lam / d["c"] ** 2)
+
+
 register(Theorem("weight_orthogonality", "Weights feeding BN are orthogonal to their gradient", "⟨W, ∂J/∂W⟩ = 0",
                  r"\left\langle W, \frac{\partial J}{\partial W}\right\rangle = 0",
-                 f"{ALL}; Euler's theorem for degree-0 homogeneous functions", _H0, 5, euler, claims=euler_claims))
+                 f"{ALL}; Euler's theorem for degree-0 homogeneous functions", _H0, 5, euler, claims=euler_claims,
+                 numeric=euler_numeric))
 register(Theorem("weight_norm_growth", "One gradient step grows the weight norm",
                  "‖W − η∇J‖² = ‖W‖² + η²‖∇J‖²", r"\|W - \eta\nabla J\|^{2} = \|W\|^{2} + \eta^{2}\|\nabla J\|^{2}",
-                 ALL, _H0, 5, norm_growth))
+                 ALL, _H0, 5, norm_growth, numeric=norm_growth_numeric))
 register(Theorem("hessian_block_scaling", "The Hessian block of weights feeding BN scales as 1/c²",
                  "H_WW(cW) = H_WW(W)/c² for c > 0 (the block of W, other parameters fixed)",
                  r"H_{WW}(cW) = \frac{1}{c^{2}} H_{WW}(W)", ALL, (C_POS,) + _H0, 5, hessian_block_scaling,
-                 claims=hessian_claims, scale=True))
+                 claims=hessian_claims, scale=True, numeric=hessian_numeric))
 register(Theorem("hessian_times_weight", "The Hessian block maps W to minus the gradient",
                  "H_WW(W)·W = −∇_W J(W)", r"H_{WW}(W)\,W = -\nabla_{W} J(W)", ALL, _H0, 5, hessian_times_weight,
-                 claims=hessian_w_claims))
+                 claims=hessian_w_claims, numeric=hessian_w_numeric))
 register(Theorem("block_critical_rate", "The critical rate of the W block grows as c²",
                  "λ_max(H_WW(cW)) = λ_max(H_WW(W))/c², so 2/λ_max of the block scales as c² (not the full Hessian)",
                  r"\lambda_{\max}\bigl(H_{WW}(cW)\bigr) = \frac{\lambda_{\max}\bigl(H_{WW}(W)\bigr)}{c^{2}}",
                  ALL + "; Hoffer et al. 2018 (arXiv 1803.01814)", (C_POS,) + _H0, 5, block_critical_rate,
-                 claims=rate_claims, scale=True))
+                 claims=rate_claims, scale=True, numeric=rate_numeric))
