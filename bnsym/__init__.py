@@ -44,7 +44,7 @@ _SUBMODULES = {"theorems", "numeric", "dynamics", "testing", "sweep", "latex", "
                "layers", "network", "derive", "explain", "kernel", "replay",
                "vectorized", "batchform", "gradient_zero"}
 
-__all__ = [
+__all__ = [  # literal, so static tools see it; _EXPORTS' names are all in it (see __getattr__'s doctest)
     "BnsymError",
     "ConditionError",
     "KitUsageError",
@@ -54,7 +54,19 @@ __all__ = [
     "TheoremError",
     "UnknownParameterError",
     "ValuesError",
-    *_EXPORTS,
+    "Derivation",
+    "Factor",
+    "Gradients",
+    "Network",
+    "chain",
+    "mlp",
+    "two_layer",
+    "Proof",
+    "Theorem",
+    "Condition",
+    "Step",
+    "prove",
+    "Notation",
     "theorems",
     "replay",
     "to_latex",
@@ -62,7 +74,7 @@ __all__ = [
     "dynamics",
     "testing",
 ]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version: pyproject.toml reads it (tool.setuptools.dynamic)
 
 
 def to_latex(obj: Any, **options: Any) -> str:
@@ -77,6 +89,11 @@ def to_latex(obj: Any, **options: Any) -> str:
 
 
 def __getattr__(name: str) -> Any:
+    """A public name or submodule, loaded on first access.
+
+    >>> [n for n in _EXPORTS if n not in __all__]
+    []
+    """
     if name in _EXPORTS:
         module = import_module(f".{_EXPORTS[name]}", __name__)
         value = getattr(module, name)

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import sympy
 from sympy import Expr, IndexedBase, S, Symbol
@@ -133,8 +134,11 @@ class Unfolder:
 
     def _once(self, expr: Expr, resolved: dict) -> Expr:
         """``expr`` with the entries and plain symbols of the resolved definitions replaced, one pass."""
-        expr = expr.replace(lambda e: isinstance(e, sympy.Indexed) and e.base in resolved,
-                            lambda e: ix.substitute(resolved[e.base][1], dict(zip(resolved[e.base][0], e.indices))))
+        def definition(e):
+            indices, value = resolved[e.base]
+            return ix.substitute(value, dict(zip(indices, e.indices, strict=True)))
+
+        expr = expr.replace(lambda e: isinstance(e, sympy.Indexed) and e.base in resolved, definition)
         plain = {t: v for t, (indices, v) in resolved.items() if not indices and isinstance(t, Symbol)}
         if plain and expr.free_symbols & plain.keys():
             expr = ix.substitute(expr, plain)
@@ -179,8 +183,12 @@ class DerivationMapping(Mapping):
 
     raw: dict
     network: Any
-    derivation: type
     _derivations: dict
+
+    @property
+    def derivation(self) -> type:
+        """The class of one parameter's derivation (each subclass names its own)."""
+        raise NotImplementedError
 
     def __getitem__(self, name: str):
         if not isinstance(name, str) or name not in self.raw:
@@ -371,8 +379,8 @@ class IndexDerivation:
         out = sympy.zeros(*shape)
         for a in range(shape[0]):
             for b in range(shape[1]):
-                values = dict(zip(self.indices, [v + 1 for v, n in zip((a, b) if len(self.indices) == 2 else
-                                                                        ((b,) if shape[0] == 1 else (a,)), shape)]))
+                position = (a, b) if len(self.indices) == 2 else ((b,) if shape[0] == 1 else (a,))
+                values = dict(zip(self.indices, [v + 1 for v, n in zip(position, shape, strict=False)], strict=False))
                 entry = ix.substitute(generic, values) if values else generic
                 out[a, b] = entry.replace(lambda e: isinstance(e, sympy.Indexed), lookup)
         return out[0, 0] if shape == (1, 1) else out

@@ -43,8 +43,11 @@ def tree_size(expr) -> int:
     >>> x = sympy.Symbol("x")
     >>> tree_size(x), tree_size(x + 1), tree_size(sympy.Matrix([[x, x * 2]]))
     (1, 3, 4)
+    >>> tree_size(sympy.IndexedBase("x")[sympy.Symbol("i")])  # no range: its .shape would raise
+    4
     """
-    if hasattr(expr, "shape") and not hasattr(expr, "func"):  # a matrix: sum over its entries
+    # a matrix: sum over its entries (``func`` first: an Indexed's ``.shape`` raises without index ranges)
+    if not hasattr(expr, "func") and hasattr(expr, "shape"):
         return sum(tree_size(e) for e in expr)
     memo: dict[int, int] = {}
 

@@ -40,8 +40,8 @@ def _brief(exc: click.ClickException) -> click.ClickException:
     ctx = getattr(exc, "ctx", None)
     hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx is not None else ""
     message = f"bnsym: error: {_one_line(exc.format_message())}{hint}"
-    exc.show = lambda file=None: click.echo(message, err=True)
-    exc.exit_code = 2
+    exc.show = lambda file=None: click.echo(message, err=True)  # type: ignore[method-assign]  # this instance only
+    exc.exit_code = 2  # type: ignore[misc]  # this instance only (click reads it from the instance)
     return exc
 
 
@@ -286,7 +286,8 @@ def _with_verdict(d) -> str:
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="bnsym-report", show_default=True,
               help="Directory for report.md, report.html, report.tex/.pdf, the figures and the sweep results.")
 @click.option("--quick", is_flag=True, help="Tiny settings (a few seconds): for trying the command out.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes for the sweeps (default: all cores).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the sweeps (default: all cores).")
 @click.option("--no-pdf", is_flag=True, help="Do not compile report.pdf even if pdflatex is installed.")
 @click.option("--mathjax", type=click.Path(file_okay=False), default=None,
               help="A MathJax 3 copy (a directory with es5/tex-svg.js) for report.html (default: $BNSYM_MATHJAX, "
@@ -366,11 +367,12 @@ def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], ep
     _check_standalone(latex, standalone)
     _check_output(output)
     _check_output(certificate)
+    size: int | str = batch
     if batch != "m":
         if not _DIGITS.fullmatch(batch.strip()):
             raise TheoremError(f"--batch must be 'm' or an integer written with the digits 0-9 (at most 6), "
                                f"got {_shown(batch)}")
-        batch = int(batch)
+        size = int(batch)
     assume = {}
     for item in assumptions:
         key, sep, value = item.partition("=")
@@ -378,7 +380,7 @@ def prove_command(name: str | None, batch: str, assumptions: tuple[str, ...], ep
             raise TheoremError(f"--assume takes KEY=VALUE (e.g. a=negative), got {_shown(item)}")
         assume[key.strip()] = value.strip()
     eps_value = parse_eps(eps, TheoremError, symbolic=True)
-    proof = prove(name, batch=batch, assume=assume or None, eps=eps_value)
+    proof = prove(name, batch=size, assume=assume or None, eps=eps_value)
     if latex:
         from .latex import to_latex
 

@@ -31,8 +31,8 @@ from .layers import entry_symbols, flat, sparse_vjp
 from .network import Network, adjoint_name
 from .numeric import lambdify_safely
 
-__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols", "upstream_symbols",
-           "tree_size"]
+__all__ = ["Factor", "Derivation", "Gradients", "reverse_accumulate", "adjoint_name", "named_symbols",
+           "upstream_symbols", "tree_size"]
 
 
 def _scalar_or_matrix(matrix: Matrix):
@@ -183,6 +183,7 @@ def reverse_accumulate(network: Network) -> Gradients:
     raw: dict[str, Matrix] = {}
     for k in range(len(nodes) - 1, 0, -1):
         layer = nodes[k].layer
+        assert layer is not None  # only the input node has no layer, and k >= 1
         x, y = nodes[k - 1].symbols, nodes[k].symbols
         for name in layer.parameters:
             shape = network.parameters[name].shape

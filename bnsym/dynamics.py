@@ -26,7 +26,7 @@ The learning-rate sweeps live in :mod:`bnsym.sweep`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import sympy
@@ -353,7 +353,7 @@ class GoodfellowStep:
         >>> GoodfellowStep(True, [0.1, 1.0], [-1.0, -10.0], [-1.0, 5.0]).relative_error
         [0.0, 1.5]
         """
-        return [abs(a - p) / abs(p) if p else float("inf") for a, p in zip(self.actual, self.predicted)]
+        return [abs(a - p) / abs(p) if p else float("inf") for a, p in zip(self.actual, self.predicted, strict=False)]
 
 
 def goodfellow_weights(depth: int = 5, seed: int = 0) -> dict[str, float]:

@@ -54,4 +54,5 @@ class KitUsageError(BnsymError, TypeError):
 
 
 class MissingDependencyError(BnsymError, ImportError):
-    """An optional dependency is not installed (e.g. ``hypothesis`` for :mod:`bnsym.testing`: ``pip install bnsym[testing]``)."""
+    """An optional dependency is not installed (e.g. ``hypothesis`` for :mod:`bnsym.testing`:
+    ``pip install bnsym[testing]``)."""

@@ -42,7 +42,7 @@ def evaluate_gradients(gradients, values: Mapping) -> dict[str, Any]:
         raise ValuesError(f"the gradients overflow float64 at these values ({exc})") from None
     check_divisors(gradients.network.divisors, results[len(gradients.raw):])
     out = {}
-    for name, result in zip(gradients.raw, results):
+    for name, result in zip(gradients.raw, results, strict=False):
         array = np.asarray(result, dtype=float)
         if not np.all(np.isfinite(array)):
             raise ValuesError(f"∂J/∂{name} is not finite at these values: float64 overflowed (an intermediate "
@@ -105,7 +105,7 @@ def _substitution(network: Network, names: dict[str, Matrix], values: Mapping) -
         symbols = [key] if isinstance(key, Symbol) else list(names[key])
         shape = (1, 1) if isinstance(key, Symbol) else names[key].shape
         array = _as_array(str(key), value, shape)
-        for symbol, number in zip(symbols, array.flat):
+        for symbol, number in zip(symbols, array.flat, strict=True):
             if symbol in substitution:
                 raise ValuesError(f"{symbol} is given twice (by {owner[symbol]!r} and by the symbol itself)")
             if symbol.is_nonnegative and number < 0 or symbol.is_positive and number <= 0:

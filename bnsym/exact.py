@@ -34,7 +34,8 @@ __all__ = ["RadicalForm", "radical_normal_form", "is_zero", "find_counterexample
 
 @dataclass(frozen=True)
 class RadicalForm:
-    """``numerator/denominator`` with each root or absolute value named by a symbol: ``roots`` = ``(s, q, V)``, ``s^q = V``."""
+    """``numerator/denominator`` with each root or absolute value named by a symbol: ``roots`` = ``(s, q, V)``,
+    ``s^q = V``."""
 
     numerator: Expr
     denominator: Expr

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numbers
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import sympy
 from sympy import Expr, Function, S

@@ -110,7 +110,8 @@ def prove_zero(derivation):
             Step(sympy.Eq(expr, 0, evaluate=False), "unfold μ, σ, x̂ and sum over the batch (kernel)", True,
                  vanishes.rule, vanishes),
         )
-        return Proof(f"zero_gradient_{name}", f"∂J/∂{name} vanishes", f"∂J/∂{name} = 0", rf"\frac{{\partial J}}{{\partial {sympy.latex(Symbol(name))}}} = 0",
+        return Proof(f"zero_gradient_{name}", f"∂J/∂{name} vanishes", f"∂J/∂{name} = 0",
+                     rf"\frac{{\partial J}}{{\partial {sympy.latex(Symbol(name))}}} = 0",
                      f"bnsym: the layers of {network!r}", True,
                      tuple(Condition(c, c) for c in conditions), steps,
                      "general m (symbolic), every step checked by the kernel", "m", facts=(fact,))
@@ -133,7 +134,8 @@ def prove_orthogonal(derivation):
         derivation.parameter_name]
     graph = symbolic.graph
     _, sizes = graph.parameters[symbolic.parameter_name]
-    limits = [(k, 1, n) for k, n in zip(graph.parameter_indices(symbolic.parameter_name), sizes) if k is not None]
+    indices = graph.parameter_indices(symbolic.parameter_name)
+    limits = [(k, 1, n) for k, n in zip(indices, sizes, strict=False) if k is not None]
     entry = graph.parameter_entry(symbolic.parameter_name)
     for expr, used, involved in _levels(symbolic):
         try:

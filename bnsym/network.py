@@ -13,7 +13,8 @@ from __future__ import annotations
 import numbers
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, cast
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import sympy
@@ -72,6 +73,7 @@ def adjoint_name(node: str) -> str:
     ('zbar1', 'zhatbar2', 'yhatbar')
     """
     match = re.match(r"^(.*?)(\d*)$", node)
+    assert match is not None  # the pattern matches every string
     return f"{match.group(1)}bar{match.group(2)}"
 
 
@@ -131,7 +133,7 @@ class Network:
         # every name the network uses, and what it names (for the message when a user's name clashes)
         self._taken = {"x": "the input x", "xbar": "the input's adjoint", "t": "the targets t",
                        "J": "the loss J", "Jbar": "the loss's adjoint"}
-        if self.symbolic:
+        if isinstance(batch, Symbol):  # self.symbolic
             self._take(batch.name, "the batch size")
         for layer in self.layers:
             self._add(layer)
@@ -166,15 +168,16 @@ class Network:
                                    "name such as 'm', or an integer) for its index form")
         return self.batch if self.symbolic else sympy.Integer(self.batch)
 
-    def at(self, batch: int) -> "Network":
+    def at(self, batch: int) -> Network:
         """The same network over a concrete batch of ``batch`` samples (its entries written out).
 
         >>> two_layer(bn="pre", batch="m").at(3).inputs.T
         Matrix([[x^(1), x^(2), x^(3)]])
         """
-        batch = _check_batch(batch, self.couples_batch)
-        if isinstance(batch, Symbol) or batch is None:
-            raise NetworkSpecError(f"at(batch) takes an integer batch size, got {batch!r}")
+        checked = _check_batch(batch, self.couples_batch)
+        if isinstance(checked, Symbol) or checked is None:
+            raise NetworkSpecError(f"at(batch) takes an integer batch size, got {checked!r}")
+        batch = checked
         layers, loss, description = self._built_from
         width, terms = self.input_width, 0
         for layer in self.layers:
@@ -216,7 +219,8 @@ class Network:
             self._take(adjoint_name(layer.name), f"the adjoint ∂J/∂{layer.name}")
         if self.symbolic:  # index form only: the statistics' names are taken, nothing is written out
             for stat in ("mu", "sigma") if layer.couples_batch else ():
-                self._take(f"{stat}{layer.statistic}", f"a statistic ({stat}{layer.statistic}) of layer {layer.name!r}")
+                statistic = layer.statistic  # type: ignore[attr-defined]  # a layer that couples the batch names its statistics
+                self._take(f"{stat}{statistic}", f"a statistic ({stat}{statistic}) of layer {layer.name!r}")
             self.nodes.append(Node(layer.name, None, layer))
             return
         previous = self.nodes[-1].symbols
@@ -230,12 +234,12 @@ class Network:
             symbols = Matrix([[Symbol(layer.name, real=True)]])
         else:
             symbols = entry_symbols(layer.name, self.batch, values.cols)
-        self.definitions.extend(zip(flat(symbols), flat(values)))
+        self.definitions.extend(zip(flat(symbols), flat(values), strict=False))
         self.nodes.append(Node(layer.name, symbols, layer))
 
     def _constants(self) -> list[Symbol]:
         """Symbols the definitions use besides inputs, targets, parameters and intermediates (a symbolic ε)."""
-        known = set(self.inputs) | {s for m in self.parameters.values() for s in m}
+        known = set(cast(Matrix, self.inputs)) | {s for m in self.parameters.values() for s in m}
         known |= set(self.targets) if self.targets is not None else set()
         known |= {symbol for symbol, _ in self.definitions}
         used = set().union(*(d.free_symbols for _, d in self.definitions)) - known
@@ -326,7 +330,7 @@ class Network:
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- derivations ---------------------------------------------------------------------------------
-    def gradients(self) -> "Gradients":
+    def gradients(self) -> Gradients:
         """``∂J/∂p`` for every parameter at once, by reverse accumulation with shared subexpressions.
 
         >>> grads = chain(3, names="abc").gradients()
@@ -339,7 +343,7 @@ class Network:
             return self.index_gradients()
         return reverse_accumulate(self)
 
-    def gradient(self, name: str) -> "Derivation":
+    def gradient(self, name: str) -> Derivation:
         """The :class:`~bnsym.derive.Derivation` of ``∂J/∂name``.
 
         >>> chain(5, names="abcde").gradient("a").closed_form
@@ -374,12 +378,14 @@ def _check_batch(batch, bn: bool) -> int | Symbol | None:
     >>> _check_batch("m+1", True)
     Traceback (most recent call last):
     ...
-    bnsym.errors.NetworkSpecError: batch must be an integer, or a name for a symbolic batch size (a letter followed by letters or digits, e.g. 'm'), got 'm+1'
+    bnsym.errors.NetworkSpecError: batch must be an integer, or a name for a symbolic batch size (a letter followed by
+    letters or digits, e.g. 'm'), got 'm+1'
     """
     if isinstance(batch, Symbol) or isinstance(batch, str) and NAME_PATTERN.fullmatch(batch):
         name = batch if isinstance(batch, str) else batch.name
         if name in _INDEX_NAMES or name.startswith("_"):
-            raise NetworkSpecError(f"the batch size cannot be called {name!r}: {', '.join(sorted(_INDEX_NAMES))} name the "
+            raise NetworkSpecError(f"the batch size cannot be called {name!r}: {', '.join(sorted(_INDEX_NAMES))} "
+                                   "name the "
                                    "indices of sums over the batch and the features; choose another name, e.g. 'm'")
     if isinstance(batch, str):
         if NAME_PATTERN.fullmatch(batch) is None:
@@ -438,10 +444,10 @@ def _check_size(what: str, widths: Sequence[int], batch: int | None, *, bn: bool
     if widest > LIMITS.width:
         raise _too_large(what, f"a batch or layer width of {widest}", widest, "width")
     layers, terms = 0, 0
-    for l in range(1, depth + 1):
-        n = widths[l]
-        layers, terms = layers + 1, terms + m * widths[l - 1] * n
-        if l < depth:
+    for k in range(1, depth + 1):
+        n = widths[k]
+        layers, terms = layers + 1, terms + m * widths[k - 1] * n
+        if k < depth:
             if bn:
                 layers, terms = layers + 1 + affine, terms + (m * m + 40) * n + affine * m * n
             if hidden_activation:
@@ -462,7 +468,8 @@ def _inputs(batch: int | Symbol | None, features: int) -> Matrix | int:
     return features if isinstance(batch, Symbol) else entry_symbols("x", batch, features)
 
 
-def _bn_layers(index: int, node: str, *, batch: int, features: int, eps: Expr, affine: bool) -> list[Layer]:
+def _bn_layers(index: int, node: str, *, batch: int | Symbol | None, features: int, eps: Expr,
+               affine: bool) -> list[Layer]:
     layers: list[Layer] = [Normalize(f"{node}hat{index}", samples=batch, features=features, eps=eps,
                                      statistic=str(index))]
     if affine:
@@ -584,26 +591,27 @@ def mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | None = Non
     depth = len(widths) - 1
     if bn is not None and depth < 2:
         raise NetworkSpecError(f"mlp({widths}, bn={bn!r}) would have no BN: BN goes on the hidden layers and "
-                               f"{widths} has none; give at least one hidden width, e.g. [{widths[0]}, 3, {widths[-1]}]")
+                               f"{widths} has none; give at least one hidden width, "
+                               f"e.g. [{widths[0]}, 3, {widths[-1]}]")
     batch = _check_batch(batch, bn is not None)
     eps = check_eps(eps)
     _check_size("MLP", widths, batch, bn=bn is not None, affine=affine, hidden_activation=True,
                 output_activation=output_activation != "identity", loss=loss)
     layers: list[Layer] = []
-    for l in range(1, depth + 1):
-        last = l == depth
-        linear_name = "yhat" if last and output_activation == "identity" else f"z{l}"
-        layers.append(Linear(linear_name, weight=f"W{l}", bias=f"b{l}" if bias else None,
-                             n_in=widths[l - 1], n_out=widths[l]))
+    for k in range(1, depth + 1):
+        last = k == depth
+        linear_name = "yhat" if last and output_activation == "identity" else f"z{k}"
+        layers.append(Linear(linear_name, weight=f"W{k}", bias=f"b{k}" if bias else None,
+                             n_in=widths[k - 1], n_out=widths[k]))
         if last:
             if output_activation != "identity":
                 layers.append(Activation("yhat", output_activation))
             break
         if bn == "pre":
-            layers += _bn_layers(l, "z", batch=batch, features=widths[l], eps=eps, affine=affine)
-        layers.append(Activation(f"a{l}", activation))
+            layers += _bn_layers(k, "z", batch=batch, features=widths[k], eps=eps, affine=affine)
+        layers.append(Activation(f"a{k}", activation))
         if bn == "post":
-            layers += _bn_layers(l, "a", batch=batch, features=widths[l], eps=eps, affine=affine)
+            layers += _bn_layers(k, "a", batch=batch, features=widths[k], eps=eps, affine=affine)
     where = {None: "", "pre": ", BN before activations", "post": ", BN after activations"}[bn]
     return Network(layers, _inputs(batch, widths[0]), batch=batch, loss=loss,
                    description=f"MLP {widths} {activation}{where}")

@@ -22,7 +22,8 @@ import numbers
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import sympy
@@ -75,7 +76,8 @@ def lambdify_safely(args, outputs, shared=(), **options: Any) -> Callable:
     >>> lambdify_safely([Symbol("w")], [x])
     Traceback (most recent call last):
     ...
-    bnsym.errors.ValuesError: the outputs use symbols that are not among the arguments: __import__('os').system('echo pwned')
+    bnsym.errors.ValuesError: the outputs use symbols that are not among the arguments:
+    __import__('os').system('echo pwned')
     """
     unknown = sorted(set(options) - set(_LAMBDIFY_OPTIONS))
     if unknown:
@@ -122,7 +124,10 @@ def lambdify_safely(args, outputs, shared=(), **options: Any) -> Callable:
     safe.update({s: Symbol(f"_b{i}") for i, s in enumerate(sorted(bound, key=str))})
     replacements = [(safe[s], d.xreplace(safe)) for s, d in shared]
     cse = (lambda exprs: (replacements, exprs)) if shared else True
-    rename = lambda e: e.xreplace(safe) if isinstance(e, (sympy.Basic, sympy.MatrixBase)) else e  # noqa: E731
+
+    def rename(e):
+        return e.xreplace(safe) if isinstance(e, (sympy.Basic, sympy.MatrixBase)) else e
+
     try:
         return sympy.lambdify(_walk(args, rename), _walk(outputs, rename), cse=cse, **options)
     except (NameError, ImportError, TypeError, SyntaxError, ValueError) as exc:
@@ -168,7 +173,8 @@ def real_array(name: str, value) -> np.ndarray:
     try:
         array = np.asarray(value)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ValuesError(f"value for {name!r} must be numeric (a number or a rectangular array), got {value!r}") from exc
+        raise ValuesError(
+            f"value for {name!r} must be numeric (a number or a rectangular array), got {value!r}") from exc
     kind = array.dtype.kind
     if kind == "c":
         raise ValuesError(f"value for {name!r} must be a real number (complex values are refused), got {value!r}")
@@ -202,7 +208,7 @@ def check_divisors(divisors, computed) -> None:
     ...
     bnsym.errors.ValuesError: the batch entering layer 'zhat1' is numerically a constant batch: sigma1 = 4e-16 ...
     """
-    for (layer, symbol, _), row in zip(divisors, computed):
+    for (layer, symbol, _), row in zip(divisors, computed, strict=False):
         d = float(row[0])
         scale = max((abs(float(v)) for v in row[1:]), default=0.0)
         if d <= NEGLIGIBLE * scale:
@@ -287,9 +293,9 @@ class CompiledNetwork:
         grads, computed = rest[:len(self.parameter_names)], rest[len(self.parameter_names):]
         check_divisors(self.divisors, computed)
         if self.backend == "torch":
-            return float(loss), {n: g for n, g in zip(self.parameter_names, grads)}
+            return float(loss), {n: g for n, g in zip(self.parameter_names, grads, strict=False)}
         return float(loss), {n: np.array(g, dtype=float).reshape(self.shapes[n])
-                             for n, g in zip(self.parameter_names, grads)}
+                             for n, g in zip(self.parameter_names, grads, strict=False)}
 
     def loss(self, params: Mapping, x, t) -> float:
         """The loss ``J`` alone.
@@ -384,7 +390,7 @@ def _torch_matrices(function, shapes, names):
     def call(*args):
         loss, *rest = function(*args)
         out = [_t(loss)]
-        for name, g in zip(names, rest):
+        for name, g in zip(names, rest, strict=False):
             out.append(torch.stack([_t(e) for e in g]).reshape(shapes[name]))
         return out + rest[len(names):]
 
@@ -405,13 +411,13 @@ def init_mlp(widths, *, bn: bool, seed: int = 0, gain: float = 2.0, scale: float
     """
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
-    for l in range(1, len(widths)):
-        fan_in, fan_out = widths[l - 1], widths[l]
-        params[f"W{l}"] = rng.standard_normal((fan_out, fan_in)) * (scale * gain / np.sqrt(fan_in))
-        params[f"b{l}"] = np.zeros((1, fan_out))
-        if bn and l < len(widths) - 1:
-            params[f"gamma{l}"] = np.ones((1, fan_out))
-            params[f"beta{l}"] = np.zeros((1, fan_out))
+    for k in range(1, len(widths)):
+        fan_in, fan_out = widths[k - 1], widths[k]
+        params[f"W{k}"] = rng.standard_normal((fan_out, fan_in)) * (scale * gain / np.sqrt(fan_in))
+        params[f"b{k}"] = np.zeros((1, fan_out))
+        if bn and k < len(widths) - 1:
+            params[f"gamma{k}"] = np.ones((1, fan_out))
+            params[f"beta{k}"] = np.zeros((1, fan_out))
     return params
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from .errors import MissingDependencyError
 
@@ -100,7 +101,8 @@ def lr_vs_depth(stable: Mapping[tuple, float | None], spread: Mapping[tuple, tup
         if reference:
             ref = [(d, reference[(d, bn)]) for d in depths if reference.get((d, bn))]
             if ref:
-                ax.plot(*zip(*ref), "s", mfc="none", color=color, ms=10, label=f"{label} (PyTorch, same runs)")
+                ax.plot(*zip(*ref, strict=True), "s", mfc="none", color=color, ms=10,
+                        label=f"{label} (PyTorch, same runs)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("depth (number of Linear layers)")

@@ -3,8 +3,9 @@ equation, with a size budget (a form too large to print is summarized, never pri
 
 >>> from bnsym import two_layer
 >>> text = derivation_text(two_layer(bn="pre", batch="m").gradients()["b1"])
->>> text.splitlines()[-1]
-'∂J/∂b1 = 0 (proved: the kernel shows it for every batch size m; conditions: the batch of layer zhat1 is not constant (σ > 0))'
+>>> print(text.splitlines()[-1])
+∂J/∂b1 = 0 (proved: the kernel shows it for every batch size m; conditions: the batch of layer zhat1 is not
+constant (σ > 0))
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import click
 import numpy as np
@@ -186,8 +186,9 @@ def _warm(configs: Iterable[SweepConfig]) -> None:
             _engine(config)
 
 
-def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *, results: str | os.PathLike | None = None,
-              workers: int | None = None, progress: bool = True, label: str = "sweep") -> list[dict]:
+def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
+              results: str | os.PathLike | None = None, workers: int | None = None, progress: bool = True,
+              label: str = "sweep") -> list[dict]:
     """Run :func:`largest_stable_lr` for every configuration, in parallel, resumably.
 
     ``results`` is a JSON-lines file: configurations already recorded there (same configuration, same grid)
@@ -210,7 +211,7 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
     todo = []
     for cfg in configs:
         record = done.get(cfg.key())
-        if _resumable(record, cfg, grid):
+        if record is not None and _resumable(record, cfg, grid):
             records[cfg.key()] = record
         else:
             todo.append(cfg)
@@ -310,19 +311,19 @@ def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: 
     torch.set_num_threads(1)
     activations = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
                    "identity": torch.nn.Identity}
-    layers = []
+    layers: list[torch.nn.Module] = []
     widths = config.widths
     with torch.no_grad():
-        for l in range(1, len(widths)):
-            lin = torch.nn.Linear(widths[l - 1], widths[l]).double()
-            lin.weight.copy_(torch.as_tensor(params[f"W{l}"]))
-            lin.bias.copy_(torch.as_tensor(params[f"b{l}"][0]))
+        for k in range(1, len(widths)):
+            lin = torch.nn.Linear(widths[k - 1], widths[k]).double()
+            lin.weight.copy_(torch.as_tensor(params[f"W{k}"]))
+            lin.bias.copy_(torch.as_tensor(params[f"b{k}"][0]))
             layers.append(lin)
-            if l < len(widths) - 1:
+            if k < len(widths) - 1:
                 if config.bn:
-                    bn = torch.nn.BatchNorm1d(widths[l], eps=config.eps).double()
-                    bn.weight.copy_(torch.as_tensor(params[f"gamma{l}"][0]))
-                    bn.bias.copy_(torch.as_tensor(params[f"beta{l}"][0]))
+                    bn = torch.nn.BatchNorm1d(widths[k], eps=config.eps).double()
+                    bn.weight.copy_(torch.as_tensor(params[f"gamma{k}"][0]))
+                    bn.bias.copy_(torch.as_tensor(params[f"beta{k}"][0]))
                     layers.append(bn)
                 layers.append(activations[config.activation]())
     net = torch.nn.Sequential(*layers).train()

@@ -33,8 +33,9 @@ bnsym.kernel.errors.StepError: step not established (wrong): Sum(z[j], (j, 1, m)
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from collections.abc import Iterable
 
 import sympy
 from sympy import Expr, S
@@ -44,8 +45,8 @@ from . import index as ix
 from .zero import decide_zero
 
 __all__ = ["KernelError", "StepError", "Definition", "Context", "Fact", "Remark", "equal", "less_equal",
-           "unequal", "chain", "symmetric", "specialize", "rewrite", "instance", "assume", "limit", "instantiate", "conclude", "canonical",
-           "unfold", "positive_fact"]
+           "unequal", "chain", "symmetric", "specialize", "rewrite", "instance", "assume", "limit", "instantiate",
+           "conclude", "canonical", "unfold", "positive_fact"]
 
 _TOKEN = object()
 
@@ -83,7 +84,7 @@ class Context:
         """Whether the batch size is an integer."""
         return bool(sympy.sympify(self.m).is_Integer)
 
-    def define(self, symbol, value, index=None, text: str = "", *, at: bool = False) -> "Context":
+    def define(self, symbol, value, index=None, text: str = "", *, at: bool = False) -> Context:
         """This context with one more definition (the symbol must be new).
 
         ``at=True`` makes it an evaluation point: ``∂f(V)/∂V`` is taken first, then ``V := value``."""
@@ -92,16 +93,16 @@ class Context:
         return replace(self, definitions=self.definitions + (Definition(symbol, sympy.sympify(value), index, text,
                                                                                at),))
 
-    def fix(self, symbol, value) -> "Context":
+    def fix(self, symbol, value) -> Context:
         """This context with the hypothesis ``symbol = value`` (e.g. ``ε = 0``)."""
         return replace(self, values=self.values + ((symbol, sympy.sympify(value)),))
 
-    def assume_positive(self, expr, text: str) -> "Context":
+    def assume_positive(self, expr, text: str) -> Context:
         """This context with the hypothesis ``expr > 0`` (stated as ``text``)."""
         return replace(self, positive=self.positive + tuple(_radicands_of(canonical(expr, self))),
                        hypotheses=self.hypotheses + (text,))
 
-    def with_free(self, *indices) -> "Context":
+    def with_free(self, *indices) -> Context:
         """This context with more free indices."""
         return replace(self, free=tuple(dict.fromkeys(self.free + tuple(indices))))
 
@@ -123,7 +124,7 @@ class Fact:
     rhs: Expr
     rule: str
     context: Context = field(repr=False)
-    cites: tuple["Fact", ...] = field(default=(), repr=False)
+    cites: tuple[Fact, ...] = field(default=(), repr=False)
     witness: dict | None = None
     _token: object = field(default=None, repr=False, compare=False)
 
@@ -162,9 +163,11 @@ def unfold(expr: Expr, ctx: Context, *, points: bool = True) -> Expr:
                         else expr.xreplace({d.symbol: d.value})
             else:
                 names = d.index if isinstance(d.index, tuple) else (d.index,)
-                expr = expr.replace(lambda e, b=d.symbol, n=len(names): isinstance(e, sympy.Indexed) and e.base == b
+                rank = len(names)
+                expr = expr.replace(lambda e, b=d.symbol, n=rank: isinstance(e, sympy.Indexed) and e.base == b
                                     and len(e.indices) == n,
-                                    lambda e, d=d, names=names: ix.substitute(d.value, dict(zip(names, e.indices))))
+                                    lambda e, d=d, names=names: ix.substitute(
+                                        d.value, dict(zip(names, e.indices, strict=True))))
         if expr == before:
             break
     if ctx.values:
@@ -254,7 +257,8 @@ def positive_fact(ctx: Context, expr: Expr, text: str) -> Context:
     ``expr = q·F + r`` (polynomial division by a known-positive ``F``) with ``q > 0`` and ``r ≥ 0`` by SymPy's
     assumptions (sound: it answers ``True`` only when it can show it) proves ``expr > 0``.
 
-    >>> V, a, e = sympy.Symbol("V", real=True), sympy.Symbol("a", nonzero=True, real=True), sympy.Symbol("e", nonnegative=True)
+    >>> V, a = sympy.Symbol("V", real=True), sympy.Symbol("a", nonzero=True, real=True)
+    >>> e = sympy.Symbol("e", nonnegative=True)
     >>> c = Context(m=sympy.Integer(2)).assume_positive(V, "V > 0")
     >>> positive_fact(c, a**2 * V + e, "a²V + e > 0").positive[-1]
     V*a**2 + e
@@ -396,7 +400,7 @@ def chain(*facts: Fact) -> Fact:
     The links must be facts of the same context and each right side must be the next left side."""
     if not facts or any(not isinstance(f, Fact) or f.kind not in ("eq", "le") for f in facts):
         raise KernelError("chain takes kernel facts of kind eq or le")
-    for a, b in zip(facts, facts[1:]):
+    for a, b in itertools.pairwise(facts):
         if a.rhs != b.lhs:
             raise StepError(f"chain broken: {a.rhs} is not {b.lhs}")
         if a.context != b.context:

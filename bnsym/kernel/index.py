@@ -38,8 +38,8 @@ from sympy import Add, Expr, KroneckerDelta, Mul, Pow, S, Sum, Symbol
 
 from .errors import KernelError
 
-__all__ = ["index_symbol", "fresh_index", "rename_bound", "rename_apart", "expand_concrete", "substitute", "normalize", "sift", "bound_names",
-           "batch_sum"]
+__all__ = ["index_symbol", "fresh_index", "rename_bound", "rename_apart", "expand_concrete", "substitute", "normalize",
+           "sift", "bound_names", "batch_sum"]
 
 _CANON = "_j"
 
@@ -70,7 +70,7 @@ def bound_names(expr: Expr) -> set:
     >>> bound_names(sympy.Sum(j, (j, 1, 3)) + j)
     {j}
     """
-    out = set()
+    out: set[Symbol] = set()
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, (Sum, sympy.Product)):
             out.update(lim[0] for lim in node.limits)
@@ -170,7 +170,7 @@ def _subst(expr, mapping, incoming):
         return sympy.Derivative(_subst(expr.expr, mapping, incoming),
                                 *[(_subst(v, mapping, incoming), n) for v, n in expr.variable_count])
     new_args = [_subst(a, mapping, incoming) for a in expr.args]
-    return expr.func(*new_args) if any(x is not y for x, y in zip(new_args, expr.args)) else expr
+    return expr.func(*new_args) if any(x is not y for x, y in zip(new_args, expr.args, strict=False)) else expr
 
 
 def _affine(expr: Expr, var: Symbol):
@@ -212,7 +212,7 @@ def _nonnegative(diff: Expr, ranges: dict):
     if poly is not None and poly.total_degree() > 1:
         return None
     # affine in the indices: the extremes are at the corners of the box
-    corners = [sympy.expand(diff.xreplace(dict(zip(ts, corner))))
+    corners = [sympy.expand(diff.xreplace(dict(zip(ts, corner, strict=True))))
                for corner in itertools.product(*[ranges[t] for t in ts])] if ts else [diff]
     if all(_nonneg_in_sizes(v) is True for v in corners):
         return True
@@ -371,7 +371,8 @@ def _merge(dep: Expr, var: Symbol, lo: Expr, hi: Expr) -> Expr:
         return Sum(dep, (var, lo, hi))
     others = Mul(*[f for f in factors if not isinstance(f, Sum)])
     avoid = set(others.free_symbols) | {var} | lo.free_symbols | hi.free_symbols
-    body, limits = others, []
+    body = others
+    limits: list[tuple] = []
     for piece in inner:
         piece = rename_apart(piece, avoid | {lim[0] for lim in limits})
         avoid |= {lim[0] for lim in piece.limits} | piece.free_symbols

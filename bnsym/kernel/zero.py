@@ -36,7 +36,7 @@ out of radicands and ``|·|``, never to evaluate anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 import sympy
 from sympy import Expr
@@ -215,7 +215,8 @@ def _reduce(expr: Expr, positive: list, nonnegative: list, max_ops: int):
 
 @dataclass(frozen=True)
 class NormalForm:
-    """``expr = numerator/denominator`` where the generators satisfy ``relations``: ``(symbol, q, V)``: ``symbol^q = V``.
+    """``expr = numerator/denominator`` where the generators satisfy ``relations``: ``(symbol, q, V)``:
+    ``symbol^q = V``.
 
     ``symbol`` stands for ``V^(1/q)`` (principal root) or for ``|u|`` (``q = 2``, ``V = u²``); it carries no
     assumptions. Free variables and opaque atoms (``ReLU(z)``, ``Sum(…)``) appear as themselves.

@@ -124,7 +124,7 @@ class Algebra(FracRing):
         terms = [(int(c.numerator), [(k, m[k]) for k in used if m[k]]) for m, c in poly.num.items()]
         values = set()
         for residues in itertools.product(range(b), repeat=len(used)):
-            point = dict(zip(used, residues))
+            point = dict(zip(used, residues, strict=True))
             values.add(sum(c * math.prod(pow(point[k], e, b) for k, e in mono) for c, mono in terms) % b)
             if len(values) > 1:
                 return None
@@ -142,7 +142,7 @@ class Algebra(FracRing):
                 if self.pair_checks >= PAIR_CHECKS:
                     break
                 self.pair_checks += 1
-                if all(self.equal(f, o) for f, o in zip(fracs, others)):
+                if all(self.equal(f, o) for f, o in zip(fracs, others, strict=False)):
                     self.keys[key] = index
                     break
         if key not in self.keys:
@@ -184,7 +184,8 @@ class Algebra(FracRing):
             sign = self.signs.of(node)
         if q == 2 and sign is not None and sign.nonpositive:  # √V = i·√(−V) for V ≤ 0
             flipped = Sign(True, -sign.sign, sign.nonzero, sign.from_facts)
-            return self.times(self.root(2, self.const(-1), None), self.root(2, Frac(-base.num, base.den), None, flipped))
+            return self.times(self.root(2, self.const(-1), None),
+                              self.root(2, Frac(-base.num, base.den), None, flipped))
         pulled_variable = False
         prefactor, rest = self.const(1), base
         if q == 2:
@@ -201,7 +202,8 @@ class Algebra(FracRing):
         return self.times(prefactor, Frac(self.g(index)))
 
     def nonnegative_radicand(self, rest: Frac, sign: Sign | None, pulled: bool) -> bool:
-        """Proved ``rest ≥ 0`` on the admissible domain (the original radicand, of sign ``sign``, is ``rest`` times a square)."""
+        """Proved ``rest ≥ 0`` on the admissible domain (the original radicand, of sign ``sign``, is ``rest`` times a
+        square)."""
         if not rest.den and rest.num.is_ground and rest.num.LC > 0:
             return True
         if len(rest.num) == 1 and not rest.den:
@@ -227,12 +229,12 @@ class Algebra(FracRing):
                 prefactor = self.times(prefactor, factor)
                 pulled = pulled or moved
         for f, e in base.den.items():
-            k = generator_index(f)
-            if k is not None and (e > 1 or self.gens[k].nonneg):
-                factor, left, moved = self.square_part(k, e)
+            g = generator_index(f)
+            if g is not None and (e > 1 or self.gens[g].nonneg):
+                factor, left, moved = self.square_part(g, e)
                 prefactor = self.times(prefactor, self.inverse(factor))
                 pulled = pulled or moved
-            elif k is None and e > 1 and all(self.gens[i].real for i in gens_of(f)):
+            elif g is None and e > 1 and all(self.gens[i].real for i in gens_of(f)):
                 prefactor = self.times(prefactor, self.inverse(self.to_power(self.abs_of(Frac(f), True), e // 2)))
                 left, pulled = e % 2, True
             else:

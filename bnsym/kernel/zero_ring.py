@@ -114,13 +114,13 @@ class FracRing:
     def split(self, poly):
         """``poly = c · x^mono · prim`` with ``prim`` primitive (integer coefficients, positive leading one)."""
         monoms = list(poly.keys())
-        mono = tuple(map(min, zip(*monoms)))
+        mono = tuple(map(min, zip(*monoms, strict=True)))
         coeffs = list(poly.values())
         num = functools.reduce(math.gcd, (int(c.numerator) for c in coeffs))
         den = functools.reduce(math.lcm, (int(c.denominator) for c in coeffs))
         c = QQ(num, den) * (1 if poly.LC > 0 else -1)
         if any(mono):
-            poly = self.ring.from_dict({tuple(a - b for a, b in zip(m, mono)): v for m, v in poly.items()})
+            poly = self.ring.from_dict({tuple(a - b for a, b in zip(m, mono, strict=True)): v for m, v in poly.items()})
         return c, mono, poly.quo_ground(c)
 
     def den_poly(self, den: dict):

@@ -18,7 +18,7 @@ Sign(real=True, sign=2, nonzero=True, from_facts=False)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 import sympy
 from sympy import Expr

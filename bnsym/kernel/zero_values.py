@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import mpmath
 import sympy
@@ -295,7 +295,9 @@ def _node_value(node: Expr, values: dict, point: dict):
         return ("i", iv.pi, iv.mpf(0))
     if node is sympy.E:
         return ("i", iv.e, iv.mpf(0))
-    args = [values[a] for a in node.args] if node.args and evaluable(node) else None
+    if not (node.args and evaluable(node)):  # every branch below is for an evaluable node with arguments
+        raise NotEvaluable(f"no value at a point for {type(node).__name__}")
+    args = [values[a] for a in node.args]
     if node.is_Add:
         total = args[0]
         for a in args[1:]:

@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 import random
-from typing import Iterable
+from collections.abc import Iterable
 
 import mpmath
 import sympy
@@ -32,7 +32,8 @@ ASSUMPTION_KEYS = ("real", "rational", "irrational", "integer", "even", "odd", "
 
 def _atoms(exprs: list) -> list:
     """Symbols and indexed entries (free variables); refuses indexed entries that could alias each other."""
-    found, by_base = set(), {}
+    found: set = set()
+    by_base: dict = {}
     tuple_of = sympy.Tuple(*exprs)
     for node in postorder(tuple_of, lambda e: e.args if e is tuple_of else value_children(e)):
         if node is tuple_of:

@@ -189,7 +189,7 @@ def _step(entry: Any, n: int, seen: set) -> Step:
         raw = entry.get("witness")
         if not isinstance(raw, dict) or not raw:
             raise ReplayError(f"step {sid}: a 'ne' step needs a witness object")
-        for key, value in raw.items():
+        for key in raw:
             atom = parse_expr(key, f"step {sid} witness key")
             if not isinstance(atom, (sympy.Symbol, sympy.Indexed)):
                 raise ReplayError(f"step {sid}: a witness assigns symbols or indexed entries, got {atom}")
@@ -212,6 +212,7 @@ def read_certificate(source: Any) -> Certificate:
     if data.get("format") != FORMAT:
         raise ReplayError(f"not a {FORMAT} certificate (format {data.get('format')!r})")
     theorem = _text(data, "theorem")
+    assert theorem is not None  # a required field is a string or refused
     holds = data.get("holds")
     if holds not in (True, False, None):
         raise ReplayError("certificate field 'holds' must be true, false or null")
@@ -246,7 +247,8 @@ def read_certificate(source: Any) -> Certificate:
     entries = _list(data, "steps")
     if len(entries) > MAX_STEPS:
         raise ReplayError(f"more than {MAX_STEPS} steps")
-    steps, seen = [], set()
+    steps: list = []
+    seen: set[str] = set()
     for n, entry in enumerate(entries):
         steps.append(_step(entry, n, seen))
         seen.add(steps[-1].id)

@@ -205,15 +205,16 @@ class _StepCheck:
                 if values is None:
                     break
                 try:
-                    l, r = evaluate(lhs, values), evaluate(rhs, values)
+                    left, right = evaluate(lhs, values), evaluate(rhs, values)
                     if self.step.kind == "le":
-                        l, r = _real(l), _real(r)
+                        left, right = _real(left), _real(right)
                 except Undefined:
                     undefined += 1
                     continue
                 defined += 1
-                scale = max(mpmath.mpf(1), abs(l), abs(r))
-                error = max(mpmath.mpf(0), (l - r) / scale) if self.step.kind == "le" else abs(l - r) / scale
+                scale = max(mpmath.mpf(1), abs(left), abs(right))
+                error = (max(mpmath.mpf(0), (left - right) / scale) if self.step.kind == "le"
+                         else abs(left - right) / scale)
                 worst = max(worst, error)
                 if error > TOLERANCE and failed is None:
                     failed = _describe(m if self.batch or self.indices else None, indices, values)
@@ -226,7 +227,7 @@ class _StepCheck:
         numeric = "fail" if failed else "pass"
         try:
             exact, exact_note = self.exact(used)
-        except Exception as error:  # noqa: BLE001 - SymEngine's own errors: the exact check cannot decide
+        except Exception as error:  # broad on purpose: SymEngine's own errors: the exact check cannot decide
             exact, exact_note = "not expressible", f"exact check: {type(error).__name__}: {error}"
         note = "; ".join(n for n in [f"fails at {failed}" if failed else "", exact_note] if n)
         return numeric, exact, defined, float(worst), note
@@ -238,7 +239,7 @@ class _StepCheck:
         chosen = [instances[0]] + [x for x in instances if x[0] != instances[0][0]][:1] + instances[1:]
         results = []
         for m, index_values in chosen[:EXACT_INSTANCES]:
-            lhs, rhs, _ = self.explicit(m, dict(zip(self.indices, index_values)), {})
+            lhs, rhs, _ = self.explicit(m, dict(zip(self.indices, index_values, strict=False)), {})
             fixed = {s: v for s, v in self.ctx.fixed.items() if s not in self.batch and s not in self.indices}
             results.append(exact_zero(lhs.xreplace(fixed), rhs.xreplace(fixed), self.ctx.independent))
         for verdict in ("fail", "not expressible"):
@@ -291,7 +292,7 @@ class _StepCheck:
             return "fail", "not expressible", 0, None, "the witness is not admissible: " + "; ".join(bad)
         try:
             exact, exact_note = exact_number(lhs, rhs, values)
-        except Exception as error:  # noqa: BLE001 - SymEngine's own errors: the exact check cannot decide
+        except Exception as error:  # broad on purpose: SymEngine's own errors: the exact check cannot decide
             exact, exact_note = "not expressible", f"exact check: {type(error).__name__}: {error}"
         try:
             gap = _separation(lhs, rhs, values)
@@ -368,14 +369,14 @@ def check_certificate(certificate: Any, *, seed: int = 0, points: int = 5, verbo
     for step in cert.steps:
         try:
             report = _StepCheck(ctx, step).run()
-        except Exception as error:  # noqa: BLE001 - a library failure on one step leaves it unchecked, never passed
+        except Exception as error:  # broad on purpose: a library failure on one step leaves it unchecked, never passed
             report = StepReport(step.id, step.kind, "unchecked", "not expressible", 0, None, step.rule,
                                 f"internal error while checking: {type(error).__name__}: {error}")
         reports.append(report)
         if verbose:
             print(f"step {report.id} ({report.kind}): numeric {report.numeric} at {report.points} points, "
                   f"exact {report.exact}" + (f" - {report.note}" if report.note else ""), file=sys.stderr)
-    ignored = tuple(text for text, h in zip(cert.hypothesis_texts, cert.hypotheses) if h is None)
+    ignored = tuple(text for text, h in zip(cert.hypothesis_texts, cert.hypotheses, strict=False) if h is None)
     engines = (("sympy", sympy.__version__), ("symengine", symengine.__version__), ("mpmath", mpmath.__version__),
                ("python", sys.version.split()[0]))
     modules = tuple(sorted(n for n in sys.modules if n == "bnsym" or n.startswith("bnsym.")))
@@ -401,5 +402,6 @@ def _check_bundle(data: dict, *, seed: int, points: int, verbose: bool) -> Repla
     return ReplayReport(ok=all(r.ok for r in reports), theorem=str(data.get("theorem", first.theorem)),
                         holds=data.get("holds", first.holds) if isinstance(data.get("holds"), (bool, type(None)))
                         else None, steps=tuple(s for r in reports for s in r.steps), seed=seed,
-                        engines=first.engines, bnsym_modules=tuple(sorted({m for r in reports for m in r.bnsym_modules})),
+                        engines=first.engines,
+                        bnsym_modules=tuple(sorted({m for r in reports for m in r.bnsym_modules})),
                         ignored_hypotheses=tuple(dict.fromkeys(h for r in reports for h in r.ignored_hypotheses)))

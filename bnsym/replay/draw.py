@@ -104,4 +104,4 @@ def random_polynomial(nargs: int, rng: random.Random) -> sympy.Lambda:
     degree = 3 if nargs <= 3 else 2
     monomials = sorted(sympy.itermonomials(list(xs), degree), key=sympy.default_sort_key)
     coefficients = [sympy.Rational(rng.randint(-9, 9), rng.randint(1, 5)) for _ in monomials]
-    return sympy.Lambda(xs, sympy.Add(*[c * t for c, t in zip(coefficients, monomials)]))
+    return sympy.Lambda(xs, sympy.Add(*[c * t for c, t in zip(coefficients, monomials, strict=False)]))

@@ -16,7 +16,8 @@ it depends on is explicit. What is left is a function of leaf symbols and leaf e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import sympy
 from sympy.core.function import AppliedUndef
@@ -219,7 +220,8 @@ class Expander:
                 params, value = self.definitions[e.base]
                 if len(params) != len(indices):
                     raise NotExplicit(f"{e.base} is defined with {len(params)} indices, used with {len(indices)}")
-                return self._defined((e.base, indices), value, {**self.batch, **dict(zip(params, indices))})
+                return self._defined((e.base, indices), value,
+                                     {**self.batch, **dict(zip(params, indices, strict=False))})
             return sympy.Indexed(e.base, *indices)
         if isinstance(e, (sympy.Sum, sympy.Product)):
             return self._sum(e, e.limits, env)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import sympy
 from sympy.core.assumptions import _assume_defined
@@ -240,7 +241,7 @@ def _derivative(b: _Builder, args: list, kw: dict, depth: int) -> Any:
         raise _refuse("Derivative takes an expression and variables")
     expr, *variables = b.args(args, depth)
     for v in variables:
-        count = v[1] if isinstance(v, sympy.Tuple) and len(v) == 2 else 1
+        count = v[1] if isinstance(v, sympy.Tuple) and len(v) == 2 else sympy.S.One
         if not (count.is_Integer and 0 <= count <= 10):
             raise _refuse("a derivative order must be an integer 0..10")
     return sympy.Derivative(expr, *variables)

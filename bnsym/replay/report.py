@@ -82,7 +82,7 @@ class ReplayReport:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ReplayReport":
+    def from_dict(cls, data: dict[str, Any]) -> ReplayReport:
         """Read back :meth:`to_dict`; a report that does not have this shape raises :class:`ReplayError`."""
         try:
             if data.get("format") != REPORT_FORMAT:

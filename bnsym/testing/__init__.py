@@ -65,7 +65,39 @@ _PUBLIC = {
     "bn_implementations": "implementations",
     "BNImplementation": "implementations",
 }
-__all__ = sorted(_PUBLIC) + ["reference"]  # ``reference`` is a submodule (NumPy only)
+# literal, so static tools see it: _PUBLIC sorted, then ``reference`` (a submodule, NumPy only)
+__all__ = [
+    "Adapter",
+    "BNCase",
+    "BNImplementation",
+    "BatchNormCheckError",
+    "BatchNormPropertyError",
+    "CheckReport",
+    "NumpyAdapter",
+    "PROFILES",
+    "PROPERTIES",
+    "Tolerance",
+    "TorchFunctionAdapter",
+    "TorchModuleAdapter",
+    "adapt",
+    "assert_backward",
+    "assert_forward",
+    "assert_null_space",
+    "assert_running_statistics",
+    "assert_scale_invariance",
+    "batches",
+    "betas",
+    "bn_cases",
+    "bn_implementations",
+    "check_batchnorm",
+    "gammas",
+    "running_statistics",
+    "scales",
+    "set_default_profile",
+    "upstream_gradients",
+    "reference",
+]
+
 
 def _have_hypothesis() -> bool:
     try:
@@ -78,6 +110,11 @@ HAVE_HYPOTHESIS = _have_hypothesis()
 
 
 def __getattr__(name: str):
+    """A public name, loaded on first use (needs hypothesis).
+
+    >>> __all__ == [*sorted(_PUBLIC), "reference"]
+    True
+    """
     # lazy: the pytest plugin imports this package in every test run, so importing it must stay cheap
     if name not in _PUBLIC:
         raise AttributeError(f"module 'bnsym.testing' has no attribute {name!r}")

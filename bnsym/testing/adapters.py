@@ -29,7 +29,8 @@ from __future__ import annotations
 import copy
 import inspect
 import sys
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, NamedTuple
+from collections.abc import Callable
 
 import numpy as np
 
@@ -47,21 +48,21 @@ class ImplementationCrash(Exception):
     """The implementation under test raised on a valid batch (a failure of that code, not misuse of the kit)."""
 
 
-def _guarded(call: Callable, *args, clock: Optional[Clock] = None, what: str = "the implementation"):
+def _guarded(call: Callable, *args, clock: Clock | None = None, what: str = "the implementation"):
     try:
         return call(*args) if clock is None else clock.call(what, call, *args)
     except (KitUsageError, TimeLimitExceeded):
         raise
-    except Exception as exc:  # noqa: BLE001 - reported by the properties with the failing batch
+    except Exception as exc:  # broad on purpose: reported by the properties with the failing batch
         raise ImplementationCrash(f"{type(exc).__name__}: {exc}") from exc
 
 
 class RunningResult(NamedTuple):
     """What an implementation did with running statistics; ``None`` for what it does not implement."""
 
-    mean: Optional[np.ndarray]
-    var: Optional[np.ndarray]
-    y_eval: Optional[np.ndarray]
+    mean: np.ndarray | None
+    var: np.ndarray | None
+    y_eval: np.ndarray | None
 
 
 def _torch():
@@ -94,22 +95,22 @@ class Adapter:
     """
 
     description = "implementation"
-    features: Optional[int] = None
+    features: int | None = None
     affine = True
     has_backward = True
     can_set_eps = True
-    clock: Optional[Clock] = None  # check_batchnorm sets one: the time limits of the calls
+    clock: Clock | None = None  # check_batchnorm sets one: the time limits of the calls
 
     def __init__(
         self,
         *,
         eps: float,
         dtype=np.float64,
-        momentum: Optional[float] = 0.1,
+        momentum: float | None = 0.1,
         momentum_convention: str = "pytorch",
         running_var_unbiased: bool = True,
-        update_running: Optional[Callable] = None,
-        forward_inference: Optional[Callable] = None,
+        update_running: Callable | None = None,
+        forward_inference: Callable | None = None,
     ) -> None:
         try:
             self.dtype = np.dtype(dtype)
@@ -138,13 +139,13 @@ class Adapter:
         """Whether the implementation has running statistics or an inference mode to check."""
         return self._update_running is not None or self._forward_inference is not None
 
-    def forward(self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: Optional[float] = None) -> np.ndarray:
+    def forward(self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float | None = None) -> np.ndarray:
         """Training-mode output for ``x`` (float64), with ``ε = eps`` (default: the implementation's own)."""
         y = real_array(self._invoke("forward", x, self._forward, x, gamma, beta, self.eps if eps is None else eps),
                       "forward's output y")
         return shaped(y, x.shape, "forward's output y")
 
-    def backward(self, dy, x, gamma, beta, eps: Optional[float] = None) -> tuple:
+    def backward(self, dy, x, gamma, beta, eps: float | None = None) -> tuple:
         """``(dx, dgamma, dbeta)`` as float64; ``dgamma``/``dbeta`` are ``None`` for a non-affine module."""
         out = self._invoke("backward", x, self._backward, dy, x, gamma, beta, self.eps if eps is None else eps)
         if not isinstance(out, (tuple, list)) or len(out) != 3:
@@ -154,8 +155,8 @@ class Adapter:
             )
         m, f = x.shape
         dx = shaped(real_array(out[0], "backward's dx"), x.shape, "backward's dx")
-        rest = []
-        for value, name in zip(out[1:], ("dgamma", "dbeta")):
+        rest: list[np.ndarray | None] = []
+        for value, name in zip(out[1:], ("dgamma", "dbeta"), strict=False):
             if value is None and not self.affine:
                 rest.append(None)
                 continue
@@ -182,7 +183,8 @@ class Adapter:
             mean = shaped(real_array(out[0], "update_running's mean"), f, "update_running's mean")
             var = shaped(real_array(out[1], "update_running's var"), f, "update_running's var")
         if self._forward_inference is not None:
-            rm, rv = (mean, var) if mean is not None else (running_mean, running_var)
+            # mean and var are both set or both None
+            rm, rv = (mean, var) if mean is not None and var is not None else (running_mean, running_var)
             y = self._forward_inference(self._in(x), self._in(rm), self._in(rv), self._in(gamma), self._in(beta),
                                         self.eps)
             y_eval = shaped(real_array(y, "forward_inference's output"), x.shape, "forward_inference's output")
@@ -197,7 +199,7 @@ class Adapter:
         f = self.features or 2
         x = np.linspace(-1.0, 2.0, 3 * f).reshape(3, f) ** 2
         gamma, beta, dy = np.full(f, 1.5), np.full(f, 0.25), np.linspace(1.0, -0.5, 3 * f).reshape(3, f)
-        calls = [("forward", lambda: self.forward(x, gamma, beta))]
+        calls: list[tuple[str, Callable[[], object]]] = [("forward", lambda: self.forward(x, gamma, beta))]
         if self.has_backward:
             calls.append(("backward", lambda: self.backward(dy, x, gamma, beta)))
         if self.has_running:
@@ -266,7 +268,8 @@ class TorchFunctionAdapter(Adapter):
         if torch is None:  # pragma: no cover - guarded by adapt()
             raise KitUsageError("TorchFunctionAdapter needs torch")
         if isinstance(fn, type) and issubclass(fn, torch.autograd.Function):
-            call, self.description = fn.apply, f"torch.autograd.Function {fn.__qualname__}"
+            # fn is a torch.autograd.Function subclass (torch, imported at run time, is untyped here)
+            call, self.description = fn.apply, f"torch.autograd.Function {fn.__qualname__}"  # type: ignore[attr-defined]
         else:
             _check_signature(fn, 4, "forward", "x, gamma, beta, eps")
             call, self.description = fn, f"torch function {_name(fn)} (autograd backward)"
@@ -318,7 +321,7 @@ class TorchFunctionAdapter(Adapter):
 class TorchModuleAdapter(Adapter):
     """A module called like ``torch.nn.BatchNorm1d``; deep-copied and converted to ``dtype`` before each use."""
 
-    def __init__(self, module: Any, *, eps: Optional[float] = None, momentum: Any = "module", **kwargs) -> None:
+    def __init__(self, module: Any, *, eps: float | None = None, momentum: Any = "module", **kwargs) -> None:
         torch = _torch()
         if torch is None or not isinstance(module, torch.nn.Module):
             raise KitUsageError(f"module must be a torch.nn.Module, got {type(module).__name__}")
@@ -333,9 +336,9 @@ class TorchModuleAdapter(Adapter):
             raise KitUsageError(f"eps={eps!r} given but the module uses eps={module_eps!r}")
         weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
         self.affine = weight is not None
-        if self.affine and (bias is None or weight.ndim != 1 or bias.shape != weight.shape):
+        if weight is not None and (bias is None or weight.ndim != 1 or bias.shape != weight.shape):  # self.affine
             raise KitUsageError("the module's weight and bias must both be 1-d parameters of shape (features,)")
-        self.features = getattr(module, "num_features", None) or (int(weight.shape[0]) if self.affine else None)
+        self.features = getattr(module, "num_features", None) or (int(weight.shape[0]) if weight is not None else None)
         self.can_set_eps = module_eps is not None
         if momentum == "module":
             momentum = getattr(module, "momentum", 0.1)
@@ -344,7 +347,8 @@ class TorchModuleAdapter(Adapter):
         self._module = module
         tensors = [*module.parameters(), *module.buffers()]
         self._device = tensors[0].device if tensors else None  # test a GPU module on its own device
-        self._tracks = getattr(module, "running_mean", None) is not None and getattr(module, "running_var", None) is not None
+        self._tracks = (getattr(module, "running_mean", None) is not None
+                        and getattr(module, "running_var", None) is not None)
         self.description = f"torch module {type(module).__name__}"
 
     @property
@@ -400,7 +404,7 @@ def adapt(
     backward: Any = None,
     module: Any = None,
     *,
-    eps: Optional[float] = None,
+    eps: float | None = None,
     dtype=np.float64,
     **running: Any,
 ) -> Adapter:

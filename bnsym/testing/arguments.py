@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def check_flag(value: Any, name: str) -> bool:
     raise KitUsageError(f"{name} must be True or False, got {_shown(value)}")
 
 
-def check_real(value: Any, name: str, *, low: Optional[float] = None, high: Optional[float] = None,
+def check_real(value: Any, name: str, *, low: float | None = None, high: float | None = None,
                positive: bool = False) -> float:
     """``value`` as a finite ``float`` in ``[low, high]`` (``> 0`` when ``positive``); strings and booleans are
     refused.
@@ -137,7 +137,7 @@ def check_eps(eps: Any, dtype) -> float:
     return value
 
 
-def _field(case, name: str, required: bool = True) -> Optional[np.ndarray]:
+def _field(case, name: str, required: bool = True) -> np.ndarray | None:
     value = getattr(case, name)
     if value is None and not required:
         return None
@@ -150,7 +150,7 @@ def _field(case, name: str, required: bool = True) -> Optional[np.ndarray]:
     return arr
 
 
-def check_case(case, impl, *, eps: Optional[float] = None, running: bool = False) -> None:
+def check_case(case, impl, *, eps: float | None = None, running: bool = False) -> None:
     """Refuse a malformed case (:class:`~bnsym.errors.KitUsageError` "the case is malformed: ..."), so that a
     property failure always means the implementation is wrong: arrays of the right shapes, finite, representable
     in the implementation's dtype, ``m ≥ 2``, a normalizable batch when ``ε = 0``, reference values the kit can
@@ -173,12 +173,13 @@ def check_case(case, impl, *, eps: Optional[float] = None, running: bool = False
     if not isinstance(case, BNCase):
         raise KitUsageError(f"the case must be a bnsym.testing.BNCase, got {type(case).__name__}")
     x = _field(case, "x")
+    assert x is not None  # a required field is an array or refused
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
         raise KitUsageError(f"the case is malformed: x must have shape (m, features) with m >= 2 samples and at "
                             f"least one feature, got {x.shape}")
     m, f = x.shape
     shapes = {"gamma": (f,), "beta": (f,), "dy": (m, f), "running_mean": (f,), "running_var": (f,)}
-    arrays = {"x": x}
+    arrays: dict[str, Any] = {"x": x}  # gamma, beta, dy always arrays; the running statistics when running
     for name, shape in shapes.items():
         arr = _field(case, name, required=name in ("gamma", "beta", "dy") or running)
         if arr is not None and arr.shape != shape:
@@ -240,7 +241,7 @@ def real_array(value: Any, what: str) -> np.ndarray:
         arr = np.asarray(value)
     except KitUsageError:
         raise
-    except Exception:  # noqa: BLE001 - anything that is not an array-like
+    except Exception:  # broad on purpose: anything that is not an array-like
         raise KitUsageError(f"{what} must be a numeric array, got {type(value).__name__}") from None
     if arr.dtype.kind == "c":
         raise complex_error(what, arr.imag)

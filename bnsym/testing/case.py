@@ -17,7 +17,6 @@ m = 2 samples, 1 feature
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -50,8 +49,8 @@ class BNCase:
     gamma: np.ndarray
     beta: np.ndarray
     dy: np.ndarray
-    running_mean: Optional[np.ndarray] = field(default=None)
-    running_var: Optional[np.ndarray] = field(default=None)
+    running_mean: np.ndarray | None = field(default=None)
+    running_var: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
         # real array-likes (lists, integer arrays) become float64 arrays; anything else is left for
@@ -62,7 +61,7 @@ class BNCase:
                 continue
             try:
                 arr = np.asarray(value)
-            except Exception:  # noqa: BLE001 - refused later, with the field's name
+            except Exception:  # broad on purpose: refused later, with the field's name
                 continue
             if arr.dtype.kind in "biuf":
                 object.__setattr__(self, name, arr.astype(np.float64))

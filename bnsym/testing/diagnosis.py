@@ -16,7 +16,6 @@ convention and the other variance estimator; inference mode against the usual sl
 """
 from __future__ import annotations
 
-from typing import Optional
 
 import numpy as np
 
@@ -95,7 +94,8 @@ def running_causes(
                              f"where {_FORMULA[convention]} was expected")
             if unb != unbiased:
                 parts.append(
-                    f"running variance updated with the {'unbiased (divide by m - 1)' if unb else 'biased (divide by m)'}"
+                    "running variance updated with the "
+                    f"{'unbiased (divide by m - 1)' if unb else 'biased (divide by m)'}"
                     f" batch variance where the {'unbiased' if unbiased else 'biased'} one was expected")
             name = "keras_momentum" if conv == "keras" and convention == "pytorch" and unb == unbiased else (
                 "running_var_biased" if conv == convention and not unb and unbiased else "running_convention")
@@ -122,7 +122,7 @@ def inference_causes(
     return [(name, cause) for name, cause, cand in variants if _matches(actual, cand, expected, bound)]
 
 
-def format_causes(causes: list[tuple[str, str]], *, registry: bool = True) -> Optional[str]:
+def format_causes(causes: list[tuple[str, str]], *, registry: bool = True) -> str | None:
     """The ``likely cause`` lines of a failure message (``None`` when no known mistake matches).
 
     >>> print(format_causes([("eps_outside_sqrt", "ε added outside the square root")]))

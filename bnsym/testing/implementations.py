@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class BNImplementation:
     cause: str
     forward: Callable[..., np.ndarray]
     backward: Callable[..., tuple]
-    update_running: Optional[Callable[..., tuple]] = None
+    update_running: Callable[..., tuple] | None = None
 
     @property
     def correct(self) -> bool:

@@ -30,7 +30,6 @@ bnsym.testing.properties.BatchNormPropertyError: property 'backward' failed: ...
 from __future__ import annotations
 
 import functools
-from typing import Optional
 
 import numpy as np
 
@@ -87,13 +86,14 @@ class BatchNormPropertyError(AssertionError):
         self.property, self.case = prop, case
         self._impl, self._note, self._running = impl, note, running
         self._details = [details] if isinstance(details, str) else list(details)
-        self._causes, self._message = list(causes), None
+        self._causes = list(causes)
+        self._message: str | None = None
 
     @property
     def causes(self) -> list:
         """``[(name, text)]`` of the known mistakes that reproduce the failing output."""
         if any(callable(c) for c in self._causes):
-            found = []
+            found: list = []
             for c in self._causes:
                 found.extend(c() if callable(c) else [c])
             self._causes = found
@@ -175,7 +175,7 @@ def _error_text(label: str, actual: np.ndarray, expected: np.ndarray, bound: Bou
     )
 
 
-def _tolerance(tolerance: Optional[Tolerance]) -> Tolerance:
+def _tolerance(tolerance: Tolerance | None) -> Tolerance:
     if tolerance is None:
         return Tolerance()
     if not isinstance(tolerance, Tolerance):
@@ -199,7 +199,7 @@ def _bounds(impl: Adapter, case: BNCase, tol: Tolerance, eps: float) -> dict:
 
 
 @_property("forward")
-def assert_forward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] = None) -> None:
+def assert_forward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """The training-mode output matches the closed form (property ``forward``).
 
     >>> import numpy as np
@@ -229,7 +229,7 @@ def _require_backward(impl: Adapter, prop: str) -> None:
 
 
 @_property("backward")
-def assert_backward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] = None) -> None:
+def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """``∂ℓ/∂x``, ``∂ℓ/∂γ`` and ``∂ℓ/∂β`` match the closed forms (property ``backward``); the ``μ`` path may or
     may not carry the identically-zero second term of ``∂ℓ/∂μ`` (both are correct)."""
     _require_backward(impl, "backward")
@@ -237,8 +237,9 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] 
     grads = impl.backward(case.dy, case.x, case.gamma, case.beta)
     expected = ref.backward(case.dy, case.x, case.gamma, case.beta, impl.eps)
     bounds = _bounds(impl, case, tol, impl.eps)
-    problems, causes = [], []
-    for name, actual, exp in zip(("dx", "dgamma", "dbeta"), grads, expected):
+    problems: list[str] = []
+    causes: list = []  # (name, cause) pairs, or callables that find them (run only when reported)
+    for name, actual, exp in zip(("dx", "dgamma", "dbeta"), grads, expected, strict=False):
         if actual is None:  # a module without γ/β
             continue
         problem = _mismatch(name, actual, exp, bounds[name])
@@ -255,7 +256,7 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] 
 
 
 @_property("null_space")
-def assert_null_space(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] = None) -> None:
+def assert_null_space(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """``∂ℓ/∂x`` has no component along ``1`` and the ``ε``-exact component along ``x̂`` (property ``null_space``)."""
     _require_backward(impl, "null_space")
     tol = _tolerance(tolerance)
@@ -277,7 +278,7 @@ def assert_null_space(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance
 
 
 @_property("scale_invariance")
-def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Optional[Tolerance] = None) -> None:
+def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Tolerance | None = None) -> None:
     """Forward and backward at ``a·x`` (own ``ε``) against forward and backward at ``x`` with ``ε/a²``
     (property ``scale_invariance``; exact for every ``ε ≥ 0``, docs/math.md §1 and §3):
     ``BN_ε(a x) - β = sign(a)·(BN_{ε/a²}(x) - β)``, ``∂ℓ/∂x(a x) = ∂ℓ/∂x(x)/|a|``, ``∂ℓ/∂γ`` times ``sign(a)``,
@@ -327,7 +328,7 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: Op
 
 
 @_property("running_statistics")
-def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Optional[Tolerance] = None) -> None:
+def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """One training step from ``case.running_mean``/``case.running_var`` updates them by the implementation's
     momentum convention (PyTorch's by default: unbiased variance, ``new = (1 - momentum)·old + momentum·batch``),
     and inference mode on ``x`` is the affine map of those running statistics (property ``running_statistics``)."""
@@ -335,11 +336,14 @@ def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Optional[T
         raise KitUsageError(f"{impl!r} has no running statistics or inference mode to check")
     if case.running_mean is None or case.running_var is None:
         raise KitUsageError("the case has no initial running_mean/running_var")
+    momentum = impl.momentum
+    if momentum is None:
+        raise KitUsageError(f"{impl!r} has no momentum: running statistics need one (e.g. momentum=0.1)")
     tol = _tolerance(tolerance)
     x, m = case.x, case.m
     res = impl.running(x, case.gamma, case.beta, case.running_mean, case.running_var)
     problems, causes = [], []
-    expected = ref.running_update(case.running_mean, case.running_var, x, impl.momentum,
+    expected = ref.running_update(case.running_mean, case.running_var, x, momentum,
                                   convention=impl.momentum_convention, unbiased=impl.running_var_unbiased)
     maxabs = np.abs(x).max(axis=0)
     scales = {"mean": np.abs(case.running_mean) + maxabs,
@@ -352,7 +356,7 @@ def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Optional[T
         if problem:
             problems.append(problem)
             causes.append(functools.partial(running_causes, name, actual, case.running_mean, case.running_var, x,
-                                            impl.momentum, impl.momentum_convention, impl.running_var_unbiased,
+                                            momentum, impl.momentum_convention, impl.running_var_unbiased,
                                             bound))
     if res.y_eval is not None:
         rm = res.mean if res.mean is not None else case.running_mean

@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 import functools
-from typing import Optional
+from typing import Literal
 
 import hypothesis
 
@@ -36,10 +36,11 @@ __all__ = ["batches", "gammas", "betas", "upstream_gradients", "scales", "runnin
 
 _ONE = hypothesis.settings(max_examples=1, phases=[hypothesis.Phase.generate], database=None)  # for the doctests
 
-_WIDTHS = {np.dtype(np.float32): 32, np.dtype(np.float64): 64}
+Width = Literal[32, 64]  # the float widths the kit draws in
+_WIDTHS: dict[np.dtype, Width] = {np.dtype(np.float32): 32, np.dtype(np.float64): 64}
 
 
-def _width(dtype) -> int:
+def _width(dtype) -> Width:
     try:
         return _WIDTHS[np.dtype(dtype)]
     except (KeyError, TypeError):
@@ -52,13 +53,13 @@ def _cast(a: np.ndarray, dtype) -> np.ndarray:
         return np.asarray(a, np.float64).astype(dtype).astype(np.float64)
 
 
-def _floats(lo: float, hi: float, width: int) -> st.SearchStrategy:
+def _floats(lo: float, hi: float, width: Width) -> st.SearchStrategy:
     """Finite floats in ``[lo, hi]`` of the given width, without subnormals (they flush or lose precision)."""
     return st.floats(lo, hi, width=width, allow_subnormal=False)
 
 
 @functools.lru_cache(maxsize=256)
-def _moderate(bound: float, width: int) -> st.SearchStrategy:
+def _moderate(bound: float, width: Width) -> st.SearchStrategy:
     """0 or ``2^-10 ≤ |v| ≤ bound``: no absurdly tiny magnitudes (a 1e-114 batch overflows σ^-3 in correct code,
     a 1e-307 gradient underflows); small *differences* (nearly constant batches) come from the offset regimes."""
     return st.just(0.0) | _floats(2.0**-10, bound, width) | _floats(-bound, -(2.0**-10), width)
@@ -86,7 +87,7 @@ def nondegenerate(x: np.ndarray, dtype) -> bool:
 def batches(
     draw,
     *,
-    features: Optional[int] = None,
+    features: int | None = None,
     min_m: int = 2,
     max_m: int = 12,
     max_features: int = 4,
@@ -211,7 +212,7 @@ def running_statistics(features: int, *, dtype=np.float64) -> st.SearchStrategy:
 def bn_cases(
     draw,
     *,
-    features: Optional[int] = None,
+    features: int | None = None,
     min_m: int = 2,
     max_m: int = 12,
     max_features: int = 4,
@@ -242,7 +243,7 @@ INFORMATIVE_SCALE = -4.0
 """The scale ``a`` checked with the informative cases: negative (the sign flip) and not 1 in magnitude."""
 
 
-def informative_cases(*, features: Optional[int] = None, dtype=np.float64, eps: float = 0.0,
+def informative_cases(*, features: int | None = None, dtype=np.float64, eps: float = 0.0,
                       affine: bool = True, max_m: int = 12) -> list[BNCase]:
     """Fixed, pseudo-random cases that expose the usual mistakes on their own (docs/math.md §10): a non-square batch
     with a non-zero mean per feature, ``|γ|`` away from 0 and 1 with both signs, ``β ≠ 0``, an upstream gradient

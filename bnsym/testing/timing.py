@@ -27,7 +27,8 @@ bnsym.testing.timing.TimeLimitExceeded: forward took 0.0... s, over the per-call
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import Any
+from collections.abc import Callable
 
 __all__ = ["Clock", "TimeLimitExceeded", "CALL_DEADLINE", "TIME_BUDGET"]
 
@@ -49,7 +50,7 @@ class Clock:
         self.call_deadline, self.time_budget, self.deadline_note = call_deadline, time_budget, deadline_note
         self.started = time.perf_counter()
         self.calls, self.seconds, self.slowest = 0, 0.0, ("", 0.0)
-        self.exceeded: Optional[str] = None  # the message, once a limit was hit
+        self.exceeded: str | None = None  # the message, once a limit was hit
         self.where: Any = None  # what `current` was then
         self.current: Any = None  # set by the kit: (property, case) being checked
 

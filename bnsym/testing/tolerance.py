@@ -34,7 +34,7 @@ False
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class Bound(NamedTuple):
             same = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
             return same | (np.abs(actual - expected) <= self.allowed(expected))
 
-    def scaled(self, k: float) -> "Bound":
+    def scaled(self, k: float) -> Bound:
         """The same bound ``k`` times wider.
 
         >>> Bound(np.array(1.0), 0.5).scaled(2).rtol
@@ -103,8 +103,8 @@ class Tolerance:
     """
 
     factor: float = 16.0
-    rtol: Optional[float] = None
-    atol: Optional[float] = None
+    rtol: float | None = None
+    atol: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("factor", "rtol", "atol"):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy
-from sympy import KroneckerDelta, S, Sum, Symbol
+from sympy import Expr, S, Sum, Symbol
 
 from ..kernel import core as K
 from ..kernel.index import index_symbol
@@ -29,7 +29,7 @@ __all__ = ["Options", "context", "m", "n", "i", "j", "k", "l", "r", "q", "t", "z
 
 m = Symbol("m", integer=True, positive=True)
 n = Symbol("n", integer=True, positive=True)  # inputs per unit
-i, j, k, l, r, q, t = (index_symbol(x) for x in "ijklrqt")
+i, j, k, l, r, q, t = (index_symbol(x) for x in "ijklrqt")  # noqa: E741  l is the math index, as in the proofs
 z = sympy.IndexedBase("z", real=True)
 u = sympy.IndexedBase("u", real=True)
 W = sympy.IndexedBase("W", real=True)
@@ -61,7 +61,7 @@ class Options:
 
     batch: int | str = "m"
     sign: str = "positive"
-    eps: object = S.Zero
+    eps: Expr | int | str = S.Zero
     width: int = 2
     coefficient: str = "1/m"
     constant: bool = False
@@ -97,6 +97,7 @@ def jacobian_closed_form(opts: Options, row=i, col=k) -> sympy.Expr:
     own BN layer (:meth:`bnsym.layers.batchnorm.Normalize.index_jacobian`, whose ``σ`` includes ``ε``), so the
     theorem proves the rule the engine uses.
 
+    >>> from sympy import KroneckerDelta
     >>> jacobian_closed_form(Options()) == (KroneckerDelta(i, k) - 1 / m - xhat[i] * xhat[k] / m) / std(Options())
     True
     """

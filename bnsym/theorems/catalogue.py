@@ -22,6 +22,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from fractions import Fraction
+from typing import Any, cast
 
 import sympy
 from sympy import S
@@ -135,9 +136,9 @@ def _options(thm: Theorem, batch, assume, eps, width) -> Options:
     if batch != "m":
         if isinstance(batch, bool) or not isinstance(batch, numbers.Integral):
             raise TheoremError(f"batch must be 'm' or an integer, got {batch!r}")
-        if batch < 2:
+        if int(batch) < 2:
             raise ConditionError(f"batch normalization needs a batch of m >= 2 samples, got m = {batch}")
-        if batch > MAX_BATCH:
+        if int(batch) > MAX_BATCH:
             raise ConditionError(f"batch = {batch} is above the limit of {MAX_BATCH} "
                                  "(bnsym.theorems.catalogue.MAX_BATCH)")
         batch = int(batch)
@@ -172,8 +173,9 @@ def prove(name: str, *, batch: int | str = "m", assume: dict | None = None, eps=
     """
     thm = get_theorem(name)
     opts = _options(thm, batch, assume, eps, width)
-    base = dict(name=thm.name, title=thm.title, statement=thm.statement, statement_latex=thm.statement_latex,
-                source=thm.source, conditions=_conditions(thm, opts), batch=opts.batch)
+    base: dict[str, Any] = dict(name=thm.name, title=thm.title, statement=thm.statement,
+                                statement_latex=thm.statement_latex, source=thm.source,
+                                conditions=_conditions(thm, opts), batch=opts.batch)
     if opts.constant and (opts.eps_is_zero or opts.eps == "any" or not thm.constant_batch):
         return Proof(**base, holds=None, steps=(), method="not attempted",
                      reason="constant batch: σ = 0, so with ε = 0 the normalization x̂ = (z − μ)/σ is undefined"
@@ -191,7 +193,9 @@ def prove(name: str, *, batch: int | str = "m", assume: dict | None = None, eps=
 def _general(name: str, opts: Options) -> Outcome:
     """The general-``m`` proof (cached: a concrete ``m`` reuses it)."""
     try:
-        return registry.get(name).general(opts)
+        general = registry.get(name).general
+        assert general is not None  # every registered unit proves its theorem for a general m
+        return general(opts)
     except (KernelError, LemmaUnavailable) as exc:
         return Outcome(None, [], reason=f"the proof could not be completed: {exc}")
 
@@ -202,7 +206,7 @@ def _specialize(thm: Theorem, out: Outcome, opts: Options) -> Outcome:
 
     claims = thm.claims(dataclasses.replace(opts, batch="m")) if thm.claims else []
     facts = [K.conclude(c, out.facts) for c in claims]
-    special = [K.specialize(f, opts.batch) for f in facts if isinstance(f.context.m, sympy.Symbol)]
+    special = [K.specialize(f, cast(int, opts.batch)) for f in facts if isinstance(f.context.m, sympy.Symbol)]
     steps = list(out.steps) + [Step(f.relation, f"m = {opts.batch}: the general-m statement with m given", True,
                                     f.rule, f) for f in special]
     return dataclasses.replace(out, steps=steps, facts=list(out.facts) + special,

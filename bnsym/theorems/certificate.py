@@ -88,7 +88,8 @@ def _ordered(definitions) -> list:
 def _context_part(proof, ctx: K.Context) -> dict:
     batch = int(ctx.m) if ctx.concrete else str(ctx.m)
     plain = _plain_symbols(ctx)
-    hyps = [{"text": f"{sym} = {val}", "expr": _srepr(sympy.Eq(sym, val, evaluate=False))} for sym, val in ctx.values]
+    hyps: list[dict[str, str | None]] = [{"text": f"{sym} = {val}", "expr": _srepr(sympy.Eq(sym, val, evaluate=False))}
+                                         for sym, val in ctx.values]
     hyps += [{"text": text, "expr": None} for text in ctx.hypotheses]
     defs = []
     for d in _ordered(ctx.definitions):
@@ -101,10 +102,11 @@ def _context_part(proof, ctx: K.Context) -> dict:
     narrative = ([f"a derivative at the evaluation point {sym} := {d}·{b} is written (1/{d})·∂/∂{b} (chain rule)"
                   for sym, (b, d) in _points(ctx).items()])
     return {"format": PART_FORMAT, "theorem": proof.name, "statement": proof.statement, "holds": proof.holds,
-            "_points": _points(ctx), "batch": batch, "sizes": sizes or (["n"] if any(d.value.has(sympy.Symbol("n", integer=True,
-                                                                                     positive=True))
-                                                              for d in ctx.definitions) else []),
-            "ranges": ranges, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": narrative, "_plain": plain}
+            "_points": _points(ctx), "batch": batch,
+            "sizes": sizes or (["n"] if any(d.value.has(sympy.Symbol("n", integer=True, positive=True))
+                                            for d in ctx.definitions) else []),
+            "ranges": ranges, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": narrative,
+            "_plain": plain}
 
 
 def _step(fact: K.Fact, reason: str, n: int, plain: dict, points: dict) -> dict | None:

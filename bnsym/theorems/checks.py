@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 import numpy as np
@@ -28,7 +28,7 @@ EPS = sympy.Symbol("epsilon", nonnegative=True)
 ILL_CONDITIONED = 1e-6  # σ / max|z - mean| below this: recompute with mpmath
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(m: int, n: int, bias: bool, modules: str):
     """``x̂``, ``∂x̂/∂u``, ``∂x̂/∂W``, ``∂x̂/∂b`` of a concrete batch, by :func:`sympy.diff`, lambdified."""
     U = [[sympy.Symbol(f"u_{p}_{q}", real=True) for q in range(1, n + 1)] for p in range(1, m + 1)]
@@ -149,7 +149,9 @@ def residual(name: str, d: dict) -> float:
 
     if name not in registry.names():
         raise KeyError(name)
-    return registry.get(name).numeric(d)
+    numeric = registry.get(name).numeric
+    assert numeric is not None  # every registered unit has its numeric check
+    return numeric(d)
 
 
 def names() -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import textwrap
 
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import sympy
 

@@ -48,11 +48,13 @@ def lemma(name: str, opts, index: int = 0):
     Raises :class:`LemmaUnavailable` when that proof does not hold."""
     key = (name, opts, index)
     if key not in _CACHE:
-        out = get(name).general(opts)
+        unit = get(name)
+        assert unit.general is not None  # every registered unit proves its theorem for a general m
+        out = unit.general(opts)
         if out.holds is not True or not out.facts:
             raise LemmaUnavailable(f"theorem {name} is not established here"
                                    + (f" ({out.reason})" if out.reason else ""))
-        claims = get(name).claims(opts) if get(name).claims else None
+        claims = unit.claims(opts) if unit.claims else None
         if claims is None:
             _CACHE[key] = out.facts[-1]
         else:

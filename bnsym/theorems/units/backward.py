@@ -112,9 +112,11 @@ register(Theorem("backward_formulas", "The backward formulas of Ioffe & Szegedy"
                  r"\frac{\partial \ell}{\partial z_{i}} = \frac{\partial \ell}{\partial \hat{x}_{i}}\frac{1}{s} + "
                  r"\frac{\partial \ell}{\partial \sigma^{2}}\frac{2(z_{i}-\mu)}{m} + \frac{\partial \ell}{\partial \mu}"
                  r"\frac{1}{m} = \sum_{k} g_{k}\gamma\frac{\partial \hat{x}_{k}}{\partial z_{i}}",
-                 f"{IS}, §3.1", (EPS_ANY, M2, NONCONST), 3, backward_formulas, claims=formulas_claims, numeric=formulas_numeric))
+                 f"{IS}, §3.1", (EPS_ANY, M2, NONCONST), 3, backward_formulas,
+                 claims=formulas_claims, numeric=formulas_numeric))
 register(Theorem("backward_compact", "The compact backward formula",
                  "∂ℓ/∂z = (γ/(m s))(m·g − Σg − x̂·Σ(g x̂))",
                  r"\frac{\partial \ell}{\partial z} = \frac{\gamma}{m s}\left(m g - \mathbf{1}\sum_{k} g_{k} - "
                  r"\hat{x}\sum_{k} g_{k}\hat{x}_{k}\right)",
-                 f"{IS}, §3.1, rearranged", (EPS_ANY, M2, NONCONST), 3, backward_compact, claims=compact_claims, numeric=compact_numeric))
+                 f"{IS}, §3.1, rearranged", (EPS_ANY, M2, NONCONST), 3, backward_compact,
+                 claims=compact_claims, numeric=compact_numeric))

@@ -3,7 +3,8 @@
 >>> EPS0.text, NONCONST.text
 ('ε = 0', 'batch not constant (σ > 0)')
 >>> from bnsym.theorems.batch import Options
->>> EPS0.under(Options(eps="positive")), EPS0.under(Options(eps=sympy.Rational(1, 100))), EPS_ANY.under(Options(eps="any"))
+>>> (EPS0.under(Options(eps="positive")), EPS0.under(Options(eps=sympy.Rational(1, 100))),
+...  EPS_ANY.under(Options(eps="any")))
 (ε > 0, ε = 1/100, ε ≥ 0)
 """
 from __future__ import annotations
@@ -32,16 +33,16 @@ def _eps_value(opts) -> Condition | None:
 
 
 A_NEG = Condition("a < 0", "a < 0", _a < 0)
-A_POS = Condition("a > 0", "a > 0", _a > 0, adapt=lambda opts: _scale_sign(A_POS, A_NEG)(opts))
+A_POS: Condition = Condition("a > 0", "a > 0", _a > 0, adapt=lambda opts: _scale_sign(A_POS, A_NEG)(opts))
 C_NEG = Condition("c < 0", "c < 0", _c < 0)
-C_POS = Condition("c > 0", "c > 0", _c > 0, adapt=lambda opts: _scale_sign(C_POS, C_NEG)(opts))
+C_POS: Condition = Condition("c > 0", "c > 0", _c > 0, adapt=lambda opts: _scale_sign(C_POS, C_NEG)(opts))
 EPS_POS = Condition("ε > 0", r"\epsilon > 0", _eps > 0)
-EPS0 = Condition("ε = 0", r"\epsilon = 0", sympy.Eq(_eps, 0),
+EPS0: Condition = Condition("ε = 0", r"\epsilon = 0", sympy.Eq(_eps, 0),
                  adapt=lambda opts: _eps_value(opts) or (EPS0 if opts.eps_is_zero else EPS_POS))
-EPS_ANY = Condition("ε ≥ 0", r"\epsilon \geq 0", _eps >= 0,
+EPS_ANY: Condition = Condition("ε ≥ 0", r"\epsilon \geq 0", _eps >= 0,
                     adapt=lambda opts: _eps_value(opts) or (EPS_POS if opts.constant else EPS_ANY))
 M2 = Condition("m ≥ 2", r"m \geq 2", m >= 2)
-NONCONST = Condition("batch not constant (σ > 0)", r"\sigma > 0", Symbol("sigma", real=True) > 0,
+NONCONST: Condition = Condition("batch not constant (σ > 0)", r"\sigma > 0", Symbol("sigma", real=True) > 0,
                      adapt=lambda opts: None if opts.constant else NONCONST)
 P_NONZERO = Condition("w₁⋯w_{L−1} ≠ 0", r"w_{1} \cdots w_{L-1} \neq 0")
 

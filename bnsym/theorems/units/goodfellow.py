@@ -130,4 +130,5 @@ register(Theorem("goodfellow_bn", "BN on the last hidden layer removes the cross
                  "with BN on h_{L−1} = x w_1⋯w_{L−1}: ŷ_i = w_L(γ·sign(w_1⋯w_{L−1})·x̂_i + β), so ∂ŷ/∂w_p = 0 "
                  "for p < L",
                  r"\frac{\partial \hat{y}_{i}}{\partial w_{p}} = 0 \quad (p < L)", GF,
-                 (EPS0, P_NONZERO, M2, NONCONST), 7, bn_removes_interactions, claims=bn_claims, numeric=bn_numeric_check))
+                 (EPS0, P_NONZERO, M2, NONCONST), 7, bn_removes_interactions, claims=bn_claims,
+                 numeric=bn_numeric_check))

@@ -137,8 +137,10 @@ register(Theorem("bn_jacobian", "The BN Jacobian in closed form",
 register(Theorem("bn_jacobian_null_space", "1 and x̂ span the null space of the BN Jacobian",
                  "J·1 = 0 and J·x̂ = 0; null J = span{1, x̂}; the gradient reaching z is orthogonal to 1 and x̂",
                  r"J\mathbf{1} = 0,\; J\hat{x} = 0,\; \ker J = \operatorname{span}\{\mathbf{1}, \hat{x}\}",
-                 f"{IS}, §3.1", (EPS0, M2, NONCONST), 2, null_space, claims=null_space_claims, numeric=null_space_numeric))
+                 f"{IS}, §3.1", (EPS0, M2, NONCONST), 2, null_space, claims=null_space_claims,
+                 numeric=null_space_numeric))
 register(Theorem("bias_gradient_zero", "A bias before BN has gradient 0",
                  "BN(Wu + b) = BN(Wu), so ∂J/∂b = 0",
                  r"\frac{\partial J}{\partial b} = 0",
-                 f"{IS}, §3.2 (the bias can be ignored)", (EPS_ANY, M2, NONCONST), 6, bias, claims=bias_claims, numeric=bias_numeric, constant_batch=True))
+                 f"{IS}, §3.2 (the bias can be ignored)", (EPS_ANY, M2, NONCONST), 6, bias, claims=bias_claims,
+                 numeric=bias_numeric, constant_batch=True))

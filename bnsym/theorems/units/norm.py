@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import sympy
 from sympy import Abs, Sum
 
@@ -84,7 +83,8 @@ def gradient_norm_bound(opts: Options):
         stated = gamma**2 / sigma**2 * (Q - G**2 / m - X**2 / sympy.sqrt(m))
         wm = max(opts.witness_m, 2)
         zs = witness_batch(wm, (0, 1, 2, 3))
-        gs = witness_batch(wm, (-sympy.Rational(3, 2), -sympy.Rational(1, 2), sympy.Rational(1, 2), sympy.Rational(3, 2)))
+        half = sympy.Rational(1, 2)
+        gs = witness_batch(wm, (-3 * half, -half, half, 3 * half))
         values = {gamma: 1, **{z[p + 1]: zs[p] for p in range(wm)}, **{g[p + 1]: gs[p] for p in range(wm)}}
         rec.ne(context(replace(opts, batch=wm), free=()), _norm2().xreplace({m: wm}), stated.xreplace({m: wm}), values,
                f"at z = {tuple(zs)}, g = {tuple(gs)}, γ = 1: the exact norm exceeds the misprinted bound",
@@ -93,8 +93,8 @@ def gradient_norm_bound(opts: Options):
                            "value by (γ²/σ²)⟨g,x̂⟩²(1/√m − 1/m) > 0 for m > 1 and ⟨g,x̂⟩ ≠ 0",
                            replacement="‖∂ℓ/∂z‖² = (γ²/σ²)(‖g‖² − ⟨1,g⟩²/m − ⟨g,x̂⟩²/m) (exact)",
                            replacement_latex=sympy.latex(identity_claims(replace(opts, eps=0))[0]),
-                           counterexample={"m": wm, "z": [float(v) for v in zs], "g": [float(v) for v in gs], "gamma": 1.0,
-                                           **_norms_at_witness(zs, gs)})
+                           counterexample={"m": wm, "z": [float(v) for v in zs], "g": [float(v) for v in gs],
+                                           "gamma": 1.0, **_norms_at_witness(zs, gs)})
     form = identity_form(opts)
     rec.le(form, gamma**2 / sigma**2 * Q, "drop the subtracted squares; 1/(σ² + ε) ≤ 1/σ² and 2 − ρ ≥ 1",
            unfold=False)
@@ -140,7 +140,9 @@ register(Theorem("gradient_norm_identity", "Gradient norm through BN (exact equa
                  "‖∂ℓ/∂z‖² = (γ²/σ²)(‖g‖² − ⟨1,g⟩²/m − ⟨g,x̂⟩²/m)",
                  r"\left\|\frac{\partial \ell}{\partial z}\right\|^{2} = \frac{\gamma^{2}}{\sigma^{2}}\left(\|g\|^{2}"
                  r" - \frac{\langle \mathbf{1}, g\rangle^{2}}{m} - \frac{\langle g, \hat{x}\rangle^{2}}{m}\right)",
-                 SANT, (EPS0, M2, NONCONST), 4, gradient_norm_identity, claims=identity_claims, numeric=identity_numeric))
+                 SANT, (EPS0, M2, NONCONST), 4, gradient_norm_identity, claims=identity_claims,
+                 numeric=identity_numeric))
 register(Theorem("gradient_norm_bound", "Gradient norm through BN (the inequality)", "‖∂ℓ/∂z‖ ≤ (γ/σ)‖g‖",
                  r"\left\|\frac{\partial \ell}{\partial z}\right\| \leq \frac{|\gamma|}{\sigma}\|g\|",
-                 SANT, (EPS0, M2, NONCONST), 4, gradient_norm_bound, claims=bound_claims, numeric=bound_numeric, options=("coefficient",)))
+                 SANT, (EPS0, M2, NONCONST), 4, gradient_norm_bound, claims=bound_claims, numeric=bound_numeric,
+                 options=("coefficient",)))

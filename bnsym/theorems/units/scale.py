@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import sympy
 from sympy import Abs, KroneckerDelta, Sum
 
@@ -228,7 +227,8 @@ register(Theorem("scale_invariance_forward", "Scale invariance of the forward pa
 register(Theorem("scale_invariance_input_grad", "Scale invariance of the input gradient",
                  "∂BN(aWu)/∂u = ∂BN(Wu)/∂u",
                  r"\frac{\partial \mathrm{BN}(aWu)}{\partial u} = \frac{\partial \mathrm{BN}(Wu)}{\partial u}",
-                 f"{IS}, §3.3", _H, 1, scale_input_grad, claims=input_grad_claims, scale=True, numeric=input_grad_numeric))
+                 f"{IS}, §3.3", _H, 1, scale_input_grad, claims=input_grad_claims, scale=True,
+                 numeric=input_grad_numeric))
 register(Theorem("scale_invariance_weight_grad", "Larger weights get smaller gradients",
                  "∂BN((aW)u)/∂(aW) = (1/a)·∂BN(Wu)/∂W",
                  r"\frac{\partial \mathrm{BN}((aW)u)}{\partial (aW)} = \frac{1}{a} "

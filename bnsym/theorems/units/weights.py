@@ -79,7 +79,8 @@ def norm_growth(opts: Options):
         return rec.outcome(None, reason="needs ⟨W, ∇ℓ⟩ = 0, which needs ε = 0 (theorem weight_orthogonality); "
                            "in general ‖W − η∇ℓ‖² = ‖W‖² − 2η⟨W,∇ℓ⟩ + η²‖∇ℓ‖²")
     expand = rec.eq(Sum((W[r] - eta * G[r]) ** 2, (r, 1, n)),
-                    Sum(W[r] ** 2, (r, 1, n)) - 2 * eta * Sum(W[r] * G[r], (r, 1, n)) + eta**2 * Sum(G[r] ** 2, (r, 1, n)),
+                    Sum(W[r] ** 2, (r, 1, n)) - 2 * eta * Sum(W[r] * G[r], (r, 1, n))
+                    + eta**2 * Sum(G[r] ** 2, (r, 1, n)),
                     "expand the square (any vector G)")
     inst = K.instance(expand, G, t, gradient(t))
     orth = rec.cite(lemma("weight_orthogonality", opts), "weight_orthogonality", "⟨W, ∇ℓ⟩ = 0 (theorem "
@@ -204,7 +205,8 @@ def rate_numeric(d) -> float:
 
 register(Theorem("weight_orthogonality", "Weights feeding BN are orthogonal to their gradient", "⟨W, ∂J/∂W⟩ = 0",
                  r"\left\langle W, \frac{\partial J}{\partial W}\right\rangle = 0",
-                 f"{ALL}; Euler's theorem for degree-0 homogeneous functions", _H0, 5, euler, claims=euler_claims, numeric=euler_numeric))
+                 f"{ALL}; Euler's theorem for degree-0 homogeneous functions", _H0, 5, euler, claims=euler_claims,
+                 numeric=euler_numeric))
 register(Theorem("weight_norm_growth", "One gradient step grows the weight norm",
                  "‖W − η∇J‖² = ‖W‖² + η²‖∇J‖²", r"\|W - \eta\nabla J\|^{2} = \|W\|^{2} + \eta^{2}\|\nabla J\|^{2}",
                  ALL, _H0, 5, norm_growth, numeric=norm_growth_numeric))
