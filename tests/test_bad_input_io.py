@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -27,14 +26,8 @@ from bnsym.latex import Notation, check_math, check_name, compile_pdf, document,
 from bnsym.report import Math, Report, Section, find_mathjax, write_report
 from bnsym.sweep import SweepConfig, run_sweep
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tools import need
 
-
-def need(tool: str) -> None:
-    if shutil.which(tool) is None:
-        if IN_CI:
-            pytest.fail(f"{tool} is not installed - CI must run this test")
-        pytest.skip(f"{tool} is not installed")
 
 
 def run(*args: str):

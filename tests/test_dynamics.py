@@ -189,9 +189,8 @@ def test_summarize_takes_the_minimum_over_seeds():
     assert summarize(recs) == {(2, False, 1.0, "bnsym"): 0.01, (2, True, 1.0, "bnsym"): None}
 
 
-def test_sweep_agrees_with_pytorch_within_one_grid_step():
+def test_sweep_agrees_with_pytorch_within_one_grid_step(torch):
     """Same configuration, same init (generated once in NumPy, loaded into torch), same data."""
-    pytest.importorskip("torch")
     lrs = list(np.logspace(-3, 0, 7))
     configs = [SweepConfig(depth=d, bn=bn, seed=0, steps=60) for d in (2, 6) for bn in (False, True)]
     ours = run_sweep(configs, lrs, workers=1, progress=False)

@@ -107,8 +107,7 @@ def test_numpy_kernel_matches_the_symbolic_forms(key):
 
 
 @pytest.mark.parametrize("key", sorted(KINDS))
-def test_torch_forward_matches_the_numpy_kernel(key):
-    torch = pytest.importorskip("torch")
+def test_torch_forward_matches_the_numpy_kernel(key, torch):
     layer, n, X, Y = _setup(key)
     rng = np.random.default_rng(3)
     _, params = _numbers(layer, X, rng)
