@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import decimal
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -151,7 +151,7 @@ def test_item5_a_nearly_constant_batch_above_the_threshold_is_accurate():
     got = net.gradients().evaluate(values)["gamma1"]           # Σ ∂J/∂ŷ·x̂: as sensitive as x̂ itself
     exact_values = {}
     for name, matrix in named_symbols(net).items():
-        for symbol, v in zip(matrix, np.ravel(values[name])):
+        for symbol, v in zip(matrix, np.ravel(values[name]), strict=True):
             exact_values[symbol] = sympy.Rational(float(v))
     exact = float(net.gradient("gamma1").closed_form.xreplace(exact_values).evalf(30))
     assert got == pytest.approx(exact, rel=1e-6)
@@ -406,7 +406,7 @@ def test_fuzz_builders_give_a_network_or_a_bnsym_error(call):
 FUZZ_NETWORKS = networks.names("fuzz")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fuzz_gradients(name: str):
     return networks.build(name).gradients()
 
@@ -451,7 +451,7 @@ def evaluations(draw):
     return network, values, invalid, corruption is None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _exact_function(network: str):
     """The fully substituted closed forms lambdified to mpmath: a route independent of the shared
     subexpressions that ``evaluate`` compiles, run at 40 digits."""
@@ -468,7 +468,7 @@ def _exact(network, values):
     names, function = _exact_function(network)
     with mpmath.workdps(40):
         out = function(*[[mpmath.mpf(float(v)) for v in np.ravel(values[n])] for n in names])
-        return {name: np.array([float(v) for v in entries]) for name, entries in zip(_fuzz_gradients(network), out)}
+        return {name: np.array([float(v) for v in entries]) for name, entries in zip(_fuzz_gradients(network), out, strict=True)}
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

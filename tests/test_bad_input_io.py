@@ -22,7 +22,7 @@ import bnsym
 from bnsym.cli import main, parse_eps
 from bnsym.errors import BnsymError, LatexError
 from bnsym.explain import LOCK_NAME, output_lock
-from bnsym.latex import Notation, check_math, check_name, compile_pdf, document, to_latex
+from bnsym.latex import Notation, check_math, check_name, compile_pdf, to_latex
 from bnsym.report import Math, Report, Section, find_mathjax, write_report
 from bnsym.sweep import SweepConfig, run_sweep
 

@@ -23,7 +23,7 @@ def _brute_force(net: bnsym.Network, symbol: sympy.Symbol) -> sympy.Expr:
     if net.loss is not None:
         return sympy.diff(net.loss, symbol)
     upstream = list(upstream_symbols(net))
-    return sympy.Add(*[g * sympy.diff(y, symbol) for g, y in zip(upstream, net.output)])
+    return sympy.Add(*[g * sympy.diff(y, symbol) for g, y in zip(upstream, net.output, strict=True)])
 
 
 # exact symbolic comparison (radical normal form) where it is quick; 50-digit evaluation at random
@@ -38,7 +38,7 @@ def _pairs(net):
     for name, derivation in grads.items():
         closed = derivation.closed_form
         closed = closed if isinstance(closed, sympy.MatrixBase) else sympy.Matrix([[closed]])
-        for symbol, value in zip(net.parameters[name], closed):
+        for symbol, value in zip(net.parameters[name], closed, strict=True):
             yield symbol, value, _brute_force(net, symbol)
 
 
@@ -174,5 +174,5 @@ def test_evaluate_gives_numbers_and_arrays():
     assert grad.shape == (2, 2)
     # J = mean((x1 + x2 - t)^2): dJ/dW1_jk = mean(2 r_i x_ik)
     residual = [1 + 2 - 0.5, 3 - 1 + 0.5]
-    expected_first_column = sum(2 * r * x for r, x in zip(residual, [1.0, 3.0])) / 2
+    expected_first_column = sum(2 * r * x for r, x in zip(residual, [1.0, 3.0], strict=True)) / 2
     assert grad[0, 0] == pytest.approx(expected_first_column)

@@ -11,7 +11,6 @@ import pytest
 import sympy
 from hypothesis import given, strategies as st
 
-import bnsym
 from bnsym.layers import Activation, Linear, MSELoss, Normalize, ScaleShift
 
 import networks
@@ -83,7 +82,7 @@ def test_closed_forms_match_torch_autograd(key, data):
     tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in net.parameters) for k, v in values.items()}
     _torch_loss(net, tensors).backward()
     for route, ours in routes.items():
-        for (name, _), got in zip(net.parameters.items(), ours):
+        for (name, _), got in zip(net.parameters.items(), ours, strict=True):
             expected = tensors[name].grad.numpy()
             np.testing.assert_allclose(np.asarray(got, dtype=float).reshape(expected.shape), expected,
                                        rtol=1e-8, atol=1e-9, err_msg=f"{key} ({route}): dJ/d{name}")
