@@ -295,14 +295,15 @@ def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: 
     ``params`` (from :func:`~bnsym.numeric.init_mlp`) are loaded into the torch modules, so both runs start
     from the same point. Returns the losses and whether the run diverged (same rule as bnsym's).
 
+    >>> import pytest; torch = pytest.importorskip("torch")  # (this example needs PyTorch)
     >>> from bnsym.dynamics import reference_data
     >>> cfg = SweepConfig(depth=2, bn=True, steps=3, batch=8)
     >>> x, t = reference_data(batch=8)
-    >>> losses, diverged = torch_gradient_descent(cfg, init_mlp(cfg.widths, bn=True), x, t, 0.1)  # doctest: +SKIP
-    >>> len(losses), diverged  # doctest: +SKIP
-    (4, False)
-    >>> cfg.backend
-    'bnsym'
+    >>> params = init_mlp(cfg.widths, bn=True)
+    >>> losses, diverged = torch_gradient_descent(cfg, params, x, t, 0.1)
+    >>> ours = gradient_descent(_engine(cfg), params, x, t, lr=0.1, steps=cfg.steps)  # bnsym's own run
+    >>> len(losses), diverged, np.allclose(losses, ours.loss, rtol=1e-10)
+    (4, False, True)
     """
     try:
         import torch

@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import decimal
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -24,6 +24,8 @@ from bnsym.errors import BnsymError, NetworkSpecError, UnknownParameterError, Va
 from bnsym.layers import ACTIVATIONS, Layer, Linear, check_eps
 from bnsym.network import LIMITS, Network
 from bnsym.numeric import NEGLIGIBLE, compile_network, lambdify_safely
+
+import networks
 
 # A name that, if it ever reached generated code, would create a file and set a flag in builtins.
 HOSTILE = ("__import__('builtins').__setattr__('BNSYM_PWNED', 1) or "
@@ -149,7 +151,7 @@ def test_item5_a_nearly_constant_batch_above_the_threshold_is_accurate():
     got = net.gradients().evaluate(values)["gamma1"]           # Σ ∂J/∂ŷ·x̂: as sensitive as x̂ itself
     exact_values = {}
     for name, matrix in named_symbols(net).items():
-        for symbol, v in zip(matrix, np.ravel(values[name])):
+        for symbol, v in zip(matrix, np.ravel(values[name]), strict=True):
             exact_values[symbol] = sympy.Rational(float(v))
     exact = float(net.gradient("gamma1").closed_form.xreplace(exact_values).evalf(30))
     assert got == pytest.approx(exact, rel=1e-6)
@@ -401,20 +403,12 @@ def test_fuzz_builders_give_a_network_or_a_bnsym_error(call):
     assert all(isinstance(name, str) and name.isidentifier() for name in named_symbols(net) if "/" not in name)
 
 
-FUZZ_NETWORKS = [
-    ("chain", (2,), {}), ("chain", (3,), {"bn": True, "batch": 2}), ("chain", (2,), {"loss": "mse", "batch": 2}),
-    ("two_layer", (), {"activation": "sigmoid", "bn": "pre", "batch": 3, "eps": sympy.Rational(1, 100)}),
-    ("two_layer", (), {"activation": "tanh", "bn": "post", "batch": 2, "loss": "mse"}),
-    ("two_layer", (), {"bn": "pre", "batch": 2, "eps": sympy.Symbol("epsilon", nonnegative=True)}),
-    ("mlp", ([2, 2, 1],), {"activation": "relu", "bn": "pre", "batch": 2}),
-    ("mlp", ([1, 2],), {"activation": "tanh", "batch": 2, "loss": "mse"}),
-]
+FUZZ_NETWORKS = networks.names("fuzz")
 
 
-@lru_cache(maxsize=None)
-def _fuzz_gradients(index: int):
-    kind, args, kwargs = FUZZ_NETWORKS[index]
-    return getattr(bnsym, kind)(*args, **kwargs).gradients()
+@cache
+def _fuzz_gradients(name: str):
+    return networks.build(name).gradients()
 
 
 INVALID = [math.nan, math.inf, -math.inf, 2 + 5j, complex(1, 0), np.complex64(1), np.array([1 + 0j]), "1.0", None,
@@ -428,10 +422,11 @@ moderate = st.one_of(st.just(0.0), st.floats(0.1, 3), st.floats(-3, -0.1))
 
 @st.composite
 def evaluations(draw):
-    """``(index, values, invalid, ordinary)``: ``invalid`` if the values break the contract (must be refused);
-    ``ordinary`` if all are moderate, so the result can be checked against exact arithmetic."""
-    index = draw(st.integers(0, len(FUZZ_NETWORKS) - 1))
-    names = named_symbols(_fuzz_gradients(index).network)
+    """``(network, values, invalid, ordinary)``: ``network`` a name in tests/networks.py; ``invalid`` if the
+    values break the contract (must be refused); ``ordinary`` if all are moderate, so the result can be checked
+    against exact arithmetic."""
+    network = draw(st.sampled_from(FUZZ_NETWORKS))
+    names = named_symbols(_fuzz_gradients(network).network)
     values = {}
     for name, matrix in names.items():
         entries = draw(st.lists(moderate, min_size=len(matrix), max_size=len(matrix)))
@@ -453,34 +448,34 @@ def evaluations(draw):
     elif corruption == "constant":
         values["x"] = np.full(names["x"].shape, draw(st.floats(-1e3, 1e3)))
     invalid = corruption in ("invalid", "shape", "missing", "unknown")
-    return index, values, invalid, corruption is None
+    return network, values, invalid, corruption is None
 
 
-@lru_cache(maxsize=None)
-def _exact_function(index: int):
+@cache
+def _exact_function(network: str):
     """The fully substituted closed forms lambdified to mpmath: a route independent of the shared
     subexpressions that ``evaluate`` compiles, run at 40 digits."""
-    grads = _fuzz_gradients(index)
+    grads = _fuzz_gradients(network)
     names = named_symbols(grads.network)
     closed = [sympy.Matrix(sympy.Matrix([grads[n].closed_form]) if not isinstance(grads[n].closed_form, sympy.MatrixBase)
                            else grads[n].closed_form) for n in grads]
     return names, sympy.lambdify([list(m) for m in names.values()], [list(c) for c in closed], modules="mpmath")
 
 
-def _exact(index, values):
+def _exact(network, values):
     import mpmath
 
-    names, function = _exact_function(index)
+    names, function = _exact_function(network)
     with mpmath.workdps(40):
         out = function(*[[mpmath.mpf(float(v)) for v in np.ravel(values[n])] for n in names])
-        return {name: np.array([float(v) for v in entries]) for name, entries in zip(_fuzz_gradients(index), out)}
+        return {name: np.array([float(v) for v in entries]) for name, entries in zip(_fuzz_gradients(network), out, strict=True)}
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(evaluations())
 def test_fuzz_evaluate_gives_correct_numbers_or_a_bnsym_error(case):
-    index, values, invalid, ordinary = case
-    grads = _fuzz_gradients(index)
+    network, values, invalid, ordinary = case
+    grads = _fuzz_gradients(network)
     try:
         result = grads.evaluate(values)
     except BnsymError as error:
@@ -491,6 +486,6 @@ def test_fuzz_evaluate_gives_correct_numbers_or_a_bnsym_error(case):
     assert set(result) == set(grads.network.parameters)
     assert all(np.all(np.isfinite(v)) for v in result.values())
     if ordinary:
-        exact = _exact(index, values)
+        exact = _exact(network, values)
         for name, value in result.items():
             np.testing.assert_allclose(np.ravel(value), exact[name], rtol=1e-6, atol=1e-6)

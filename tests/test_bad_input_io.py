@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -23,18 +22,12 @@ import bnsym
 from bnsym.cli import main, parse_eps
 from bnsym.errors import BnsymError, LatexError
 from bnsym.explain import LOCK_NAME, output_lock
-from bnsym.latex import Notation, check_math, check_name, compile_pdf, document, to_latex
+from bnsym.latex import Notation, check_math, check_name, compile_pdf, to_latex
 from bnsym.report import Math, Report, Section, find_mathjax, write_report
 from bnsym.sweep import SweepConfig, run_sweep
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tools import need
 
-
-def need(tool: str) -> None:
-    if shutil.which(tool) is None:
-        if IN_CI:
-            pytest.fail(f"{tool} is not installed - CI must run this test")
-        pytest.skip(f"{tool} is not installed")
 
 
 def run(*args: str):

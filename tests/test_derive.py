@@ -12,23 +12,10 @@ from bnsym.exact import is_zero
 from bnsym.derive import upstream_symbols
 from bnsym.functions import Partial, ReLU, ReLUPrime
 
+import networks
+
 EPS = sympy.Rational(1, 100)
 
-NETWORKS = {
-    "chain4": lambda: bnsym.chain(4),
-    "chain3-bn-m3": lambda: bnsym.chain(3, bn=True, batch=3),
-    "chain3-bn-m2-mse": lambda: bnsym.chain(3, bn=True, batch=2, loss="mse"),
-    "two-relu": lambda: bnsym.two_layer("relu"),
-    "two-sigmoid-mse": lambda: bnsym.two_layer("sigmoid", loss="mse"),
-    "two-tanh-pre-m3": lambda: bnsym.two_layer("tanh", bn="pre", batch=3),
-    "two-relu-pre-m3-eps": lambda: bnsym.two_layer("relu", bn="pre", batch=3, eps=EPS),
-    "two-sigmoid-post-m3": lambda: bnsym.two_layer("sigmoid", bn="post", batch=3),
-    "two-identity-pre-nobias-m2": lambda: bnsym.two_layer("identity", bn="pre", bias=False, batch=2),
-    "two-relu-pre-2in-m3": lambda: bnsym.two_layer("relu", bn="pre", batch=3, inputs=2),
-    "mlp-221-tanh-pre-m3": lambda: bnsym.mlp([2, 2, 1], activation="tanh", bn="pre", batch=3),
-    "mlp-231-relu-m2-mse": lambda: bnsym.mlp([2, 3, 1], activation="relu", batch=2, loss="mse"),
-    "mlp-212-sigmoid-post-m2-eps": lambda: bnsym.mlp([2, 1, 2], activation="sigmoid", bn="post", batch=2, eps=EPS),
-}
 
 
 def _brute_force(net: bnsym.Network, symbol: sympy.Symbol) -> sympy.Expr:
@@ -36,14 +23,13 @@ def _brute_force(net: bnsym.Network, symbol: sympy.Symbol) -> sympy.Expr:
     if net.loss is not None:
         return sympy.diff(net.loss, symbol)
     upstream = list(upstream_symbols(net))
-    return sympy.Add(*[g * sympy.diff(y, symbol) for g, y in zip(upstream, net.output)])
+    return sympy.Add(*[g * sympy.diff(y, symbol) for g, y in zip(upstream, net.output, strict=True)])
 
 
 # exact symbolic comparison (radical normal form) where it is quick; 50-digit evaluation at random
 # rational points for the larger graphs, where the exact normal form takes minutes
-EXACT = ["chain4", "chain3-bn-m2-mse", "two-relu", "two-sigmoid-mse", "two-tanh-pre-m3", "two-relu-pre-m3-eps",
-         "two-sigmoid-post-m3", "two-identity-pre-nobias-m2"]
-NUMERIC = sorted(set(NETWORKS) - set(EXACT))
+EXACT = networks.names("derive", "exact")
+NUMERIC = networks.names("derive", without=("exact",))
 
 
 def _pairs(net):
@@ -52,13 +38,13 @@ def _pairs(net):
     for name, derivation in grads.items():
         closed = derivation.closed_form
         closed = closed if isinstance(closed, sympy.MatrixBase) else sympy.Matrix([[closed]])
-        for symbol, value in zip(net.parameters[name], closed):
+        for symbol, value in zip(net.parameters[name], closed, strict=True):
             yield symbol, value, _brute_force(net, symbol)
 
 
 @pytest.mark.parametrize("key", EXACT)
 def test_closed_forms_equal_diff_of_flattened_forward_exactly(key):
-    for symbol, ours, reference in _pairs(NETWORKS[key]()):
+    for symbol, ours, reference in _pairs(networks.build(key)):
         verdict = is_zero(ours - reference)
         assert verdict is True, f"{key}: ∂J/∂{symbol} differs from sympy.diff (verdict {verdict})"
 
@@ -69,7 +55,7 @@ def test_closed_forms_equal_diff_of_flattened_forward_to_40_digits(key):
     import random
 
     rng = random.Random(key)
-    for symbol, ours, reference in _pairs(NETWORKS[key]()):
+    for symbol, ours, reference in _pairs(networks.build(key)):
         free = sorted(ours.free_symbols | reference.free_symbols, key=str)
         f = sympy.lambdify(free, [ours, reference], modules="mpmath")
         with mpmath.workdps(50):
@@ -84,9 +70,9 @@ def test_closed_forms_equal_diff_of_flattened_forward_to_40_digits(key):
                 assert abs(a - b) <= mpmath.mpf(10) ** -40 * (1 + abs(b)), f"{key}: ∂J/∂{symbol}: {a} != {b}"
 
 
-@pytest.mark.parametrize("key", ["chain4", "two-relu", "two-tanh-pre-m3", "mlp-231-relu-m2-mse"])
+@pytest.mark.parametrize("key", ["chain4", "two-layer-relu", "two-layer-tanh-bn-pre-m3", "mlp-2-3-1-relu-m2-mse"])
 def test_product_of_factors_equals_compact(key):
-    net = NETWORKS[key]()
+    net = networks.build(key)
     for derivation in net.gradients().values():
         difference = sympy.Matrix([[derivation.product()]]) - sympy.Matrix([[derivation.compact]]) \
             if not isinstance(derivation.compact, sympy.MatrixBase) else derivation.product() - derivation.compact
@@ -164,11 +150,14 @@ def test_gradients_share_subexpressions_and_count_ops_is_linear():
     assert counts[2] - counts[1] == 2 * (counts[1] - counts[0])
 
 
-def test_relu_derivative_at_zero_follows_pytorch():
+def test_relu_derivative_at_zero_is_zero():
     assert ReLUPrime(0) == 0
     f = sympy.lambdify(sympy.Symbol("z"), ReLUPrime(sympy.Symbol("z")), "numpy")
     assert float(f(0.0)) == 0.0
-    torch = pytest.importorskip("torch")
+
+
+def test_relu_derivative_at_zero_follows_pytorch(torch):
+    f = sympy.lambdify(sympy.Symbol("z"), ReLUPrime(sympy.Symbol("z")), "numpy")
     z = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     torch.relu(z).sum().backward()
     assert float(z.grad[0]) == float(f(0.0))
@@ -185,5 +174,5 @@ def test_evaluate_gives_numbers_and_arrays():
     assert grad.shape == (2, 2)
     # J = mean((x1 + x2 - t)^2): dJ/dW1_jk = mean(2 r_i x_ik)
     residual = [1 + 2 - 0.5, 3 - 1 + 0.5]
-    expected_first_column = sum(2 * r * x for r, x in zip(residual, [1.0, 3.0])) / 2
+    expected_first_column = sum(2 * r * x for r, x in zip(residual, [1.0, 3.0], strict=True)) / 2
     assert grad[0, 0] == pytest.approx(expected_first_column)

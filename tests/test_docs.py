@@ -8,27 +8,15 @@ The tests skip when npm or Chromium is missing locally, and fail in CI (CI=true)
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tools import need
+
 ROOT = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def need(*tools: str) -> str:
-    for tool in tools:
-        path = shutil.which(tool)
-        if path:
-            return path
-    message = f"{' or '.join(tools)} is not installed"
-    if IN_CI:
-        pytest.fail(message + " - CI must run this test (.ci/run installs it)")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """bnsym.dynamics and bnsym.sweep: GD traces, curvature, norm growth, Goodfellow's example, sweeps."""
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def test_norm_growth_identity_exact_for_eps_zero_only():
     exact = norm_growth(reference_mlp([2, 4, 4, 1], bn=True, eps=0.0), params, x, t, weight="W2", lr=0.3, steps=20)
     assert exact.max_relative_error < 1e-12
     assert exact.measured[-1] > exact.measured[0]
-    assert all(b >= a for a, b in zip(exact.measured, exact.measured[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(exact.measured))
     # eps > 0 (at a small weight scale, where ε matters): no longer exact
     small = dict(params, W2=params["W2"] * 1e-2)
     eps = norm_growth(reference_mlp([2, 4, 4, 1], bn=True, eps=1e-2), small, x, t, weight="W2", lr=0.3, steps=20)
@@ -189,16 +190,15 @@ def test_summarize_takes_the_minimum_over_seeds():
     assert summarize(recs) == {(2, False, 1.0, "bnsym"): 0.01, (2, True, 1.0, "bnsym"): None}
 
 
-def test_sweep_agrees_with_pytorch_within_one_grid_step():
+def test_sweep_agrees_with_pytorch_within_one_grid_step(torch):
     """Same configuration, same init (generated once in NumPy, loaded into torch), same data."""
-    pytest.importorskip("torch")
     lrs = list(np.logspace(-3, 0, 7))
     configs = [SweepConfig(depth=d, bn=bn, seed=0, steps=60) for d in (2, 6) for bn in (False, True)]
     ours = run_sweep(configs, lrs, workers=1, progress=False)
     theirs = run_sweep([SweepConfig(**{**c.__dict__, "backend": "torch"}) for c in configs], lrs, workers=1,
                        progress=False)
     grid = sorted(float(v) for v in lrs)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         assert a["largest_stable"] is not None and b["largest_stable"] is not None
         assert abs(grid.index(a["largest_stable"]) - grid.index(b["largest_stable"])) <= 1, (a, b)
     # and BN's stable rate is at least as large as the plain network's, at depth 6

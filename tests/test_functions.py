@@ -57,8 +57,7 @@ def test_lambdify_numpy_works_elementwise_on_arrays(name):
 
 
 @pytest.mark.parametrize("name", sorted(EXPRESSIONS))
-def test_lambdify_torch_agrees_with_sympy(name):
-    torch = pytest.importorskip("torch")
+def test_lambdify_torch_agrees_with_sympy(name, torch):
     expr = EXPRESSIONS[name]
     f = sympy.lambdify(x, expr, modules="torch")
     values = torch.tensor(POINTS, dtype=torch.float64)
@@ -68,9 +67,8 @@ def test_lambdify_torch_agrees_with_sympy(name):
     assert got.tolist() == pytest.approx([_direct(expr, v) for v in POINTS], rel=1e-12, abs=1e-15)
 
 
-def test_relu_prime_is_torch_relus_derivative_even_at_zero():
+def test_relu_prime_is_torch_relus_derivative_even_at_zero(torch):
     """ReLU'(0) = 0 is PyTorch's convention: the lambdified ReLU' equals autograd's derivative of torch.relu."""
-    torch = pytest.importorskip("torch")
     values = torch.tensor(POINTS, dtype=torch.float64, requires_grad=True)
     torch.relu(values).sum().backward()
     derivative = sympy.lambdify(x, sympy.diff(ReLU(x), x), modules="torch")
@@ -78,17 +76,15 @@ def test_relu_prime_is_torch_relus_derivative_even_at_zero():
     assert values.grad.tolist()[POINTS.index(0.0)] == 0.0
 
 
-def test_sigmoid_derivative_is_torchs():
-    torch = pytest.importorskip("torch")
+def test_sigmoid_derivative_is_torchs(torch):
     values = torch.tensor(POINTS, dtype=torch.float64, requires_grad=True)
     torch.sigmoid(values).sum().backward()
     derivative = sympy.lambdify(x, sympy.diff(Sigmoid(x), x), modules="torch")
     assert derivative(values.detach()).tolist() == pytest.approx(values.grad.tolist(), rel=1e-14)
 
 
-def test_lambdified_torch_expressions_are_differentiable():
+def test_lambdified_torch_expressions_are_differentiable(torch):
     """Autograd goes through the printed ReLU, ReLU' and sigmoid (ReLU' has derivative 0, as SymPy says)."""
-    torch = pytest.importorskip("torch")
     expr = ReLUPrime(x) * x + Sigmoid(x) ** 2 + ReLU(x - 1)
     f = sympy.lambdify(x, expr, modules="torch")
     values = torch.tensor(POINTS, dtype=torch.float64, requires_grad=True)

@@ -5,7 +5,6 @@ Tests that need pdflatex/pdftoppm skip when the tool is missing, except in CI (C
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,7 +15,6 @@ import sympy
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-
 import bnsym
 from bnsym import budget
 from bnsym.cli import main
@@ -35,30 +33,10 @@ from bnsym.latex import (
     to_latex,
 )
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+import networks
+from tools import need
 
-
-def need(tool: str) -> str:
-    """The tool's path; skip without it locally, fail without it in CI (where .ci/run installs it)."""
-    path = shutil.which(tool)
-    if path is None:
-        message = f"{tool} is not installed (apt-get install texlive-latex-base texlive-latex-recommended poppler-utils)"
-        if IN_CI:
-            pytest.fail(message + " - CI must run this test")
-        pytest.skip(message)
-    return path
-
-
-SEEDS = {
-    "chain5-abcde": lambda: bnsym.chain(5, names="abcde"),
-    "two-layer-relu": lambda: bnsym.two_layer("relu"),
-    "two-layer-sigmoid": lambda: bnsym.two_layer("sigmoid"),
-    "two-layer-relu-bn-pre": lambda: bnsym.two_layer("relu", bn="pre", batch=2),
-    "two-layer-relu-bn-post": lambda: bnsym.two_layer("relu", bn="post", batch=2),
-    "two-layer-sigmoid-bn-pre": lambda: bnsym.two_layer("sigmoid", bn="pre", batch=2),
-    "two-layer-sigmoid-bn-post": lambda: bnsym.two_layer("sigmoid", bn="post", batch=2),
-    "mlp-2-2-1": lambda: bnsym.mlp([2, 2, 1]),
-}
+SEEDS = networks.builders("latex")
 SETTINGS = Notation().sympy_settings()
 
 
@@ -401,11 +379,7 @@ def test_cli_prove_latex_writes_the_same_text():
 
 
 # -- every row is an equation ---------------------------------------------------------------------------------
-README_NETWORKS = {  # the README's batch-norm networks: two_layer(bn="pre") with m = 3 or 4 samples
-    f"two-layer-{activation}-bn-pre-m{m}": (lambda activation=activation, m=m:
-                                            bnsym.two_layer(activation, bn="pre", batch=m))
-    for activation in ("relu", "sigmoid") for m in (3, 4)
-}
+README_NETWORKS = networks.builders("readme")  # the README's batch-norm networks: two_layer(bn="pre"), m = 3, 4
 _ANNOTATION = re.compile(r"\s*&\\(?:qquad\\parbox|quad\\text|text)")
 
 

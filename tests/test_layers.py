@@ -31,12 +31,12 @@ def _setup(key):
 
 
 def _numbers(layer, X, rng):
-    values = {s: float(v) for s, v in zip(X, rng.standard_normal(len(X)))}
+    values = {s: float(v) for s, v in zip(X, rng.standard_normal(len(X)), strict=True)}
     params = {}
     for name, symbols in layer.parameters.items():
         array = rng.standard_normal(symbols.shape) + (2.0 if name.startswith("gamma") else 0.0)
         params[name] = array
-        values.update({s: float(v) for s, v in zip(symbols, array.flat)})
+        values.update({s: float(v) for s, v in zip(symbols, array.flat, strict=True)})
     return values, params
 
 
@@ -51,14 +51,14 @@ def _statistics(layer, X):
 def test_vjp_is_sympy_diff_of_the_forward(key):
     layer, n, X, Y = _setup(key)
     G = entry_symbols("g", M, Y.cols)
-    pairing = sum(g * y for g, y in zip(G, Y))
+    pairing = sum(g * y for g, y in zip(G, Y, strict=True))
     names = entry_symbols(layer.name, M, Y.cols)
     vjp = layer.vjp(X, names, G)
     rng = np.random.default_rng(1)
     values, _ = _numbers(layer, X, rng)
-    values.update({g: float(v) for g, v in zip(G, rng.standard_normal(len(G)))})
-    named = {**_statistics(layer, X), **dict(zip(names, layer.definition(X)))}
-    for x, got in zip(X, vjp):
+    values.update({g: float(v) for g, v in zip(G, rng.standard_normal(len(G)), strict=True)})
+    named = {**_statistics(layer, X), **dict(zip(names, layer.definition(X), strict=True))}
+    for x, got in zip(X, vjp, strict=True):
         expected = sympy.diff(pairing, x).xreplace(values)
         value = got.xreplace(named).xreplace(_statistics(layer, X)).xreplace(values)
         assert abs(complex(sympy.N(expected - value, 30))) < 1e-12
@@ -97,8 +97,8 @@ def test_numpy_kernel_matches_the_symbolic_forms(key):
     g = rng.standard_normal(y.shape)
     gx, grads = layer.numpy_vjp(saved, g, params)
     G = entry_symbols("g", M, Y.cols)
-    pairing = sum(gs * ys for gs, ys in zip(G, Y))
-    gv = {s: float(v) for s, v in zip(G, g.flat)}
+    pairing = sum(gs * ys for gs, ys in zip(G, Y, strict=True))
+    gv = {s: float(v) for s, v in zip(G, g.flat, strict=True)}
     dx = np.array([[float(sympy.diff(pairing, s).xreplace(values).xreplace(gv)) for s in row] for row in X.tolist()])
     assert np.allclose(gx, dx, rtol=1e-10, atol=1e-10)
     for name, symbols in layer.parameters.items():
@@ -107,8 +107,7 @@ def test_numpy_kernel_matches_the_symbolic_forms(key):
 
 
 @pytest.mark.parametrize("key", sorted(KINDS))
-def test_torch_forward_matches_the_numpy_kernel(key):
-    torch = pytest.importorskip("torch")
+def test_torch_forward_matches_the_numpy_kernel(key, torch):
     layer, n, X, Y = _setup(key)
     rng = np.random.default_rng(3)
     _, params = _numbers(layer, X, rng)
@@ -124,7 +123,7 @@ def test_mse_loss_forms():
     rng = np.random.default_rng(4)
     y, t = rng.standard_normal((M, 2)), rng.standard_normal((M, 2))
     value, saved = loss.numpy_forward(y, {"t": t})
-    subs = {**{s: v for s, v in zip(Yh, y.flat)}, **{s: v for s, v in zip(loss.targets, t.flat)}}
+    subs = {**{s: v for s, v in zip(Yh, y.flat, strict=True)}, **{s: v for s, v in zip(loss.targets, t.flat, strict=True)}}
     assert np.isclose(value, float(loss.forward(Yh)[0, 0].xreplace(subs)))
     g, _ = loss.numpy_vjp(saved, 1.0, {"t": t})
     assert np.allclose(g, 2 * (y - t) / M)

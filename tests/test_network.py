@@ -9,6 +9,9 @@ import sympy
 import bnsym
 from bnsym.errors import BnsymError, NetworkSpecError, UnknownParameterError, ValuesError
 from bnsym.functions import ReLU, Sigmoid
+from bnsym.layers import MSELoss
+
+import networks
 
 
 def test_chain_graph_and_default_names():
@@ -115,3 +118,17 @@ def test_constant_batch_with_eps_zero_is_reported_not_returned_as_nan():
     values = {"x": [1.0, 1.0], "w1": 1, "b1": 0, "gamma1": 1, "beta1": 0, "w2": 1, "b2": 0, "dJ/dyhat": [1, 1]}
     with pytest.raises(ValuesError, match="constant batch"):
         net.gradient("w2").evaluate(values)
+
+
+@pytest.mark.parametrize("name", sorted(networks.SPECS))
+def test_every_network_the_tests_use_builds_with_the_tags_its_call_implies(name):
+    """tests/networks.py: each registered call builds a network whose batch coupling, symbolic batch, loss and
+    ε are what the registry's derived tags say, so that a suite selecting by tag gets what it asks for."""
+    spec = networks.SPECS[name]
+    net = spec.build()
+    assert isinstance(net, bnsym.Network)
+    assert ("bn" in spec.tags) == net.couples_batch, spec
+    assert ("symbolic" in spec.tags) == net.symbolic, spec
+    assert ("mse" in spec.tags) == isinstance(net.layers[-1], MSELoss), spec
+    eps = {layer.eps for layer in net.layers if hasattr(layer, "eps")}
+    assert ("eps" in spec.tags) == (eps - {0} != set()), (spec, eps)

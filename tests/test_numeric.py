@@ -11,7 +11,7 @@ from bnsym.layers import flat
 from bnsym.numeric import compile_network, flatten, init_mlp, unflatten
 from bnsym.vectorized import reference_mlp
 
-torch = pytest.importorskip("torch")
+import networks
 
 
 def _random_values(model, batch, inputs, rng):
@@ -24,7 +24,7 @@ def _random_values(model, batch, inputs, rng):
     return params, x, t
 
 
-def _autograd(network, params, x, t):
+def _autograd(torch, network, params, x, t):
     """PyTorch autograd of the network's explicit loss expression (independent of bnsym's derivation)."""
     from bnsym.numeric import _torch_printer
 
@@ -43,30 +43,22 @@ def _autograd(network, params, x, t):
     return float(loss.detach()), grads
 
 
-NETWORKS = [
-    ("chain5", lambda: chain(5, loss="mse"), None, 1),
-    ("chain3-bn", lambda: chain(3, bn=True, batch=4, loss="mse"), 4, 1),
-    ("two-layer", lambda: two_layer(activation="sigmoid", batch=3, loss="mse"), 3, 1),
-    ("two-layer-bn-pre", lambda: two_layer(bn="pre", batch=4, inputs=2, eps=sympy.Rational(1, 100), loss="mse"), 4, 2),
-    ("two-layer-bn-post", lambda: two_layer(activation="tanh", bn="post", batch=3, loss="mse"), 3, 1),
-    ("mlp-bn", lambda: mlp([2, 3, 2], activation="tanh", bn="pre", batch=3, loss="mse"), 3, 2),
-]
 
 
-@pytest.mark.parametrize("name,build,batch,inputs", NETWORKS, ids=[n[0] for n in NETWORKS])
-def test_compiled_closed_forms_match_pytorch_autograd(name, build, batch, inputs):
-    net = build()
+@pytest.mark.parametrize("name", networks.names("autograd"))
+def test_compiled_closed_forms_match_pytorch_autograd(name, torch):
+    net = networks.build(name)
     model = compile_network(net)
     rng = np.random.default_rng(7)
-    params, x, t = _random_values(model, batch, inputs, rng)
+    params, x, t = _random_values(model, net.batch, net.input_width, rng)
     loss, grads = model.loss_and_gradients(params, x, t)
-    ref_loss, ref_grads = _autograd(net, params, x, t)
+    ref_loss, ref_grads = _autograd(torch, net, params, x, t)
     assert loss == pytest.approx(ref_loss, rel=1e-12)
     for n in grads:
         np.testing.assert_allclose(grads[n], ref_grads[n], rtol=1e-9, atol=1e-12)
 
 
-def test_torch_backend_equals_numpy_backend():
+def test_torch_backend_equals_numpy_backend(torch):
     net = two_layer(bn="pre", batch=3, inputs=2, loss="mse")
     rng = np.random.default_rng(1)
     numpy_model, torch_model = compile_network(net), compile_network(net, backend="torch")

@@ -191,32 +191,29 @@ def test_mpmath_fallback_for_ill_conditioned_batch():
 
 
 # -- PyTorch autograd cross-checks (ε > 0: torch refuses ε = 0) ------------------------------------------------------
-torch = pytest.importorskip("torch")
-
-
 @given(d=draws(), eps=st.floats(1e-3, 1.0))
-def test_torch_backward_compact_and_scaling(d, eps):
-    z = torch.tensor(d["u"] @ d["W"], dtype=torch.float64, requires_grad=True)
-    gam, g = d["gamma"], torch.tensor(d["g"], dtype=torch.float64)
+def test_torch_backward_and_eps_scaling_match_the_proof_engine(torch, d, eps):
+    """PyTorch's BN backward (∂J/∂u through z = uW, any ε > 0) equals the proof engine's Jacobian of its own
+    batch_normalize (``bn_numeric``), which test_numeric_check ties to the compact form of docs/math.md §4;
+    and ``BN_ε(a z) = BN_{ε/a²}(z)``: PyTorch at the scaled input is the proof engine at ε/a²."""
+    F = torch.nn.functional
+    u = torch.tensor(d["u"], dtype=torch.float64, requires_grad=True)
+    z = u @ torch.tensor(d["W"], dtype=torch.float64)
     mm = z.numel()
-    y = torch.nn.functional.batch_norm(z.view(mm, 1), None, None, torch.tensor([gam], dtype=torch.float64),
-                                       torch.tensor([d["beta"]], dtype=torch.float64), training=True, eps=eps)
-    (y.view(-1) * g).sum().backward()
-    zz = z.detach().numpy()
-    s = np.sqrt(zz.var() + eps)
-    xh = (zz - zz.mean()) / s
-    gn = d["g"]
-    compact = gam / (mm * s) * (mm * gn - gn.sum() - xh * (gn @ xh))  # docs/math.md §4, every ε
-    np.testing.assert_allclose(z.grad.numpy(), compact, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(compact).max()))
-    # BN_ε(a z) = BN_{ε/a²}(z): the exact replacement for ε > 0
+    y = F.batch_norm(z.view(mm, 1), None, None, torch.tensor([d["gamma"]], dtype=torch.float64),
+                     torch.tensor([d["beta"]], dtype=torch.float64), training=True, eps=eps)
+    (y.view(-1) * torch.tensor(d["g"], dtype=torch.float64)).sum().backward()
+    ours = bn_numeric(d["u"], d["W"], eps)
+    expected = d["gamma"] * np.einsum("i,ikn->kn", d["g"], ours["du"])  # Σᵢ gᵢ γ ∂x̂ᵢ/∂u_k
+    np.testing.assert_allclose(u.grad.numpy(), expected, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(expected).max()))
+    np.testing.assert_allclose(y.detach().view(-1).numpy(), d["gamma"] * ours["xhat"] + d["beta"], rtol=1e-9,
+                               atol=1e-9)
     a = d["a"]
-    za = torch.tensor(a * zz, dtype=torch.float64).view(mm, 1)
-    lhs = torch.nn.functional.batch_norm(za, None, None, training=True, eps=eps)
-    rhs = torch.nn.functional.batch_norm(z.detach().view(mm, 1), None, None, training=True, eps=eps / a**2)
-    np.testing.assert_allclose(lhs.numpy(), rhs.numpy(), rtol=1e-9, atol=1e-9)
+    scaled = F.batch_norm((a * z.detach()).view(mm, 1), None, None, training=True, eps=eps).view(-1)
+    np.testing.assert_allclose(scaled.numpy(), bn_numeric(d["u"], d["W"], eps / a**2)["xhat"], rtol=1e-9, atol=1e-9)
 
 
-def test_torch_input_gradient_matches_proof_engine():
+def test_torch_input_gradient_matches_proof_engine(torch):
     u = np.array([[0.5, -1.0], [2.0, 0.3], [-0.7, 1.1], [1.5, 0.0]])
     W = np.array([0.9, -0.4])
     eps = 1e-3

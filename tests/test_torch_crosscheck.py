@@ -11,32 +11,25 @@ import pytest
 import sympy
 from hypothesis import given, strategies as st
 
-import bnsym
 from bnsym.layers import Activation, Linear, MSELoss, Normalize, ScaleShift
 
-torch = pytest.importorskip("torch")
+import networks
+from tools import TORCH_HINT, need_module
+
+torch = need_module("torch", TORCH_HINT)  # every test here compares with PyTorch: skip (fail in CI) without it
 F = torch.nn.functional
 
-EPS = 1e-3
-CONFIGS = {
-    "two-relu": lambda: bnsym.two_layer("relu", batch=3),
-    "two-sigmoid-pre": lambda: bnsym.two_layer("sigmoid", bn="pre", batch=4, eps=EPS),
-    "two-tanh-post": lambda: bnsym.two_layer("tanh", bn="post", batch=4, eps=EPS),
-    "two-relu-pre-2in-mse": lambda: bnsym.two_layer("relu", bn="pre", batch=4, eps=EPS, inputs=2, loss="mse"),
-    "chain-bn": lambda: bnsym.chain(4, bn=True, batch=4, eps=EPS),
-    "mlp-relu-pre-mse": lambda: bnsym.mlp([2, 3, 1], activation="relu", bn="pre", batch=4, eps=EPS, loss="mse"),
-    "mlp-tanh-post": lambda: bnsym.mlp([2, 2, 2], activation="tanh", bn="post", batch=3, eps=EPS),
-}
+CONFIGS = networks.names("torch")
 _COMPILED: dict = {}
 
 
 #: networks small enough to also lambdify their fully substituted closed forms (stacked BN is not)
-CLOSED_FORM_TOO = {"two-relu", "two-sigmoid-pre", "two-tanh-post", "two-relu-pre-2in-mse"}
+CLOSED_FORM_TOO = set(networks.names("torch", "closed-form"))
 
 
 def _compiled(key):
     if key not in _COMPILED:
-        net = CONFIGS[key]()
+        net = networks.build(key)
         grads = net.gradients()
         names, shared = grads.numeric
         closed = None
@@ -72,7 +65,7 @@ def _torch_loss(net, tensors):
     return (h * tensors[f"dJ/d{net.nodes[-1].name}"]).sum()  # abstract loss: dJ/dyhat = the drawn upstream
 
 
-@pytest.mark.parametrize("key", sorted(CONFIGS))
+@pytest.mark.parametrize("key", CONFIGS)
 @given(data=st.data())
 def test_closed_forms_match_torch_autograd(key, data):
     net, names, shared, closed = _compiled(key)
@@ -89,7 +82,7 @@ def test_closed_forms_match_torch_autograd(key, data):
     tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in net.parameters) for k, v in values.items()}
     _torch_loss(net, tensors).backward()
     for route, ours in routes.items():
-        for (name, _), got in zip(net.parameters.items(), ours):
+        for (name, _), got in zip(net.parameters.items(), ours, strict=True):
             expected = tensors[name].grad.numpy()
             np.testing.assert_allclose(np.asarray(got, dtype=float).reshape(expected.shape), expected,
                                        rtol=1e-8, atol=1e-9, err_msg=f"{key} ({route}): dJ/d{name}")
