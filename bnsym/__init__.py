@@ -30,9 +30,9 @@ _EXPORTS = {
     "Factor": "derive",
     "Gradients": "derive",
     "Network": "network",
-    "chain": "network",
-    "mlp": "network",
-    "two_layer": "network",
+    "chain": "builders",
+    "mlp": "builders",
+    "two_layer": "builders",
     "Proof": "theorems",
     "Theorem": "theorems",
     "Condition": "theorems",
@@ -42,7 +42,7 @@ _EXPORTS = {
 }
 _SUBMODULES = {"theorems", "numeric", "dynamics", "testing", "sweep", "latex", "plots", "report", "exact", "functions",
                "layers", "network", "derive", "explain", "kernel", "replay",
-               "vectorized", "batchform", "gradient_zero"}
+               "vectorized", "batchform", "gradient_zero", "builders", "spec", "evaluation", "pretty"}
 
 __all__ = [  # literal, so static tools see it; _EXPORTS' names are all in it (see __getattr__'s doctest)
     "BnsymError",
