@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from .errors import BnsymError
+
+if TYPE_CHECKING:
+    from .dynamics import GoodfellowStep, NormGrowth, Trace
 
 __all__ = ["SweepKey", "StableRates", "Agreement", "SweepResult", "LossCurves", "WeightNormGrowth",
            "GradientNorms", "CurvatureRow", "CurvatureScaling", "HessianAtPoint", "SymbolicCurvature",
@@ -112,7 +115,7 @@ class LossCurves:
     (0.1,)
     """
 
-    traces: Mapping[str, Any]
+    traces: Mapping[str, Trace]
     rates: tuple[float, ...]
     stable: Mapping[bool, float | None]
 
@@ -126,8 +129,8 @@ class WeightNormGrowth:
     0.5
     """
 
-    trace: Any
-    growth: Any
+    trace: Trace
+    growth: NormGrowth
     lr: float
 
 
@@ -245,8 +248,8 @@ class Goodfellow:
     (1, -2.0)
     """
 
-    without: Any
-    with_bn: Any
+    without: GoodfellowStep
+    with_bn: GoodfellowStep
     coefficients: tuple[tuple[int, float], ...]
     weights: Mapping[str, float]
     degree: int
