@@ -187,7 +187,7 @@ def _goodfellow_section(ex: Explanation) -> Section:
         "The chain rule, derived by bnsym for the five one-unit layers: the gradient of the first weight is the "
         "product of all the others."), _derivation_math(d_a, r"\frac{\partial J}{\partial a}"), Text(
         "After one step w ← w − η∂ŷ/∂w, the new output is a polynomial in η of degree equal to the depth "
-        f"(Deep Learning §8.7.1). bnsym expands it symbolically; at the seeded weights "
+        "(Deep Learning §8.7.1). bnsym expands it symbolically; at the seeded weights "
         + ", ".join(f"{k} = {v:.3f}" for k, v in gf.weights.items())
         + " and x = 1 its coefficients are listed below. The first-order term is −η‖∇ŷ‖²; the higher-order terms "
         "couple the layers and grow with the product of the other weights."),
