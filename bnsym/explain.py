@@ -1,8 +1,9 @@
 """``bnsym explain``: every measurement of the report, on built-in defaults, in one call.
 
 :func:`run_explain` runs the learning-rate sweeps (bnsym and, when installed, PyTorch), the curvature and
-norm-growth measurements and Goodfellow's example, and returns an :class:`Explanation` (numbers and
-figures); :mod:`bnsym.report` turns it into ``report.md``, ``report.html``, ``report.tex`` (and ``.pdf``).
+norm-growth measurements and Goodfellow's example, and returns an :class:`Explanation`: typed results
+(:mod:`bnsym.results`) and figures looked up by name (:meth:`Explanation.figure`).
+:func:`bnsym.report.build_report` writes the answer around it, :func:`bnsym.report.write_report` the files.
 
 >>> settings = ExplainSettings.tiny()
 >>> settings.depths
@@ -12,10 +13,9 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace  # noqa: F401 - fields for the doctests
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -23,15 +23,27 @@ from . import dynamics as dyn
 from .errors import BnsymError
 from .layers import Normalize, ScaleShift
 from .numeric import init_mlp
+from .outdir import LOCK_NAME, output_lock, prepare_output
+from .results import (Agreement, Counterexample, Curvature, CurvatureRow, CurvatureScaling, Goodfellow,
+                      GradientNormIdentity, GradientNorms, HessianAtPoint, LossCurves, Results, StableRates,
+                      SweepKey, SweepResult, SymbolicCurvature, TwoLayerBN, WeightNormGrowth)
 from .sweep import LR_GRID, SweepConfig, run_sweep
 from .vectorized import reference_mlp
 
-__all__ = ["ExplainSettings", "Explanation", "run_explain", "prepare_output", "output_lock", "LOCK_NAME"]
+if TYPE_CHECKING:
+    from .plots import Figure
+
+__all__ = ["ExplainSettings", "Explanation", "find_figure", "run_explain", "prepare_output", "output_lock",
+           "LOCK_NAME"]
 
 
 @dataclass(frozen=True)
 class ExplainSettings:
-    """What ``explain`` measures. The defaults finish in well under 2 minutes on 2 cores."""
+    """What ``explain`` measures. The defaults finish in well under 2 minutes on 2 cores.
+
+    >>> ExplainSettings().depths, ExplainSettings().scale_depth
+    ((2, 4, 8, 16), 4)
+    """
 
     depths: tuple[int, ...] = (2, 4, 8, 16)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -61,18 +73,48 @@ class ExplainSettings:
                    goodfellow_depth=3, workers=1, progress=False, pdf=False)
 
 
-@dataclass
-class Explanation:
-    """The numbers and figures of a report.
+def find_figure(figures: Sequence["Figure"], name: str) -> "Figure":
+    """The figure called ``name`` (its file name, with or without ``.png``); an unknown name raises
+    :class:`~bnsym.errors.BnsymError`.
 
-    >>> Explanation(ExplainSettings.tiny()).figures
-    []
+    >>> from bnsym.plots import Figure
+    >>> find_figure([Figure("loss_curves.png", "Loss.", None)], "loss_curves").caption
+    'Loss.'
+    >>> find_figure([], "loss")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.BnsymError: no figure called 'loss' (the figures: none)
+    """
+    for figure in figures:
+        if name in (figure.name, Path(figure.name).stem):
+            return figure
+    raise BnsymError(f"no figure called {name!r} (the figures: "
+                     + (", ".join(Path(f.name).stem for f in figures) or "none") + ")")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The numbers and figures of a report: the settings, the typed :class:`~bnsym.results.Results`, the
+    figures in the order they are saved (look one up by name with :meth:`figure`), seconds per part.
+
+    >>> [f.name for f in fields(Explanation)]
+    ['settings', 'results', 'figures', 'timings']
     """
 
     settings: ExplainSettings
-    results: dict[str, Any] = field(default_factory=dict)
-    figures: list = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
+    results: Results
+    figures: tuple["Figure", ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def figure(self, name: str) -> "Figure":
+        """The figure called ``name`` (``"lr_vs_depth"`` or ``"lr_vs_depth.png"``), see :func:`find_figure`.
+
+        >>> from bnsym.plots import Figure
+        >>> ex = Explanation(ExplainSettings.tiny(), None, (Figure("lr_vs_depth.png", "Rates.", None),))
+        >>> ex.figure("lr_vs_depth").caption, ex.figure("lr_vs_depth.png").name
+        ('Rates.', 'lr_vs_depth.png')
+        """
+        return find_figure(self.figures, name)
 
 
 def _median(values):
@@ -82,7 +124,7 @@ def _median(values):
     return float(np.median(values))
 
 
-def _sweeps(s: ExplainSettings, outdir: Path | None) -> dict:
+def _sweeps(s: ExplainSettings, outdir: Path | None) -> SweepResult:
     common = dict(width=s.width, batch=s.batch, steps=s.steps)
     configs = [SweepConfig(depth=d, bn=bn, seed=seed, **common) for d in s.depths for bn in (False, True)
                for seed in s.seeds]
@@ -97,15 +139,15 @@ def _sweeps(s: ExplainSettings, outdir: Path | None) -> dict:
         tpath = outdir / "sweep-torch.jsonl" if outdir is not None else None
         torch_records = run_sweep(tconfigs, s.lrs, results=tpath, workers=s.workers, progress=s.progress,
                                   label="learning-rate sweep (PyTorch reference)")
-    table: dict[tuple, dict] = {}
+    table: dict[SweepKey, list] = {}
     for r in records:
         c = r["config"]
-        table.setdefault((c["depth"], c["bn"], c["scale"]), []).append(r["largest_stable"])
+        table.setdefault(SweepKey(c["depth"], c["bn"], c["scale"]), []).append(r["largest_stable"])
     summary = {}
     for key, values in table.items():
         finite = [v for v in values if v is not None]
-        summary[key] = {"median": _median(values), "min": min(finite) if len(finite) == len(values) else None,
-                        "max": max(finite) if finite else None, "per_seed": values}
+        summary[key] = StableRates(median=_median(values), min=min(finite) if len(finite) == len(values) else None,
+                                   max=max(finite) if finite else None, per_seed=tuple(values))
     grid = sorted(s.lrs)
     agreement = []
     by_key = {(r["config"]["depth"], r["config"]["bn"], r["config"]["seed"]): r["largest_stable"]
@@ -115,16 +157,16 @@ def _sweeps(s: ExplainSettings, outdir: Path | None) -> dict:
         ours, theirs = by_key[(c["depth"], c["bn"], c["seed"])], r["largest_stable"]
         steps_apart = (abs(grid.index(ours) - grid.index(theirs)) if ours is not None and theirs is not None
                        else (0 if ours == theirs else None))
-        agreement.append({"depth": c["depth"], "bn": c["bn"], "seed": c["seed"], "bnsym": ours, "torch": theirs,
-                          "grid_steps_apart": steps_apart})
-    return {"summary": summary, "agreement": agreement, "records": records}
+        agreement.append(Agreement(c["depth"], c["bn"], c["seed"], bnsym=ours, torch=theirs,
+                                   grid_steps_apart=steps_apart))
+    return SweepResult(summary, tuple(agreement), tuple(records))
 
 
-def _curves(s: ExplainSettings, sweep: dict) -> dict:
+def _curves(s: ExplainSettings, sweep: SweepResult) -> LossCurves:
     """Loss curves at seed 0's largest stable rates without and with BN (from the sweep), for both networks."""
     x, t = dyn.reference_data(batch=s.batch)
     widths = [2] + [s.width] * (s.curve_depth - 1) + [1]
-    stable = {r["config"]["bn"]: r["largest_stable"] for r in sweep["records"]
+    stable = {r["config"]["bn"]: r["largest_stable"] for r in sweep.records
               if r["config"]["depth"] == s.curve_depth and r["config"]["seed"] == s.seeds[0]
               and r["config"]["scale"] == 1.0}
     rates = sorted({v for v in stable.values() if v is not None}) or [min(s.lrs)]
@@ -135,10 +177,10 @@ def _curves(s: ExplainSettings, sweep: dict) -> dict:
         for lr in rates:
             traces[f"{'BN' if bn else 'no BN'}, η = {lr:.3g}"] = dyn.gradient_descent(
                 engine, params, x, t, lr=lr, steps=s.steps)
-    return {"traces": traces, "rates": rates, "stable": stable}
+    return LossCurves(traces, tuple(rates), stable)
 
 
-def _norm_growth(s: ExplainSettings) -> dict:
+def _norm_growth(s: ExplainSettings) -> WeightNormGrowth:
     x, t = dyn.reference_data(batch=s.batch)
     widths = [2, s.width, s.width, 1]
     engine = reference_mlp(widths, bn=True, eps=0.0)
@@ -146,10 +188,10 @@ def _norm_growth(s: ExplainSettings) -> dict:
     lr = 0.5
     trace = dyn.gradient_descent(engine, params, x, t, lr=lr, steps=s.steps)
     growth = dyn.norm_growth(engine, params, x, t, weight="W1", lr=lr, steps=s.steps)
-    return {"trace": trace, "growth": growth, "lr": lr}
+    return WeightNormGrowth(trace, growth, lr)
 
 
-def _gradient_norms(s: ExplainSettings) -> dict:
+def _gradient_norms(s: ExplainSettings) -> GradientNorms:
     depth = max(s.depths)
     widths = [2] + [s.width] * (depth - 1) + [1]
     x, t = dyn.reference_data(batch=s.batch)
@@ -158,12 +200,12 @@ def _gradient_norms(s: ExplainSettings) -> dict:
         for seed in s.seeds[:2]:
             engine = reference_mlp(widths, bn=bn, eps=1e-5)
             _, grads = engine.loss_and_gradients(init_mlp(widths, bn=bn, seed=seed), x, t)
-            out[f"{'with' if bn else 'without'} BN, seed {seed}"] = [
-                float(np.linalg.norm(grads[f"W{l}"])) for l in range(1, depth + 1)]
-    return {"depth": depth, "norms": out}
+            out[f"{'with' if bn else 'without'} BN, seed {seed}"] = tuple(
+                float(np.linalg.norm(grads[f"W{l}"])) for l in range(1, depth + 1))
+    return GradientNorms(depth, out)
 
 
-def _curvature(s: ExplainSettings, sweep: dict) -> dict:
+def _curvature(s: ExplainSettings, sweep: SweepResult) -> Curvature:
     x, t = dyn.reference_data(batch=s.batch)
     rows = []
     for depth in s.hessian_depths:
@@ -172,11 +214,11 @@ def _curvature(s: ExplainSettings, sweep: dict) -> dict:
             engine = reference_mlp(widths, bn=bn, eps=1e-5)
             H = dyn.hessian(engine, init_mlp(widths, bn=bn, seed=0), x, t)
             lam = dyn.lambda_max(H)
-            measured = [r["largest_stable"] for r in sweep["records"] if r["config"]["depth"] == depth
+            measured = [r["largest_stable"] for r in sweep.records if r["config"]["depth"] == depth
                         and r["config"]["bn"] == bn and r["config"]["seed"] == 0 and r["config"]["scale"] == 1.0]
-            rows.append({"depth": depth, "bn": bn, "parameters": int(H.shape[0]), "lambda_max": lam,
-                         "critical_lr": 2.0 / lam if lam > 0 else float("inf"),
-                         "measured": measured[0] if measured else None})
+            rows.append(CurvatureRow(depth, bn, parameters=int(H.shape[0]), lambda_max=lam,
+                                     critical_lr=2.0 / lam if lam > 0 else float("inf"),
+                                     measured=measured[0] if measured else None))
     # the scaling law, numerically on the MLP (eps = 0) ...
     widths = [2, s.width, s.width, 1]
     engine = reference_mlp(widths, bn=True, eps=0.0)
@@ -184,12 +226,12 @@ def _curvature(s: ExplainSettings, sweep: dict) -> dict:
     mlp_scaling = dyn.curvature_scaling(engine, init_mlp(widths, bn=True, seed=0), x, t, "W1", scales)
     # ... and from the exact Hessian of the seed's two-layer network with two inputs and BN (m = 4)
     symbolic = _symbolic_curvature(scales)
-    return {"rows": rows, "scaling": {"reference MLP, W1 (finite differences of compiled gradients)": mlp_scaling,
-                                      "two-layer network, w1 (exact sympy.hessian)": symbolic["scaling"]},
-            "symbolic": symbolic}
+    return Curvature(tuple(rows), {
+        "reference MLP, W1 (finite differences of compiled gradients)": CurvatureScaling.from_dict(mlp_scaling),
+        "two-layer network, w1 (exact sympy.hessian)": symbolic.scaling}, symbolic)
 
 
-def _symbolic_curvature(scales) -> dict:
+def _symbolic_curvature(scales: Sequence[float]) -> SymbolicCurvature:
     from .network import two_layer
 
     rng = np.random.default_rng(3)
@@ -202,8 +244,7 @@ def _symbolic_curvature(scales) -> dict:
         H, f = dyn.symbolic_hessian(net)
         values = {"x": x, "t": t, **{k: v for k, v in point.items() if k in net.parameters}}
         lam = dyn.lambda_max(f(values))
-        out["with BN" if bn else "without BN"] = {"lambda_max": lam, "critical_lr": 2 / lam if lam > 0 else None,
-                                                  "size": H.shape[0]}
+        out[bn] = HessianAtPoint(lam, 2 / lam if lam > 0 else None, H.shape[0])
     net = two_layer(bn="pre", batch=4, inputs=2, loss="mse")
     _, f = dyn.symbolic_hessian(net, ["w1"])
     lams = []
@@ -212,12 +253,11 @@ def _symbolic_curvature(scales) -> dict:
         values["w1"] = point["w1"] * c
         lams.append(dyn.lambda_max(f(values)))
     slope = float(np.polyfit(np.log(scales), np.log(lams), 1)[0])
-    out["scaling"] = {"scales": list(scales), "lambda_max": lams, "critical_lr": [2 / v for v in lams],
-                      "slope": slope}
-    return out
+    scaling = CurvatureScaling(tuple(scales), tuple(lams), tuple(2 / v for v in lams), slope)
+    return SymbolicCurvature(without_bn=out[None], with_bn=out["pre"], scaling=scaling)
 
 
-def _two_layer_bn() -> dict:
+def _two_layer_bn() -> TwoLayerBN:
     """∂J/∂w₁ and ∂J/∂b₁ of the seed's network with BN before the activation (ε = 0, m = 4), 1 and 2 inputs."""
     from .network import two_layer
     from .numeric import compile_network
@@ -231,10 +271,10 @@ def _two_layer_bn() -> dict:
                  "beta1": 0.3}
         _, grads = model.loss_and_gradients(point, x, t)
         out[inputs] = {name: float(np.max(np.abs(g))) for name, g in grads.items()}
-    return out
+    return TwoLayerBN(one_input=out[1], two_inputs=out[2])
 
 
-def _goodfellow(s: ExplainSettings) -> dict:
+def _goodfellow(s: ExplainSettings) -> Goodfellow:
     lrs = list(np.logspace(-4, 0, 9))
     without = dyn.goodfellow_step(lrs, depth=s.goodfellow_depth, bn=False)
     with_bn = dyn.goodfellow_step(lrs, depth=s.goodfellow_depth, bn=True)
@@ -246,11 +286,10 @@ def _goodfellow(s: ExplainSettings) -> dict:
     subs[sympy.Symbol("x", real=True)] = 1.0
     coefficients = [(k, float(poly.coeff_monomial(poly.gen ** k).xreplace(subs)))
                     for k in range(1, poly.degree() + 1)]
-    return {"without": without, "with": with_bn, "coefficients": coefficients, "weights": weights,
-            "degree": poly.degree()}
+    return Goodfellow(without, with_bn, tuple(coefficients), weights, poly.degree())
 
 
-def _santurkar(seed: int = 0, m: int = 16) -> dict:
+def _santurkar(seed: int = 0, m: int = 16) -> GradientNormIdentity:
     """The gradient-norm identity through BN (ε = 0), measured with BN's own kernels, and the misprinted variant."""
     rng = np.random.default_rng(seed)
     z, g = rng.standard_normal((m, 1)) * 3 + 1, rng.standard_normal((m, 1))
@@ -276,72 +315,9 @@ def _santurkar(seed: int = 0, m: int = 16) -> dict:
         variant = float(gamma[0, 0] ** 2 / v * (np.sum(gg ** 2) - np.sum(gg) ** 2 / m
                                                 - np.sum(gg * xhat) ** 2 / np.sqrt(m)))
         if variant < exact * (1 - 1e-9):
-            violated = {"draw": k, "exact": exact, "variant": variant}
+            violated = Counterexample(k, exact, variant)
             break
-    return {"lhs": lhs, "rhs": rhs, "relative_error": abs(lhs - rhs) / lhs, "m": m, "counterexample": violated}
-
-
-#: The lock file :func:`output_lock` holds in the output directory.
-LOCK_NAME = ".bnsym-explain.lock"
-
-
-def prepare_output(outdir: str | Path) -> Path:
-    """Create the output directory ``outdir`` (and its parents) or raise :class:`~bnsym.errors.BnsymError`
-    saying why it cannot be one (it is a file, a parent is a file, no permission...).
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     prepare_output(Path(tmp) / "a" / "b").is_dir()
-    True
-    """
-    outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise BnsymError(f"cannot use {outdir} as the output directory: it exists and is not a directory")
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BnsymError(f"cannot use {outdir} as the output directory: {exc.strerror or exc}"
-                         + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(outdir) else "")) from None
-    return outdir
-
-
-@contextmanager
-def output_lock(outdir: str | Path) -> Iterator[Path]:
-    """Hold an exclusive lock on ``outdir`` (``fcntl.flock`` of ``outdir/.bnsym-explain.lock``) while a report is
-    written there. A second ``bnsym explain`` into the same directory does not wait: it raises
-    :class:`~bnsym.errors.BnsymError` at once, so two runs never do the work twice nor interleave their records.
-    :func:`run_explain` itself does not lock; the command holds the lock around the whole run. Where ``fcntl``
-    does not exist (Windows) nothing is locked.
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     with output_lock(tmp) as out:
-    ...         (out / LOCK_NAME).exists()
-    True
-    """
-    outdir = prepare_output(outdir)
-    try:
-        handle = open(outdir / LOCK_NAME, "a", encoding="utf-8")
-    except OSError as exc:
-        raise BnsymError(f"cannot write in the output directory {outdir}: {exc.strerror or exc}") from None
-    with handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not on POSIX
-            fcntl = None
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise BnsymError(f"another bnsym explain is writing to {outdir} (it holds {outdir / LOCK_NAME}); "
-                                 "wait for it to finish or choose another -o directory") from None
-            except OSError as exc:
-                raise BnsymError(f"cannot lock {outdir / LOCK_NAME}: {exc.strerror or exc}") from None
-        try:
-            yield outdir
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return GradientNormIdentity(lhs, rhs, abs(lhs - rhs) / lhs, m, violated)
 
 
 def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | None = None) -> Explanation:
@@ -362,42 +338,43 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
 
     plots.require_matplotlib()
     s = settings or ExplainSettings()
-    out = Explanation(s)
     outdir = prepare_output(outdir) if outdir is not None else None
+    timings: dict[str, float] = {}
 
     def timed(name, fn, *args):
         start = time.perf_counter()
         value = fn(*args)
-        out.timings[name] = time.perf_counter() - start
+        timings[name] = time.perf_counter() - start
         return value
 
     sweep = timed("sweeps", _sweeps, s, outdir)
-    curves = timed("loss curves", _curves, s, sweep)
-    growth = timed("weight-norm growth", _norm_growth, s)
-    gnorms = timed("gradient norms", _gradient_norms, s)
-    curvature = timed("curvature", _curvature, s, sweep)
-    goodfellow = timed("Goodfellow's example", _goodfellow, s)
-    santurkar = timed("gradient-norm identity", _santurkar)
-    two_layer_bn = timed("two-layer network with BN", _two_layer_bn)
-    out.results.update(sweep=sweep, curves=curves, growth=growth, gradient_norms=gnorms, curvature=curvature,
-                       goodfellow=goodfellow, santurkar=santurkar,
-                       two_layer_bn=two_layer_bn)
+    results = Results(
+        sweep=sweep, curves=timed("loss curves", _curves, s, sweep),
+        growth=timed("weight-norm growth", _norm_growth, s), gradient_norms=timed("gradient norms", _gradient_norms, s),
+        curvature=timed("curvature", _curvature, s, sweep), goodfellow=timed("Goodfellow's example", _goodfellow, s),
+        santurkar=timed("gradient-norm identity", _santurkar),
+        two_layer_bn=timed("two-layer network with BN", _two_layer_bn))
+    return Explanation(s, results, _figures(s, results), timings)
 
-    summary = sweep["summary"]
-    stable = {(d, bn): v["median"] for (d, bn, c), v in summary.items() if c == 1.0}
-    spread = {(d, bn): (v["min"] if v["min"] is not None else v["median"], v["max"])
-              for (d, bn, c), v in summary.items() if c == 1.0 and v["median"] is not None}
-    reference = {}
-    for row in sweep["agreement"]:
-        reference.setdefault((row["depth"], row["bn"]), []).append(row["torch"])
-    reference = {k: _median(v) for k, v in reference.items()}
-    out.figures = [
-        plots.lr_vs_depth(stable, spread, reference or None, grid=s.lrs),
-        plots.loss_curves(curves["traces"], title=f"Reference MLP, depth {s.curve_depth}, seed {s.seeds[0]}, at "
+
+def _figures(s: ExplainSettings, r: Results) -> tuple["Figure", ...]:
+    """The report's figures, in the order they are saved (each is looked up by its name)."""
+    from . import plots
+
+    summary = r.sweep.summary
+    stable = {(d, bn): v.median for (d, bn, c), v in summary.items() if c == 1.0}
+    spread = {(d, bn): (v.min if v.min is not None else v.median, v.max)
+              for (d, bn, c), v in summary.items() if c == 1.0 and v.median is not None}
+    reference: dict[tuple, list] = {}
+    for row in r.sweep.agreement:
+        reference.setdefault((row.depth, row.bn), []).append(row.torch)
+    medians = {k: _median(v) for k, v in reference.items()}
+    return (
+        plots.lr_vs_depth(stable, spread, medians or None, grid=s.lrs),
+        plots.loss_curves(r.curves.traces, title=f"Reference MLP, depth {s.curve_depth}, seed {s.seeds[0]}, at "
                           "the largest stable rates of the sweep without and with BN."),
-        plots.norm_and_effective_lr(growth["trace"], "W1", growth["growth"]),
-        plots.gradient_norms_per_layer(gnorms["norms"], gnorms["depth"]),
-        plots.goodfellow_figure(goodfellow["without"], goodfellow["with"]),
-        plots.curvature_figure(curvature["scaling"]),
-    ]
-    return out
+        plots.norm_and_effective_lr(r.growth.trace, "W1", r.growth.growth),
+        plots.gradient_norms_per_layer(r.gradient_norms.norms, r.gradient_norms.depth),
+        plots.goodfellow_figure(r.goodfellow.without, r.goodfellow.with_bn),
+        plots.curvature_figure({k: v.as_dict() for k, v in r.curvature.scaling.items()}),
+    )

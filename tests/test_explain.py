@@ -1,6 +1,7 @@
 """``bnsym explain`` on tiny settings: the report's files, figures and captions; offline math; the PDF."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -10,8 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bnsym import results as typed
 from bnsym.cli import main
-from bnsym.report import FigureRef, Math, Report, Section, Table, Text, to_markdown, write_report
+from bnsym.errors import BnsymError
+from bnsym.explain import ExplainSettings, run_explain
+from bnsym.report import FigureRef, Math, Report, Section, Table, Text, build_report, to_markdown, write_report
+from bnsym.report.answer import SECTIONS
 
 FIGURES = ["lr_vs_depth.png", "loss_curves.png", "weight_norm_effective_lr.png", "gradient_norm_per_layer.png",
            "goodfellow.png", "curvature_scaling.png"]
@@ -23,6 +28,12 @@ def report_dir(tmp_path_factory):
     result = CliRunner().invoke(main, ["explain", "--quick", "-o", str(out), "--no-pdf"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return out
+
+
+@pytest.fixture(scope="module")
+def explanation():
+    pytest.importorskip("matplotlib")
+    return run_explain(ExplainSettings.tiny())
 
 
 def test_explain_writes_the_report_and_figures(report_dir):
@@ -116,3 +127,51 @@ def test_pdf_is_compiled_when_pdflatex_exists(tmp_path):
     written = write_report(rep, tmp_path, pdf=True)
     assert "pdf_error" not in written, written.get("pdf_error")
     assert Path(written["pdf"]).read_bytes().startswith(b"%PDF")
+
+
+# -- the Explanation's typed results and the answer's text ----------------------------------------------------
+def test_results_are_frozen_dataclasses(explanation):
+    results = explanation.results
+    assert isinstance(results, typed.Results)
+    for field in dataclasses.fields(results):
+        value = getattr(results, field.name)
+        assert dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen, field.name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        results.sweep = None
+    sweep = results.sweep
+    assert all(isinstance(k, typed.SweepKey) and isinstance(v, typed.StableRates) for k, v in sweep.summary.items())
+    assert sweep.depths == tuple(sorted(explanation.settings.depths))
+    assert all(isinstance(row, typed.CurvatureRow) for row in results.curvature.rows)
+    assert all(isinstance(v, typed.CurvatureScaling) for v in results.curvature.scaling.values())
+
+
+def test_figures_are_looked_up_by_name(explanation):
+    assert sorted(f.name for f in explanation.figures) == sorted(FIGURES)
+    for name in FIGURES:
+        assert explanation.figure(name).name == name == explanation.figure(name.removesuffix(".png")).name
+    with pytest.raises(BnsymError, match="no figure called 'nope'"):
+        explanation.figure("nope")
+
+
+def test_the_answer_does_not_depend_on_the_figures_order(explanation):
+    shuffled = dataclasses.replace(explanation, figures=tuple(reversed(explanation.figures)))
+    assert to_markdown(build_report(shuffled)) == to_markdown(build_report(explanation))
+    refs = [b for s in build_report(explanation).sections for b in s.blocks if isinstance(b, FigureRef)]
+    assert sorted(r.path for r in refs) == sorted(FIGURES)
+    assert all(r.caption == explanation.figure(r.path).caption for r in refs)
+
+
+def test_the_answer_has_one_section_per_part(explanation):
+    rep = build_report(explanation)
+    assert len(rep.sections) == len(SECTIONS)
+    assert [s.title.split(" ")[0] for s in rep.sections[2:]] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    assert all(s.blocks for s in rep.sections)
+
+
+def test_the_grid_top_is_the_explanations_own(explanation):
+    before = to_markdown(build_report(explanation))
+    lowest = min(v.median for v in explanation.results.sweep.summary.values() if v.median is not None)
+    lower = dataclasses.replace(explanation.settings, lrs=tuple(lr for lr in explanation.settings.lrs if lr <= lowest))
+    other = to_markdown(build_report(dataclasses.replace(explanation, settings=lower)))
+    assert f"≥ {lowest:.3g} (top of grid)" in other
+    assert to_markdown(build_report(explanation)) == before  # nothing carried over from the other report

@@ -1,0 +1,91 @@
+"""The report's document model: a :class:`Report` is a title and :class:`Section` s of blocks.
+
+A block is :class:`Text` (plain Unicode prose), :class:`Math` (display LaTeX, with an optional multi-line
+``align*`` form for the LaTeX document), :class:`Table` or :class:`FigureRef` (a PNG and its caption). The
+writers (:mod:`bnsym.report.markdown`, :mod:`bnsym.report.html`, :mod:`bnsym.report.tex`) know nothing else.
+
+>>> Report("T", [Section("S", [Text("Hello."), Math("x^2")])]).sections[0].blocks[1].tex
+'x^2'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence, Union
+
+__all__ = ["Text", "Math", "Table", "FigureRef", "Block", "Section", "Report"]
+
+
+@dataclass
+class Text:
+    """A paragraph of plain Unicode prose (no markup).
+
+    >>> Text("σ grows").text
+    'σ grows'
+    """
+
+    text: str
+
+
+@dataclass
+class Math:
+    """A display formula: ``tex`` is one line of LaTeX math; ``block`` an optional full ``align*`` for the PDF.
+
+    >>> Math("x^2").block is None
+    True
+    """
+
+    tex: str
+    block: str | None = None
+
+
+@dataclass
+class Table:
+    """A table of strings with a header row and a caption.
+
+    >>> Table(["a"], [["1"]]).caption
+    ''
+    """
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    caption: str = ""
+
+
+@dataclass
+class FigureRef:
+    """A figure file (PNG, relative to the report) and its caption.
+
+    >>> FigureRef("f.png", "What it shows.").path
+    'f.png'
+    """
+
+    path: str
+    caption: str
+
+
+#: What a section holds.
+Block = Union[Text, Math, Table, FigureRef]
+
+
+@dataclass
+class Section:
+    """A titled list of blocks.
+
+    >>> Section("S").blocks
+    []
+    """
+
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """A document: a title and sections.
+
+    >>> Report("T").sections
+    []
+    """
+
+    title: str
+    sections: list[Section] = field(default_factory=list)

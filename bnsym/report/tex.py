@@ -1,0 +1,82 @@
+r"""The LaTeX writer: a standalone ``article`` (amsmath, graphicx); prose is escaped, math is passed through.
+
+>>> tex = to_tex(Report("T", [Section("S", [Text("a_b & 100%")])]))
+>>> r"a\_b \& 100\%" in tex
+True
+"""
+from __future__ import annotations
+
+from .model import FigureRef, Math, Report, Section, Table, Text  # noqa: F401 - Section for the doctests
+
+__all__ = ["to_tex", "tex_text"]
+
+#: Characters that :func:`bnsym.latex.escape_text` does not transliterate (yet): typeset here.
+_TEX_OVERRIDES = {"ŷ": r"$\hat{y}$", "′": "$'$", "∝": r"$\propto$", "⁻⁵": r"$^{-5}$", "∈": r"$\in$"}
+
+
+def tex_text(text: str) -> str:
+    r"""Plain text as LaTeX: :func:`bnsym.latex.escape_text`, plus a few characters it does not know.
+
+    >>> tex_text("ŷ ∝ 1/c² at 50%")
+    '$\\hat{y}$ $\\propto$ 1/c$^{2}$ at 50\\%'
+    """
+    from ..latex import escape_text
+
+    parts = [str(text)]
+    for char in _TEX_OVERRIDES:
+        parts = [piece for part in parts for piece in _split_keep(part, char)]
+    return "".join(_TEX_OVERRIDES[p] if p in _TEX_OVERRIDES else escape_text(p) for p in parts if p)
+
+
+def _split_keep(text: str, sep: str) -> list[str]:
+    if text in _TEX_OVERRIDES:
+        return [text]
+    pieces = text.split(sep)
+    out = []
+    for i, piece in enumerate(pieces):
+        if i:
+            out.append(sep)
+        out.append(piece)
+    return out
+
+
+def to_tex(report: Report) -> str:
+    r"""The report as a standalone LaTeX document (article, amsmath, graphicx); text is escaped.
+
+    >>> tex = to_tex(Report("T", [Section("S", [Text("50% of σ"), Math("x^2")])]))
+    >>> r"50\% of $\sigma$" in tex, r"\[x^2\]" in tex
+    (True, True)
+    """
+    escape_text = tex_text
+    out = [r"\documentclass[11pt]{article}", r"\usepackage[margin=2.2cm]{geometry}",
+           r"\usepackage{amsmath,amssymb,graphicx}", r"\usepackage[T1]{fontenc}",
+           r"\title{" + escape_text(report.title) + "}", r"\date{}", r"\begin{document}", r"\maketitle"]
+    for section in report.sections:
+        out.append(r"\section*{" + escape_text(section.title) + "}")
+        for block in section.blocks:
+            if isinstance(block, Text):
+                out += [escape_text(block.text), ""]
+            elif isinstance(block, Math):
+                out.append(block.block if block.block else r"\[" + block.tex + r"\]")
+            elif isinstance(block, Table):
+                out += _table(block)
+            elif isinstance(block, FigureRef):
+                out += [r"\begin{figure}[h]\centering",
+                        r"\includegraphics[width=0.85\linewidth]{" + block.path + "}",
+                        r"\caption{" + escape_text(block.caption) + "}", r"\end{figure}"]
+    out.append(r"\end{document}")
+    return "\n".join(out) + "\n"
+
+
+def _table(block: Table) -> list[str]:
+    spec = "l" + "r" * (len(block.header) - 1)
+    out = [r"\begin{table}[h]\centering\small",
+           r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+           r"\begin{tabular}{" + spec + "}",
+           " & ".join(tex_text(str(h)) for h in block.header) + r"\\ \hline"]
+    out += [" & ".join(tex_text(str(c)) for c in row) + r"\\" for row in block.rows]
+    out.append(r"\end{tabular}}")
+    if block.caption:
+        out.append(r"\par\smallskip\parbox{\linewidth}{\footnotesize " + tex_text(block.caption) + "}")
+    out.append(r"\end{table}")
+    return out
