@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from bnsym.dynamics import reference_data
 from bnsym.numeric import init_mlp

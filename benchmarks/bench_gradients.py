@@ -119,7 +119,8 @@ def per_entry_route(widths, m, activation="relu") -> dict:
 
 def parameter_names(widths) -> dict:
     """Each parameter's entry names, as bnsym names them (``W1[3,1]``; they do not depend on the batch)."""
-    return {name: [[str(s) for s in row] for row in matrix.tolist()] for name, matrix in build(widths, 2).parameters.items()}
+    return {name: [[str(s) for s in row] for row in matrix.tolist()]
+            for name, matrix in build(widths, 2).parameters.items()}
 
 
 def symengine_forward(widths, m, activation="relu", names=None):
@@ -317,7 +318,8 @@ def mlp_tables(config: Config, runner: Runner, activation: str = "relu", baselin
     widths = config.widths
     rows: dict = {"index": {}, "per_entry": {}, "symengine": {}}
     print(f"\nmlp({list(widths)}, {activation}, bn='pre', loss='mse'): {entries_of(widths)} parameter entries")
-    print(f"  {'index form (new)':18} {'m':>5} {'time (s)':>9} {'sweep':>7} {'compact':>8} {'proofs':>7} {'ops':>6}  zero")
+    print(f"  {'index form (new)':18} {'m':>5} {'time (s)':>9} {'sweep':>7} {'compact':>8} {'proofs':>7} "
+          f"{'ops':>6}  zero")
     for batch in config.index_batches:
         first = runner.once("index", widths=widths, m=batch, activation=activation, proofs=baselines)
         rest = [runner.once("index", widths=widths, m=batch, activation=activation, proofs=False)
@@ -382,7 +384,8 @@ def chain_table(config: Config, runner: Runner) -> dict:
         fwd = f"{row['ops'] / row['forward_ops']:7.2f}x" if "forward_ops" in row else f"{'-':>8}"
         speed = _times(naive["seconds"] / row["seconds"]) if "seconds" in naive else "-"
         versus = _ratio(row, rows["symengine"], "seconds")
-        print(f"  {label:24} {row['seconds']:9.3f} {compact} {row['ops']:7d} {fwd} {speed:>17} {versus:>15}", flush=True)
+        print(f"  {label:24} {row['seconds']:9.3f} {compact} {row['ops']:7d} {fwd} {speed:>17} {versus:>15}",
+              flush=True)
     ours = rows["ours"]
     if "seconds" in naive:
         speed = naive["seconds"] / ours["seconds"]

@@ -216,10 +216,10 @@ def main() -> None:
             best = _best_times(steps, args.repeats, args.number)
             ours = best["bnsym"]
 
-            def cell(name, width):
+            def cell(name, width, best=best):
                 return f"{best[name] * 1e3:>{width}.3f}" if name in best else f"{'-':>{width}}"
 
-            def ratio(name):
+            def ratio(name, best=best, ours=ours):
                 return f"{ours / best[name]:>7.2f}" if name in best else f"{'-':>7}"
 
             diff = f"{max(diffs):>12.1e}" if diffs else f"{'-':>12}"
@@ -231,8 +231,8 @@ def main() -> None:
           "bnsym-jit over hand-written JAX.")
     print("bnsym ms: VectorizedNetwork.run on checked arrays (as gradient descent runs); checked ms: "
           "loss_and_gradients, validating every value each call; /torch, /jax: bnsym ms over theirs (< 1: faster); "
-          "max rel diff: largest difference of the start's loss and gradients from bnsym's (relative to the loss, to the "
-          "largest gradient entry).")
+          "max rel diff: largest difference of the start's loss and gradients from bnsym's (relative to the loss, "
+          "to the largest gradient entry).")
 
 
 if __name__ == "__main__":

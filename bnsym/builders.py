@@ -33,7 +33,8 @@ def _bn_layers(index: int, node: str, *, batch: int | Symbol | None, features: i
 
 
 # -- builders ------------------------------------------------------------------------------------------
-def chain(depth: int, names: str | Sequence[str] | None = None, *, bn: bool = False, batch: int | None = None,
+def chain(depth: int, names: str | Sequence[str] | None = None, *, bn: bool = False,
+          batch: int | str | Symbol | None = None,
           eps=0, affine: bool = True, loss: str = "abstract") -> Network:
     """Goodfellow's scalar chain ``ŷ = x·w₁·w₂⋯w_L``: ``depth`` one-unit linear layers, no activation.
 
@@ -82,7 +83,8 @@ def chain(depth: int, names: str | Sequence[str] | None = None, *, bn: bool = Fa
     return Network(layers, _inputs(batch, 1), batch=batch, loss=loss, description=f"{kind}, depth {depth}")
 
 
-def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = True, batch: int | None = None,
+def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = True,
+              batch: int | str | Symbol | None = None,
               eps=0, affine: bool = True, inputs: int = 1, loss: str = "abstract") -> Network:
     """The seed's network ``z₁ = w₁x + b₁, a₁ = g(z₁), z₂ = w₂a₁ + b₂, ŷ = g(z₂)`` (one unit per layer).
 
@@ -117,7 +119,7 @@ def two_layer(activation: str = "relu", *, bn: str | None = None, bias: bool = T
 
 
 def mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | None = None, bias: bool = True,
-        batch: int | None = 1, eps=0, affine: bool = True, output_activation: str = "identity",
+        batch: int | str | Symbol | None = 1, eps=0, affine: bool = True, output_activation: str = "identity",
         loss: str = "abstract") -> Network:
     """A small multilayer perceptron over a batch: ``z_l = W_l a_{l−1} + b_l``, ``a_l = g(z_l)``.
 

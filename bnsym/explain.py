@@ -15,7 +15,8 @@ import importlib.util
 import time
 from dataclasses import dataclass, field, fields, replace  # noqa: F401 - fields for the doctests
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class ExplainSettings:
     pdf: bool = True
 
     @classmethod
-    def tiny(cls) -> "ExplainSettings":
+    def tiny(cls) -> ExplainSettings:
         """Settings for tests: two shallow depths, one seed, a coarse grid, few steps.
 
         >>> ExplainSettings.tiny().steps
@@ -73,7 +74,7 @@ class ExplainSettings:
                    goodfellow_depth=3, workers=1, progress=False, pdf=False)
 
 
-def find_figure(figures: Sequence["Figure"], name: str) -> "Figure":
+def find_figure(figures: Sequence[Figure], name: str) -> Figure:
     """The figure called ``name`` (its file name, with or without ``.png``); an unknown name raises
     :class:`~bnsym.errors.BnsymError`.
 
@@ -103,10 +104,10 @@ class Explanation:
 
     settings: ExplainSettings
     results: Results
-    figures: tuple["Figure", ...] = ()
+    figures: tuple[Figure, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
 
-    def figure(self, name: str) -> "Figure":
+    def figure(self, name: str) -> Figure:
         """The figure called ``name`` (``"lr_vs_depth"`` or ``"lr_vs_depth.png"``), see :func:`find_figure`.
 
         >>> from bnsym.plots import Figure
@@ -125,7 +126,7 @@ def _median(values):
 
 
 def _sweeps(s: ExplainSettings, outdir: Path | None) -> SweepResult:
-    common = dict(width=s.width, batch=s.batch, steps=s.steps)
+    common: dict[str, Any] = dict(width=s.width, batch=s.batch, steps=s.steps)
     configs = [SweepConfig(depth=d, bn=bn, seed=seed, **common) for d in s.depths for bn in (False, True)
                for seed in s.seeds]
     configs += [SweepConfig(depth=s.scale_depth, bn=bn, seed=seed, scale=c, **common)
@@ -237,7 +238,8 @@ def _symbolic_curvature(scales: Sequence[float]) -> SymbolicCurvature:
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 2))
     t = rng.standard_normal((4, 1))
-    point = {"w1": np.array([[0.8, -0.5]]), "b1": 0.1, "w2": 1.3, "b2": 0.4, "gamma1": 1.2, "beta1": 0.3}
+    point: dict[str, Any] = {"w1": np.array([[0.8, -0.5]]), "b1": 0.1,
+             "w2": 1.3, "b2": 0.4, "gamma1": 1.2, "beta1": 0.3}
     out = {}
     for bn in (None, "pre"):
         net = two_layer(bn=bn, batch=4, inputs=2, loss="mse")
@@ -357,7 +359,7 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
     return Explanation(s, results, _figures(s, results), timings)
 
 
-def _figures(s: ExplainSettings, r: Results) -> tuple["Figure", ...]:
+def _figures(s: ExplainSettings, r: Results) -> tuple[Figure, ...]:
     """The report's figures, in the order they are saved (each is looked up by its name)."""
     from . import plots
 

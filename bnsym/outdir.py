@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from .errors import BnsymError
 
@@ -36,7 +36,8 @@ def prepare_output(outdir: str | Path) -> Path:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BnsymError(f"cannot use {outdir} as the output directory: {exc.strerror or exc}"
-                         + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(outdir) else "")) from None
+                         + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(outdir)
+                            else "")) from None
     return outdir
 
 
@@ -63,7 +64,7 @@ def output_lock(outdir: str | Path) -> Iterator[Path]:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not on POSIX
-            fcntl = None
+            fcntl = None  # type: ignore[assignment]
         if fcntl is not None:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Mapping
 
 from .errors import BnsymError
 
@@ -178,7 +179,7 @@ class CurvatureScaling:
     slope: float
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CurvatureScaling":
+    def from_dict(cls, data: Mapping[str, Any]) -> CurvatureScaling:
         """From :func:`bnsym.dynamics.curvature_scaling`'s dictionary.
 
         >>> CurvatureScaling.from_dict({"scales": [1], "lambda_max": [2.0], "critical_lr": [1.0], "slope": 0.0}).scales

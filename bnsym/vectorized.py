@@ -97,7 +97,7 @@ class VectorizedNetwork:
         self._at: dict[int, list[Layer]] = {}
 
     @classmethod
-    def from_network(cls, network) -> "VectorizedNetwork":
+    def from_network(cls, network) -> VectorizedNetwork:
         """The route for a built :class:`~bnsym.network.Network` with ``loss="mse"`` (its layers, its input width).
 
         >>> import bnsym
@@ -140,7 +140,8 @@ class VectorizedNetwork:
         >>> net.check({"W1": np.zeros((2, 3))}, [[1.0, 2.0]])
         Traceback (most recent call last):
         ...
-        bnsym.errors.ValuesError: missing value(s) for b1, gamma1, beta1, W2, b2; give values for: W1, b1, gamma1, beta1, W2, b2
+        bnsym.errors.ValuesError: missing value(s) for b1, gamma1, beta1, W2, b2; give values for: W1, b1, gamma1,
+        beta1, W2, b2
         """
         if not isinstance(params, Mapping):
             raise ValuesError(f"params must be a mapping from parameter names to values, got {type(params).__name__}")
@@ -199,7 +200,7 @@ class VectorizedNetwork:
             self._checked_loss(loss)
         g: Any = 1.0
         grads: dict[str, np.ndarray] = {}
-        for layer, keep in zip(reversed(layers), reversed(saved)):
+        for layer, keep in zip(reversed(layers), reversed(saved), strict=False):
             g, parameter_grads = layer.numpy_vjp(keep, g, values)
             grads.update(parameter_grads)
         return loss, {name: grads[name] for name in self.shapes}

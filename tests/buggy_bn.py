@@ -67,7 +67,8 @@ def make_numpy_bn(bug: str | None = None, *, zero_term: bool = True):
             return momentum * running_mean + (1 - momentum) * batch_mean, momentum * running_var + (
                 1 - momentum
             ) * batch_var
-        return (1 - momentum) * running_mean + momentum * batch_mean, (1 - momentum) * running_var + momentum * batch_var
+        return ((1 - momentum) * running_mean + momentum * batch_mean,
+                (1 - momentum) * running_var + momentum * batch_var)
 
     return forward, backward, update_running
 

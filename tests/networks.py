@@ -176,7 +176,8 @@ def names(*tags: str, without: tuple[str, ...] = ()) -> list[str]:
     """The sorted names of the networks that have every one of ``tags`` and none of ``without``.
 
     >>> names("readme")
-    ['two-layer-relu-bn-pre-m3', 'two-layer-relu-bn-pre-m4', 'two-layer-sigmoid-bn-pre-m3', 'two-layer-sigmoid-bn-pre-m4']
+    ['two-layer-relu-bn-pre-m3', 'two-layer-relu-bn-pre-m4', 'two-layer-sigmoid-bn-pre-m3',
+     'two-layer-sigmoid-bn-pre-m4']
     >>> names("derive", without=("exact",))[:2]
     ['chain3-bn-m3', 'mlp-2-1-2-sigmoid-bn-post-m2-eps0.01']
     >>> names("bn", "symbolic", "mse")

@@ -457,8 +457,8 @@ def _exact_function(network: str):
     subexpressions that ``evaluate`` compiles, run at 40 digits."""
     grads = _fuzz_gradients(network)
     names = named_symbols(grads.network)
-    closed = [sympy.Matrix(sympy.Matrix([grads[n].closed_form]) if not isinstance(grads[n].closed_form, sympy.MatrixBase)
-                           else grads[n].closed_form) for n in grads]
+    forms = [grads[n].closed_form for n in grads]
+    closed = [f if isinstance(f, sympy.MatrixBase) else sympy.Matrix([f]) for f in forms]
     return names, sympy.lambdify([list(m) for m in names.values()], [list(c) for c in closed], modules="mpmath")
 
 
@@ -468,7 +468,8 @@ def _exact(network, values):
     names, function = _exact_function(network)
     with mpmath.workdps(40):
         out = function(*[[mpmath.mpf(float(v)) for v in np.ravel(values[n])] for n in names])
-        return {name: np.array([float(v) for v in entries]) for name, entries in zip(_fuzz_gradients(network), out, strict=True)}
+        return {name: np.array([float(v) for v in entries])
+                for name, entries in zip(_fuzz_gradients(network), out, strict=True)}
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

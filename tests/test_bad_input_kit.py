@@ -113,7 +113,8 @@ COMPLEX = {
     "forward-complex-zero-imag": dict(forward=lambda x, g, b, e: REF.forward(x, g, b, e).astype(complex),
                                       backward=REF.backward),
     "dx-complex": dict(forward=REF.forward,
-                       backward=lambda dy, x, g, b, e: tuple(np.asarray(v) * (1 + 1j) for v in REF.backward(dy, x, g, b, e))),
+                       backward=lambda dy, x, g, b, e: tuple(np.asarray(v) * (1 + 1j)
+                                                             for v in REF.backward(dy, x, g, b, e))),
     "dgamma-complex": dict(forward=REF.forward, backward=_complex_dgamma),
     "list-of-complex": dict(forward=lambda x, g, b, e: (REF.forward(x, g, b, e) + 1j).tolist(), backward=REF.backward),
     "torch-complex-tensor": dict(forward=_torch_complex),
@@ -376,7 +377,8 @@ def test_malformed_case_is_refused_not_blamed_on_the_implementation(helper, case
 
 
 @pytest.mark.parametrize("impl, case, words", [
-    (adapt(forward=REF.forward, backward=REF.backward, eps=0.0), _case(x=np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 5.0]])),
+    (adapt(forward=REF.forward, backward=REF.backward, eps=0.0),
+     _case(x=np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 5.0]])),
      "constant feature"),
     (adapt(forward=REF.forward, backward=REF.backward, dtype=np.float32), _case(x=np.full((3, 2), 0.1) + np.eye(3, 2)),
      "not representable in float32"),
@@ -469,7 +471,8 @@ def kit_arguments(draw):
         kwargs = dict(module=torch.nn.BatchNorm1d(draw(st.integers(1, 3)), eps=draw(st.sampled_from([1e-5, 0.5]))))
         forward = backward = "module"
     options = {  # name: (valid values, invalid values)
-        "eps": ([1e-5, 1e-3, 0.0, 0.5, 1e-150], [1e-216, 1e-300, 1e250, -1.0, float("nan"), float("inf"), "1e-5", True]),
+        "eps": ([1e-5, 1e-3, 0.0, 0.5, 1e-150],
+                [1e-216, 1e-300, 1e250, -1.0, float("nan"), float("inf"), "1e-5", True]),
         "dtype": ([np.float64, np.float32, "float32"], [np.float16, int, "nope"]),
         "features": ([1, 2, 3], [-1, 0, 2.5, "3", True, 10**4]),
         "momentum": ([0.1, 0.0, 1.0, 0.9], [1.5, "0.1", float("nan"), True]),

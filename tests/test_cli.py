@@ -79,7 +79,7 @@ def test_prove_bad_input_is_one_line_and_exit_code_2():
 
 def test_notebook_latex_and_the_callable_catalogue():
     import bnsym
-    import bnsym.theorems.catalogue  # noqa: F401  (loads the subpackage before the attribute is read)
+    import bnsym.theorems.catalogue
 
     assert len(bnsym.theorems()) == len(list(bnsym.theorems.theorems()))
     shown = bnsym.two_layer().gradient("w1")._repr_latex_()

@@ -60,7 +60,8 @@ _ACTIVATIONS = {
 
 
 def _value(expr, point):
-    """The value at an exact point by mpmath to 50 digits (``lambdify``, not bnsym's evaluator); ``None`` where undefined
+    """The value at an exact point by mpmath to 50 digits (``lambdify``, not bnsym's evaluator); ``None`` where
+    undefined
     (SymPy's exact substitution gives ``zoo`` or ``nan``, or the numeric evaluation fails).
 
     Evaluated numerically, not by substituting into SymPy: SymPy itself simplifies ``sign(z)**2`` to 1 for
@@ -253,7 +254,8 @@ UNARY = [sqrt, Abs, ReLU, ReLUPrime, Sigmoid, sign, Heaviside, sympy.exp, lambda
 
 
 class Grammar:
-    """Random expressions: radicals, |·|, bnsym's activations, rational functions, integer-valued Mod, sign, Heaviside."""
+    """Random expressions: radicals, |·|, bnsym's activations, rational functions, integer-valued Mod, sign,
+    Heaviside."""
 
     def __init__(self, rng: random.Random):
         self.rng = rng

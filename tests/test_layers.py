@@ -123,7 +123,7 @@ def test_mse_loss_forms():
     rng = np.random.default_rng(4)
     y, t = rng.standard_normal((M, 2)), rng.standard_normal((M, 2))
     value, saved = loss.numpy_forward(y, {"t": t})
-    subs = {**{s: v for s, v in zip(Yh, y.flat, strict=True)}, **{s: v for s, v in zip(loss.targets, t.flat, strict=True)}}
+    subs = {**dict(zip(Yh, y.flat, strict=True)), **dict(zip(loss.targets, t.flat, strict=True))}
     assert np.isclose(value, float(loss.forward(Yh)[0, 0].xreplace(subs)))
     g, _ = loss.numpy_vjp(saved, 1.0, {"t": t})
     assert np.allclose(g, 2 * (y - t) / M)

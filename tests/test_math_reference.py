@@ -74,7 +74,7 @@ def test_the_directive_prints_the_theorem_from_its_unit(name):
     assert unit.statement_latex in blocks[0]
     claims = unit.claims(opts) if unit.claims else []
     assert len(blocks) == 1 + len(claims)
-    for claim, block in zip(claims, blocks[1:]):
+    for claim, block in zip(claims, blocks[1:], strict=False):
         tex = print_latex(claim)  # SymPy's LaTeX printer with bnsym's notation (∂ for partial derivatives)
         assert tex and tex in block
     inline = _math(box, nodes.math)

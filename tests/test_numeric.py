@@ -29,7 +29,8 @@ def _autograd(torch, network, params, x, t):
     from bnsym.numeric import _torch_printer
 
     names = list(network.parameters)
-    args = [list(flat(network.inputs)), list(flat(network.targets))] + [list(flat(network.parameters[n])) for n in names]
+    args = [list(flat(network.inputs)), list(flat(network.targets))]
+    args += [list(flat(network.parameters[n])) for n in names]
     f = sympy.lambdify(args, network.loss, modules="torch", printer=_torch_printer(), cse=True)
     tensors = {n: torch.tensor(np.asarray(params[n], float).ravel(), dtype=torch.float64, requires_grad=True)
                for n in names}

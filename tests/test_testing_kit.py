@@ -63,8 +63,8 @@ def _sympy_forward_and_gradients(zs, gamma, beta, g, eps):
     z = sympy.symbols(f"z0:{len(zs)}", real=True)
     c, b = sympy.symbols("gamma beta", real=True)
     y = [c * xh + b for xh in batch_normalize(z, eps)]
-    loss = sum(gi * yi for gi, yi in zip(g, y))
-    point = {**dict(zip(z, zs)), c: gamma, b: beta}
+    loss = sum(gi * yi for gi, yi in zip(g, y, strict=False))
+    point = {**dict(zip(z, zs, strict=False)), c: gamma, b: beta}
     grads = [sympy.diff(loss, v).subs(point) for v in (*z, c, b)]
     to_float = lambda e: float(sympy.N(e, 30))  # noqa: E731
     return ([to_float(yi.subs(point)) for yi in y], [to_float(d) for d in grads[:-2]], to_float(grads[-2]),
@@ -439,7 +439,7 @@ def test_docs_copy_paste_example_runs():
     example = next(b for b in blocks if "def test_my_bn()" in b)
     own = next(b for b in blocks if "bn_cases(features=4)" in b)
     namespace: dict = {}
-    exec(compile(example, "docs/testing.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(example, "docs/testing.md", "exec"), namespace)
     namespace["test_my_bn"]()
-    exec(compile(own, "docs/testing.md", "exec"), namespace)  # noqa: S102
+    exec(compile(own, "docs/testing.md", "exec"), namespace)
     namespace["test_my_bn_on_four_features"]()

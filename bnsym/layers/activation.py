@@ -14,7 +14,8 @@ the tests all read :data:`ACTIVATIONS`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import sympy
 from sympy import Expr, Matrix

@@ -234,7 +234,7 @@ class Port:
     name: str
     width: int
     m: Expr
-    base: IndexedBase | None = None
+    base: IndexedBase = None  # type: ignore[assignment]  # None: made from the name by __post_init__
 
     def __post_init__(self) -> None:
         if self.base is None:
@@ -393,7 +393,7 @@ class Layer:
         (the builders' size limit, :class:`bnsym.network.Limits`; default ``m`` per output feature)."""
         return m * self.output_width(width)
 
-    def at(self, batch) -> "Layer":
+    def at(self, batch) -> Layer:
         """This layer for a batch of size ``batch`` (only batch statistics depend on it; default: itself)."""
         return self
 

@@ -41,7 +41,7 @@ __all__ = ["Normalize", "ScaleShift", "expand_entries"]
 _J, _K = index_symbol("j"), index_symbol("k")
 
 
-def expand_entries(expr: Expr, m: int, entries: dict, free: dict | None = None) -> Expr:
+def expand_entries(expr: Expr, m: int | None, entries: dict, free: dict | None = None) -> Expr:
     """``expr`` (index form) at a concrete batch: sums written out, free indices given values, and each
     ``base[i, r]`` replaced by ``entries[base][i − 1, r − 1]`` (a one-feature base: ``entries[base][i − 1, 0]``;
     a per-feature statistic ``base[r]``: ``entries[base][0, r − 1]``).
@@ -59,7 +59,8 @@ def expand_entries(expr: Expr, m: int, entries: dict, free: dict | None = None) 
         idx = [int(v) - 1 for v in e.indices]
         if len(idx) == 2:
             return matrix[idx[0], idx[1]]
-        return matrix[idx[0], 0] if matrix.cols == 1 and matrix.rows > 1 or matrix.shape == (1, 1) else matrix[0, idx[0]]
+        column = matrix.cols == 1 and matrix.rows > 1 or matrix.shape == (1, 1)
+        return matrix[idx[0], 0] if column else matrix[0, idx[0]]
 
     return out.replace(lambda e: isinstance(e, sympy.Indexed) and e.base in entries
                        and all(v.is_Integer for v in e.indices), pick)
@@ -122,7 +123,7 @@ class Normalize(Layer):
         """Its backward sums over the batch for each of the ``m`` entries, plus its statistics."""
         return (m * m + 40) * width
 
-    def at(self, batch) -> "Normalize":
+    def at(self, batch) -> Normalize:
         return Normalize(self.name, samples=batch, features=self.features, eps=self.eps, statistic=self.statistic)
 
     # -- index form: the definitions, the Jacobian and the VJP ----------------------------------------
@@ -257,7 +258,8 @@ class Normalize(Layer):
         >>> bn = Normalize("zhat1", samples=3, features=2)
         >>> x = np.array([[1.0, 0.1], [2.0, 0.1], [4.0, 0.1]])
         >>> print(bn.numpy_undefined(x, bn.numpy_forward(x, {})[1]))
-        batch normalization 'zhat1' is undefined for this batch: feature 2 is constant (σ = 0) and ε = 0; give the samples different values or use eps > 0
+        batch normalization 'zhat1' is undefined for this batch: feature 2 is constant (σ = 0) and ε = 0;
+        give the samples different values or use eps > 0
         >>> bn.numpy_undefined(x[:, :1], bn.numpy_forward(x[:, :1], {})[1]) is None
         True
         """

@@ -72,7 +72,7 @@ class Linear(Layer):
         entries = []
         for row in rows:  # written out entry by entry: SymPy's matrix product goes through a slower domain
             for j, w in enumerate(weights):
-                value = sympy.Add(*[a * c for a, c in zip(row, w)])
+                value = sympy.Add(*[a * c for a, c in zip(row, w, strict=False)])
                 entries.append(value + b[j] if b is not None else value)
         return Matrix(x.rows, self.n_out, entries)
 
@@ -98,7 +98,8 @@ class Linear(Layer):
 
     # -- index form ------------------------------------------------------------------------------------
     def index_parameters(self) -> dict:
-        out = {self.weight: (self._base(self.weight, self.n_out * self.n_in), (self.n_out, self.n_in))}
+        weight = self._base(self.weight, self.n_out * self.n_in)
+        out: dict[str, tuple] = {self.weight: (weight, (self.n_out, self.n_in))}
         if self.bias is not None:
             out[self.bias] = (self._base(self.bias, self.n_out), (self.n_out,))
         return out

@@ -9,7 +9,8 @@ Each section reads the typed results of :mod:`bnsym.results` by field and the fi
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from .model import FigureRef, Math, Report, Section, Table, Text
 from .write import MATH_PLACEHOLDER
@@ -79,7 +80,7 @@ def _within(step, tolerance: float = 0.1) -> str:
     >>> _within(GoodfellowStep(False, [0.1, 1.0], [-1.0, -10.0], [-1.05, 5.0]))
     '0.1'
     """
-    ok = [lr for lr, err in zip(step.lrs, step.relative_error) if err <= tolerance]
+    ok = [lr for lr, err in zip(step.lrs, step.relative_error, strict=False) if err <= tolerance]
     return f"{max(ok):.3g}" if ok else "none of the rates"
 
 
@@ -92,7 +93,7 @@ def _derivation_math(derivation, fallback: str) -> Math:
 
     try:
         block = to_latex(derivation)
-    except Exception:  # noqa: BLE001 - the LaTeX renderer is optional for this report
+    except Exception:
         block = None
     compact = derivation.compact
     shown = sympy.latex(compact) if fits(compact, LATEX_NODES) else r"\text{%s}" % escape_text(summary(size(compact)))

@@ -59,7 +59,8 @@ def find_mathjax(mathjax: str | os.PathLike | None = None) -> Path | None:
     >>> find_mathjax("/no/such/dir")
     Traceback (most recent call last):
     ...
-    bnsym.errors.BnsymError: no MathJax 3 in /no/such/dir (the --mathjax or $BNSYM_MATHJAX directory needs es5/tex-svg.js or tex-svg.js)
+    bnsym.errors.BnsymError: no MathJax 3 in /no/such/dir (the --mathjax or $BNSYM_MATHJAX directory needs
+    es5/tex-svg.js or tex-svg.js)
     """
     named = mathjax if mathjax is not None else (os.environ.get("BNSYM_MATHJAX") or None)
     if named is not None:
@@ -96,7 +97,7 @@ class MathImages:
         name = f"eq{self.count}.svg"
         try:
             mathtext.math_to_image(f"${tex}$", self.directory / name, dpi=110, format="svg")
-        except Exception:  # noqa: BLE001 - outside mathtext's LaTeX subset: show the source instead
+        except Exception:
             return f'<code class="tex">{html.escape(tex)}</code>'
         return (f'<img class="math" src="{self.directory.name}/{name}" alt="{html.escape(tex, quote=True)}">')
 
@@ -124,7 +125,8 @@ def to_html(report: Report, directory: Path | None = None, *, mathjax: str | Non
             return f'<div class="display">\\[{html.escape(tex)}\\]</div>'
         return f'<div class="display">{images(tex)}</div>'
 
-    head = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(report.title)}</title>",
+    head = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(report.title)}</title>",
             f"<style>{_STYLE}</style>"]
     if mathjax is not None:
         head.append(f'<script id="MathJax-script" async src="{html.escape(mathjax)}"></script>')

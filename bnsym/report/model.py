@@ -10,7 +10,7 @@ writers (:mod:`bnsym.report.markdown`, :mod:`bnsym.report.html`, :mod:`bnsym.rep
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 __all__ = ["Text", "Math", "Table", "FigureRef", "Block", "Section", "Report"]
 
@@ -64,7 +64,7 @@ class FigureRef:
 
 
 #: What a section holds.
-Block = Union[Text, Math, Table, FigureRef]
+Block = Text | Math | Table | FigureRef
 
 
 @dataclass
