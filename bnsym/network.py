@@ -1,6 +1,7 @@
 """``Network``: an ordered list of layers over an input batch, with named intermediates (the builders that
 make the usual ones live in :mod:`bnsym.builders`).
 
+>>> from bnsym.builders import chain, mlp, two_layer
 >>> net = chain(5, names="abcde")
 >>> net.output[0]
 a*b*c*d*e*x
@@ -26,7 +27,8 @@ from .spec import LIMITS, Limits, check_batch, check_choice, too_large
 if TYPE_CHECKING:  # pragma: no cover
     from .derive import Derivation, Gradients
 
-__all__ = ["Node", "Network", "Limits", "LIMITS", "adjoint_name", "chain", "two_layer", "mlp"]
+# chain, two_layer and mlp live in bnsym.builders (and stay importable from here)
+__all__ = ["Node", "Network", "Limits", "LIMITS", "adjoint_name"]
 
 _LOSSES = ("abstract", "mse")
 
@@ -68,6 +70,7 @@ class Network:
     symbols defined in terms of the previous node (:attr:`definitions`), so derivations can speak of
     ``z₁, a₁, …`` while :attr:`output` and :attr:`loss` are fully explicit.
 
+    >>> from bnsym.builders import chain, mlp, two_layer
     >>> net = chain(2)
     >>> net.parameters
     {'w1': Matrix([[w1]]), 'w2': Matrix([[w2]])}
@@ -116,6 +119,7 @@ class Network:
         """Whether a layer mixes the samples of the batch (batch statistics), so that gradients can cancel
         across it (:func:`bnsym.gradient_zero.prove_zero`).
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> two_layer(bn="pre", batch="m").couples_batch, chain(2).couples_batch
         (True, False)
         """
@@ -125,6 +129,7 @@ class Network:
     def batch_size(self) -> Expr:
         """The batch size as a SymPy object: the symbol ``m`` of a symbolic batch, or an integer.
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> two_layer(bn="pre", batch="m").batch_size, two_layer(bn="pre", batch=3).batch_size
         (m, 3)
         """
@@ -136,6 +141,7 @@ class Network:
     def at(self, batch: int) -> Network:
         """The same network over a concrete batch of ``batch`` samples (its entries written out).
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> two_layer(bn="pre", batch="m").at(3).inputs.T
         Matrix([[x^(1), x^(2), x^(3)]])
         """
@@ -158,6 +164,7 @@ class Network:
     def index_gradients(self):
         """Every gradient in index form over the batch (:func:`bnsym.batchform.index_gradients`).
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> two_layer(bn="pre", batch=3).index_gradients()["b1"].closed_form
         0
         """
@@ -219,6 +226,7 @@ class Network:
     def explicit(self, expr):
         """``expr`` with every named intermediate replaced by its definition, recursively.
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> net = chain(3, names="abc")
         >>> net.explicit(sympy.Symbol("h2", real=True))
         a*b*x
@@ -234,6 +242,7 @@ class Network:
     def has_loss(self) -> bool:
         """Whether the last layer is a loss (``J`` explicit), rather than ``∂J/∂ŷ`` kept abstract.
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> chain(1).has_loss, chain(1, loss="mse").has_loss
         (False, True)
         """
@@ -249,6 +258,7 @@ class Network:
         """``ŷ`` for every sample, explicit in inputs and parameters (a symbolic batch: the entry ``ŷ[i]`` or
         ``ŷ[i, r]`` in index form).
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> chain(2, batch="m").output
         w1*w2*x[i]
         """
@@ -275,6 +285,7 @@ class Network:
     def parameter(self, name: str) -> Matrix:
         """The symbols of one parameter, with a clear error for an unknown name.
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> chain(2).parameter("w9")
         Traceback (most recent call last):
         ...
@@ -298,6 +309,7 @@ class Network:
     def gradients(self) -> Gradients:
         """``∂J/∂p`` for every parameter at once, by reverse accumulation with shared subexpressions.
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> grads = chain(3, names="abc").gradients()
         >>> list(grads)
         ['a', 'b', 'c']
@@ -311,6 +323,7 @@ class Network:
     def gradient(self, name: str) -> Derivation:
         """The :class:`~bnsym.derive.Derivation` of ``∂J/∂name``.
 
+        >>> from bnsym.builders import chain, mlp, two_layer
         >>> chain(5, names="abcde").gradient("a").closed_form
         dJ/dyhat*b*c*d*e*x
         """
@@ -326,5 +339,11 @@ def _inputs(batch: int | Symbol | None, features: int) -> Matrix | int:
     return features if isinstance(batch, Symbol) else entry_symbols("x", batch, features)
 
 
-# the builders' old home: ``from bnsym.network import chain`` keeps working (imported last: they use Network)
-from .builders import chain, mlp, two_layer  # noqa: E402
+def __getattr__(name: str):
+    """The builders' old home: ``from bnsym.network import chain`` keeps working (they live in
+    :mod:`bnsym.builders`, which imports this module)."""
+    if name in ("chain", "two_layer", "mlp"):
+        from . import builders
+
+        return getattr(builders, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,7 +44,7 @@ def test_site_has_the_pages(site):
         assert (site / page).exists(), page
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
     api = (site / "api.html").read_text(encoding="utf-8")
-    assert "bnsym.latex.to_latex" in api and "bnsym.network.two_layer" in api
+    assert "bnsym.latex.to_latex" in api and "bnsym.builders.two_layer" in api
 
 
 def test_pages_load_mathjax_from_the_site_not_a_cdn(site):
