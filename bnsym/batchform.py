@@ -30,6 +30,7 @@ from .errors import UnknownParameterError
 from .functions import Partial
 from .kernel import index as ix
 from .layers.base import IndexDefinition, Port, index_symbol
+from .unfolding import Unfolder, unfold
 
 __all__ = ["IndexGraph", "index_graph", "IndexGradients", "IndexDerivation", "index_gradients", "unfold",
            "DerivationMapping", "SAMPLE", "FEATURE"]
@@ -101,80 +102,6 @@ def index_graph(network, m: Expr | None = None) -> IndexGraph:
         parameters.update(layer.index_parameters())
     definitions = [d for own in by_layer for d in own]
     return IndexGraph(network, m, ports, definitions, parameters, by_layer)
-
-
-def unfold(expr: Expr, definitions, *, keep=()) -> Expr:
-    """``expr`` with every entry of a defined quantity replaced by its definition (capture-avoiding), repeatedly;
-    the bases in ``keep`` stay.
-
-    >>> i, j = index_symbol("i"), index_symbol("j")
-    >>> z, x = IndexedBase("z", real=True), IndexedBase("x", real=True)
-    >>> unfold(sympy.Sum(z[j], (j, 1, 3)), [IndexDefinition(z, (i,), 2 * x[i])])
-    Sum(2*x[j], (j, 1, 3))
-    """
-    return Unfolder(definitions, keep=keep)(expr)
-
-
-class Unfolder:
-    """:func:`unfold` for one list of definitions, applied to many expressions: each definition is resolved
-    once, in order (a definition refers to earlier ones: the forward graph from the input, the adjoints from
-    the loss), so unfolding costs one pass per expression instead of one per level of the graph.
-
-    >>> i = index_symbol("i")
-    >>> z, h, x = (IndexedBase(n, real=True) for n in "zhx")
-    >>> u = Unfolder([IndexDefinition(h, (i,), 2 * x[i]), IndexDefinition(z, (i,), h[i] + 1)])
-    >>> u(z[i] * z[i])
-    (2*x[i] + 1)**2
-    """
-
-    def __init__(self, definitions, *, keep=()) -> None:
-        self._definitions = [d for d in definitions if d.target not in keep]
-        self._table = {d.target: d for d in self._definitions}
-        self._resolved: dict | None = None
-
-    def _once(self, expr: Expr, resolved: dict) -> Expr:
-        """``expr`` with the entries and plain symbols of the resolved definitions replaced, one pass."""
-        def definition(e):
-            indices, value = resolved[e.base]
-            return ix.substitute(value, dict(zip(indices, e.indices, strict=True)))
-
-        expr = expr.replace(lambda e: isinstance(e, sympy.Indexed) and e.base in resolved, definition)
-        plain = {t: v for t, (indices, v) in resolved.items() if not indices and isinstance(t, Symbol)}
-        if plain and expr.free_symbols & plain.keys():
-            expr = ix.substitute(expr, plain)
-        return expr
-
-    def _mentions(self, expr: Expr) -> bool:
-        """Whether ``expr`` still mentions a defined quantity."""
-        return bool(expr.free_symbols & self._table.keys()) or any(
-            e.base in self._table for e in expr.atoms(sympy.Indexed))
-
-    @property
-    def resolved(self) -> dict | None:
-        """``{target: (indices, value fully unfolded)}``, or ``None`` when a definition refers to a later one
-        (then :meth:`__call__` unfolds level by level)."""
-        if self._resolved is None:
-            resolved: dict = {}
-            for d in self._definitions:
-                value = self._once(d.value, resolved)
-                if self._mentions(value):
-                    self._resolved = {}
-                    return None
-                resolved[d.target] = (tuple(d.indices), value)
-            self._resolved = resolved
-        return self._resolved or None
-
-    def __call__(self, expr: Expr) -> Expr:
-        resolved = self.resolved
-        if resolved is not None:
-            return self._once(expr, resolved)
-        table = self._table  # a definition refers to a later one: level by level
-        for _ in range(len(table) + 1):
-            before = expr
-            expr = self._once(expr, {t: (tuple(d.indices), d.value) for t, d in table.items()})
-            if expr == before:
-                break
-        return expr
 
 
 class DerivationMapping(Mapping):
