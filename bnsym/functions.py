@@ -221,18 +221,42 @@ class Entry(sympy.Symbol):
     The index is printed in brackets after the head's usual form, so ``W1[1,2]`` (layer 1, entry (1, 2))
     is never confused with ``W_{112}``.
 
-    >>> w = Entry("W1[1,2]", real=True)
+    ``Entry(head, index)`` holds the two as data (the builders make entries so); ``Entry("W1[1,2]")``, the form
+    certificates write, reads them from the name.
+
+    >>> w = Entry("W1", "1,2", real=True)
     >>> print(w, sympy.latex(w), sympy.pretty(w))
     W1[1,2] W_{1}[1,2] W₁[1,2]
-    >>> print(sympy.latex(Entry("zhat1^(3)[2]")))
+    >>> w.head, w.index, w == Entry("W1[1,2]", real=True)
+    ('W1', '1,2', True)
+    >>> print(sympy.latex(Entry("zhat1^(3)", "2")))
     \\hat{z}^{(3)}_{1}[2]
     """
 
+    def __new__(cls, name: str, index: str | None = None, **assumptions):
+        if index is None:  # one name, "head[index]" (as a certificate writes it)
+            match = _ENTRY.match(name) if isinstance(name, str) else None
+            if match is None:
+                raise ValueError(f"an Entry is Entry(head, index) or named 'head[index]', got {name!r}")
+            head, index = match.group("head"), match.group("index")
+        else:
+            head = name
+        obj = super().__new__(cls, f"{head}[{index}]", **assumptions)
+        obj._head_index = (head, index)
+        return obj
+
+    @property
+    def head(self) -> str:
+        """The name of the quantity (``"W1"``)."""
+        return self._head_index[0]
+
+    @property
+    def index(self) -> str:
+        """The entry's index as printed (``"1,2"``)."""
+        return self._head_index[1]
+
     def _parts(self) -> tuple[sympy.Symbol, str]:
-        match = _ENTRY.match(self.name)
-        if match is None:  # pragma: no cover - names are made by entry_symbols/Linear
-            return sympy.Symbol(self.name), ""
-        return sympy.Symbol(match.group("head")), match.group("index")
+        return sympy.Symbol(self.head), self.index
 
     def _latex(self, printer, exp=None):
         head, index = self._parts()

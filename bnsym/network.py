@@ -21,6 +21,7 @@ import sympy
 from sympy import Expr, Matrix, Symbol
 
 from .errors import NetworkSpecError, UnknownParameterError
+from .functions import Entry
 from .layers import Layer, MSELoss, check_name, entry_symbols, flat
 from .spec import LIMITS, Limits, check_batch, check_choice, too_large
 
@@ -44,9 +45,9 @@ def adjoint_name(node: str) -> str:
     return f"{match.group(1)}bar{match.group(2)}"
 
 
-def _head(name: str) -> str:
-    """The name of a node or statistic without its sample superscript and feature index (``mu1[2]`` → ``mu1``)."""
-    return re.split(r"[\^\[]", name, maxsplit=1)[0]
+def _head(symbol: Symbol) -> str:
+    """The name of a statistic without its feature index (``mu1[2]`` → ``mu1``: an :class:`Entry`'s head)."""
+    return symbol.head if isinstance(symbol, Entry) else symbol.name
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class Network:
             return
         previous = self.nodes[-1].symbols
         statistics = layer.statistics(previous)
-        for head in dict.fromkeys(_head(symbol.name) for symbol, _ in statistics):
+        for head in dict.fromkeys(_head(symbol) for symbol, _ in statistics):
             self._take(head, f"a statistic ({head}) of layer {layer.name!r}")
         self.definitions.extend(statistics)
         self.divisors.extend((layer.name, d, values) for d, values in layer.divisors(previous))

@@ -99,7 +99,7 @@ def entry_symbols(base: str, samples: int | None, features: int, **assumptions) 
             if features == 1:
                 row.append(Symbol(f"{base}{sample}", **assumptions))
             else:
-                row.append(Entry(f"{base}{sample}[{j + 1}]", **assumptions))
+                row.append(Entry(f"{base}{sample}", str(j + 1), **assumptions))
         rows.append(row)
     return Matrix(rows)
 

@@ -48,13 +48,13 @@ class Linear(Layer):
             self.parameters[weight] = Matrix([[Symbol(weight, real=True)]])
         else:
             self.parameters[weight] = Matrix(
-                n_out, n_in, lambda j, k: Entry(f"{weight}[{j + 1},{k + 1}]", real=True)
+                n_out, n_in, lambda j, k: Entry(weight, f"{j + 1},{k + 1}", real=True)
             )
         if bias is not None:
             self.parameters[bias] = (
                 Matrix([[Symbol(bias, real=True)]])
                 if n_out == 1
-                else Matrix(1, n_out, lambda _, j: Entry(f"{bias}[{j + 1}]", real=True))
+                else Matrix(1, n_out, lambda _, j: Entry(bias, str(j + 1), real=True))
             )
 
     def output_width(self, width: int) -> int:
