@@ -23,7 +23,6 @@ from bnsym.cli import main
 from bnsym.errors import LatexError
 from bnsym.latex import (
     Notation,
-    _unbreak,
     break_latex,
     check_math,
     compile_pdf,
@@ -36,6 +35,12 @@ from bnsym.latex import (
 )
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _unbreak(lines: list[str]) -> str:
+    """Join broken lines back into one string (with ``\\Bigl``/``\\biggl`` → ``\\left``): :func:`print_latex` again."""
+    joined = " ".join(lines)
+    return re.sub(r"\\(?:bigg|Big)([lr])", lambda m: r"\left" if m.group(1) == "l" else r"\right", joined)
 
 
 def need(tool: str) -> str:
@@ -500,7 +505,7 @@ def target_of(name: str) -> str:
 def test_the_adjoint_form_printed_is_the_compact_form():
     """The rows ∂J/∂w₁ = Σ x⁽ⁱ⁾ z̄₁⁽ⁱ⁾ and z̄ = … are true: substituted back they are the compact form."""
     d = bnsym.two_layer("sigmoid", bn="pre", batch=3).gradient("w1")
-    from bnsym.latex import _adjoint_form
+    from bnsym.latex.derivation import _adjoint_form
 
     raw, rows = _adjoint_form(d, Notation())
     adjoints = {print_latex(s): (s, e) for s, e in d.gradients.adjoints}
