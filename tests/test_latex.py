@@ -235,6 +235,75 @@ def test_break_latex_keeps_sympys_text_and_the_width(symbols, width):
         assert latex_width(line) <= width or " " not in line.strip()
 
 
+# -- the printer: SymPy's text, marked where a line may break -------------------------------------------------
+def _top_level(marked: str, mark: str) -> int:
+    r"""How many ``mark`` characters are outside braces and ``\left … \right`` pairs."""
+    depth, count = 0, 0
+    for token in re.finditer(r"\\left|\\right|[{}]|" + mark, marked):
+        text = token.group(0)
+        if text in ("{", r"\left"):
+            depth += 1
+        elif text in ("}", r"\right"):
+            depth -= 1
+        elif depth == 0:
+            count += 1
+    return count
+
+
+_TERMS = st.sampled_from([sympy.Symbol(n, real=True) for n in ("a", "b", "w_1", "gamma1", "x^(2)")]
+                         + [sympy.Integer(k) for k in (-3, 2)])
+
+
+@st.composite
+def _sums(draw):
+    """A sum of products and powers of symbols, of functions of sums, and of sums in parentheses."""
+    a, b = sympy.symbols("a b", real=True)
+    pieces = draw(st.lists(st.tuples(_TERMS, _TERMS, st.sampled_from(["mul", "pow", "neg", "exp", "sqrt", "paren"])),
+                           min_size=2, max_size=6))
+    terms = []
+    for x, y, how in pieces:
+        terms.append({"mul": lambda: x * y * a, "pow": lambda: (x + b) ** 2 * y, "neg": lambda: -x * y * b,
+                      "exp": lambda: sympy.exp(x - y), "sqrt": lambda: sympy.sqrt(x**2 + y**2 + 1),
+                      "paren": lambda: a * (x - y + 1)}[how]())
+    return sympy.Add(*terms)
+
+
+@given(_sums())
+def test_the_printer_marks_the_joints_of_sympys_own_sums(expr):
+    """The marked text is SymPy's with marks added; one mark before each + or - between a sum's terms."""
+    from bnsym.latex.printer import _ADD_MARK, _MUL_MARK, _marked, _strip
+
+    marked = _marked(expr, Notation())
+    assert _strip(marked) == sympy.latex(expr, **SETTINGS)
+    assert all(piece.startswith((" + ", " - ")) for piece in marked.split(_ADD_MARK)[1:])
+    terms = len(expr.args) if isinstance(expr, sympy.Add) else 1
+    assert _top_level(marked.replace(_MUL_MARK, ""), _ADD_MARK) == terms - 1
+    nested = sum(len(e.args) - 1 for e in sympy.preorder_traversal(expr) if isinstance(e, sympy.Add))
+    assert marked.count(_ADD_MARK) >= nested  # every sum SymPy prints is marked (a shared one each time)
+
+
+def test_a_sum_sympy_prints_another_way_is_left_unmarked():
+    """If SymPy's sum is not its terms joined by + and -, the printer marks nothing rather than guess."""
+    from bnsym.latex.printer import _ADD_MARK, _mark_terms
+
+    assert _mark_terms("a + b", ["a", "b"]) == "a" + _ADD_MARK + " + b"
+    assert _mark_terms(r"a + \left(b\right)", ["a", "b"]) == "a" + _ADD_MARK + r" + \left(b\right)"
+    for tex, terms in (("a + b", ["a", "c"]), ("a, b", ["a", "b"]), ("a + b + c", ["a", "b"]), ("a", ["a", "b"])):
+        assert _mark_terms(tex, terms) == tex
+
+
+def test_the_package_keeps_its_old_import_paths_and_small_modules():
+    import pathlib
+
+    import bnsym.latex as package
+    import bnsym.latex_index
+    from bnsym.latex.index import index_rows
+
+    assert bnsym.latex_index.index_rows is index_rows
+    assert all(hasattr(package, name) for name in package.__all__ + ["NAME_COMMANDS", "MATH_COMMANDS"])
+    for module in pathlib.Path(package.__file__).parent.glob("*.py"):
+        assert len(module.read_text(encoding="utf-8").splitlines()) < 400, module.name
+
 # -- layout and notation ------------------------------------------------------------------------------------
 def test_chain_rule_layout_product_then_factors_then_closed_form():
     d = bnsym.two_layer("relu").gradient("w1")
@@ -251,6 +320,26 @@ def test_batch_norm_is_named_operatorname_bn():
     tex = to_latex(bnsym.two_layer("relu", bn="pre", batch=2).gradient("w1"))
     assert r"\hat{z}_{1} &= \operatorname{BN}\left(z_{1}\right)" in tex
     assert r"\operatorname{BN}" not in to_latex(bnsym.two_layer("relu").gradient("w1"))
+
+
+def _bn_network(**layer):
+    """A derivation through a node ``zhat`` made by a layer with the attributes ``layer`` (nothing else)."""
+    z, zhat, w = sympy.symbols("z zhat w", real=True)
+    factor = SimpleNamespace(of=sympy.Symbol("J"), wrt=zhat, value=w)
+    nodes = [SimpleNamespace(label=z, layer=None), SimpleNamespace(label=zhat, layer=SimpleNamespace(**layer))]
+    return SimpleNamespace(parameter_name="w", parameter=w, factors=[factor], compact=w, closed_form=w,
+                           definitions=[], network=SimpleNamespace(description="a net", nodes=nodes))
+
+
+def test_the_batch_norm_row_is_asked_of_the_layer_not_read_from_its_kind():
+    """The row ẑ = BN(z) is written for a layer with ``normalizes_batch``, whatever its kind is called."""
+    row = r"\hat{z} &= \operatorname{BN}\left(z\right)"
+    assert row in to_latex(_bn_network(normalizes_batch=True, kind="renamed"))
+    assert r"\operatorname{BN}" not in to_latex(_bn_network(normalizes_batch=False, kind="normalize"))
+    assert r"\operatorname{BN}" not in to_latex(_bn_network(kind="normalize"))
+    from bnsym.layers import Layer, Normalize, ScaleShift
+
+    assert Normalize.normalizes_batch and not ScaleShift.normalizes_batch and not Layer.normalizes_batch
 
 
 def test_numbered_derivation_compiles(tmp_path):
