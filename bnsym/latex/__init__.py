@@ -32,25 +32,26 @@ One concern per module:
 * :mod:`~bnsym.latex.rows` — the rows of an ``align*`` block, with their size and time budgets;
 * :mod:`~bnsym.latex.derivation`, :mod:`~bnsym.latex.index`, :mod:`~bnsym.latex.proof` — the rows of a
   derivation, of a derivation in index form, of a proof;
-* :mod:`~bnsym.latex.document` — the entry points :func:`to_latex`, :func:`repr_latex`, :func:`document`,
-  :func:`compile_pdf`.
+* :mod:`~bnsym.latex.render` — the entry points :func:`to_latex`, :func:`repr_latex`, :func:`document`;
+* :mod:`~bnsym.latex.pdf` — :func:`compile_pdf`, a document checked by ``pdflatex``.
 """
 from __future__ import annotations
 
 from .breaking import break_latex
-from .document import compile_pdf, document, repr_latex, to_latex
-from .escape import (  # noqa: F401 - data
-           MATH_COMMANDS,
-           MATH_ENVIRONMENTS,
-           MATH_LENGTH,
-           NAME_COMMANDS,
-           NAME_LENGTH,
-           check_math,
-           check_name,
-           escape_text,
+from .escape import (  # noqa: F401 - the allow-lists, documented as bnsym.latex.NAME_COMMANDS ...
+    MATH_COMMANDS,
+    MATH_ENVIRONMENTS,
+    MATH_LENGTH,
+    NAME_COMMANDS,
+    NAME_LENGTH,
+    check_math,
+    check_name,
+    escape_text,
 )
 from .notation import Notation
+from .pdf import compile_pdf
 from .printer import print_latex
+from .render import document, repr_latex, to_latex
 from .width import latex_width
 
 __all__ = ["Notation", "to_latex", "repr_latex", "document", "compile_pdf", "escape_text", "check_math", "check_name",

@@ -60,6 +60,7 @@ class _Rows:
         self.entries.append(("raw", text))
 
     def text(self, text: str) -> None:
+        """Add a row of words (``text`` is already escaped for ``\\text``)."""
         self.add(r"&\text{%s}" % text)
 
     def render(self) -> str:
