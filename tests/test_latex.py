@@ -21,7 +21,6 @@ from bnsym.cli import main
 from bnsym.errors import LatexError
 from bnsym.latex import (
     Notation,
-    _unbreak,
     break_latex,
     check_math,
     compile_pdf,
@@ -35,6 +34,13 @@ from bnsym.latex import (
 
 import networks
 from tools import need
+
+
+def _unbreak(lines: list[str]) -> str:
+    """Join broken lines back into one string (with ``\\Bigl``/``\\biggl`` → ``\\left``): :func:`print_latex` again."""
+    joined = " ".join(lines)
+    return re.sub(r"\\(?:bigg|Big)([lr])", lambda m: r"\left" if m.group(1) == "l" else r"\right", joined)
+
 
 SEEDS = networks.builders("latex")
 SETTINGS = Notation().sympy_settings()
@@ -131,7 +137,8 @@ def test_compile_pdf_reports_latex_errors_and_overfull_boxes(tmp_path):
     broken = r"\documentclass{article}\begin{document}\undefinedmacro\end{document}"
     with pytest.raises(LatexError, match="Undefined control sequence"):
         compile_pdf(broken, tmp_path / "a")
-    wide = r"\documentclass{article}\begin{document}\[" + " + ".join(["x_{%d}" % k for k in range(90)]) + r"\]\end{document}"
+    terms = " + ".join(["x_{%d}" % k for k in range(90)])
+    wide = r"\documentclass{article}\begin{document}\[" + terms + r"\]\end{document}"
     with pytest.raises(LatexError, match="Overfull"):
         compile_pdf(wide, tmp_path / "b")
 
@@ -208,6 +215,76 @@ def test_break_latex_keeps_sympys_text_and_the_width(symbols, width):
         assert latex_width(line) <= width or " " not in line.strip()
 
 
+# -- the printer: SymPy's text, marked where a line may break -------------------------------------------------
+def _top_level(marked: str, mark: str) -> int:
+    r"""How many ``mark`` characters are outside braces and ``\left … \right`` pairs."""
+    depth, count = 0, 0
+    for token in re.finditer(r"\\left|\\right|[{}]|" + mark, marked):
+        text = token.group(0)
+        if text in ("{", r"\left"):
+            depth += 1
+        elif text in ("}", r"\right"):
+            depth -= 1
+        elif depth == 0:
+            count += 1
+    return count
+
+
+_TERMS = st.sampled_from([sympy.Symbol(n, real=True) for n in ("a", "b", "w_1", "gamma1", "x^(2)")]
+                         + [sympy.Integer(k) for k in (-3, 2)])
+
+
+@st.composite
+def _sums(draw):
+    """A sum of products and powers of symbols, of functions of sums, and of sums in parentheses."""
+    a, b = sympy.symbols("a b", real=True)
+    pieces = draw(st.lists(st.tuples(_TERMS, _TERMS, st.sampled_from(["mul", "pow", "neg", "exp", "sqrt", "paren"])),
+                           min_size=2, max_size=6))
+    terms = []
+    forms = {"mul": lambda x, y: x * y * a, "pow": lambda x, y: (x + b) ** 2 * y, "neg": lambda x, y: -x * y * b,
+             "exp": lambda x, y: sympy.exp(x - y), "sqrt": lambda x, y: sympy.sqrt(x**2 + y**2 + 1),
+             "paren": lambda x, y: a * (x - y + 1)}
+    for x, y, how in pieces:
+        terms.append(forms[how](x, y))
+    return sympy.Add(*terms)
+
+
+@given(_sums())
+def test_the_printer_marks_the_joints_of_sympys_own_sums(expr):
+    """The marked text is SymPy's with marks added; one mark before each + or - between a sum's terms."""
+    from bnsym.latex.printer import _ADD_MARK, _MUL_MARK, _marked, _strip
+
+    marked = _marked(expr, Notation())
+    assert _strip(marked) == sympy.latex(expr, **SETTINGS)
+    assert all(piece.startswith((" + ", " - ")) for piece in marked.split(_ADD_MARK)[1:])
+    terms = len(expr.args) if isinstance(expr, sympy.Add) else 1
+    assert _top_level(marked.replace(_MUL_MARK, ""), _ADD_MARK) == terms - 1
+    nested = sum(len(e.args) - 1 for e in sympy.preorder_traversal(expr) if isinstance(e, sympy.Add))
+    assert marked.count(_ADD_MARK) >= nested  # every sum SymPy prints is marked (a shared one each time)
+
+
+def test_a_sum_sympy_prints_another_way_is_left_unmarked():
+    """If SymPy's sum is not its terms joined by + and -, the printer marks nothing rather than guess."""
+    from bnsym.latex.printer import _ADD_MARK, _mark_terms
+
+    assert _mark_terms("a + b", ["a", "b"]) == "a" + _ADD_MARK + " + b"
+    assert _mark_terms(r"a + \left(b\right)", ["a", "b"]) == "a" + _ADD_MARK + r" + \left(b\right)"
+    for tex, terms in (("a + b", ["a", "c"]), ("a, b", ["a", "b"]), ("a + b + c", ["a", "b"]), ("a", ["a", "b"])):
+        assert _mark_terms(tex, terms) == tex
+
+
+def test_the_package_keeps_its_old_import_paths_and_small_modules():
+    import pathlib
+
+    import bnsym.latex as package
+    import bnsym.latex_index
+    from bnsym.latex.index import index_rows
+
+    assert bnsym.latex_index.index_rows is index_rows
+    assert all(hasattr(package, name) for name in package.__all__ + ["NAME_COMMANDS", "MATH_COMMANDS"])
+    for module in pathlib.Path(package.__file__).parent.glob("*.py"):
+        assert len(module.read_text(encoding="utf-8").splitlines()) < 400, module.name
+
 # -- layout and notation ------------------------------------------------------------------------------------
 def test_chain_rule_layout_product_then_factors_then_closed_form():
     d = bnsym.two_layer("relu").gradient("w1")
@@ -224,6 +301,26 @@ def test_batch_norm_is_named_operatorname_bn():
     tex = to_latex(bnsym.two_layer("relu", bn="pre", batch=2).gradient("w1"))
     assert r"\hat{z}_{1} &= \operatorname{BN}\left(z_{1}\right)" in tex
     assert r"\operatorname{BN}" not in to_latex(bnsym.two_layer("relu").gradient("w1"))
+
+
+def _bn_network(**layer):
+    """A derivation through a node ``zhat`` made by a layer with the attributes ``layer`` (nothing else)."""
+    z, zhat, w = sympy.symbols("z zhat w", real=True)
+    factor = SimpleNamespace(of=sympy.Symbol("J"), wrt=zhat, value=w)
+    nodes = [SimpleNamespace(label=z, layer=None), SimpleNamespace(label=zhat, layer=SimpleNamespace(**layer))]
+    return SimpleNamespace(parameter_name="w", parameter=w, factors=[factor], compact=w, closed_form=w,
+                           definitions=[], network=SimpleNamespace(description="a net", nodes=nodes))
+
+
+def test_the_batch_norm_row_is_asked_of_the_layer_not_read_from_its_kind():
+    """The row ẑ = BN(z) is written for a layer with ``normalizes_batch``, whatever its kind is called."""
+    row = r"\hat{z} &= \operatorname{BN}\left(z\right)"
+    assert row in to_latex(_bn_network(normalizes_batch=True, kind="renamed"))
+    assert r"\operatorname{BN}" not in to_latex(_bn_network(normalizes_batch=False, kind="normalize"))
+    assert r"\operatorname{BN}" not in to_latex(_bn_network(kind="normalize"))
+    from bnsym.layers import Layer, Normalize, ScaleShift
+
+    assert Normalize.normalizes_batch and not ScaleShift.normalizes_batch and not Layer.normalizes_batch
 
 
 def test_numbered_derivation_compiles(tmp_path):
@@ -474,7 +571,7 @@ def target_of(name: str) -> str:
 def test_the_adjoint_form_printed_is_the_compact_form():
     """The rows ∂J/∂w₁ = Σ x⁽ⁱ⁾ z̄₁⁽ⁱ⁾ and z̄ = … are true: substituted back they are the compact form."""
     d = bnsym.two_layer("sigmoid", bn="pre", batch=3).gradient("w1")
-    from bnsym.latex import _adjoint_form
+    from bnsym.latex.derivation import _adjoint_form
 
     raw, rows = _adjoint_form(d, Notation())
     adjoints = {print_latex(s): (s, e) for s, e in d.gradients.adjoints}

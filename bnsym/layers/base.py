@@ -346,6 +346,9 @@ class Layer:
     couples_batch: bool = False
     #: whether the output is an affine function of the input (so a cancellation across the batch can pass it)
     affine: bool = False
+    #: whether the layer is batch normalization's normalizing step, which a derivation names as an operator of
+    #: its input (``\\hat{z}_{1} = \\operatorname{BN}(z_{1})``, :attr:`bnsym.latex.Notation.bn`)
+    normalizes_batch: bool = False
 
     def output_width(self, width: int) -> int:
         """Features of the output for an input of ``width`` features (default: the same)."""

@@ -97,6 +97,7 @@ class Normalize(Layer):
     kind = "normalize"
     latex_name = r"\mathrm{BN}"
     couples_batch = True  # its statistics mix the samples of the batch
+    normalizes_batch = True
 
     def __init__(self, name: str, *, samples, features: int, eps: Expr | float = 0,
                  statistic: str = "") -> None:
