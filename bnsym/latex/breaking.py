@@ -6,11 +6,10 @@ the break marks of LaTeX written by hand (:func:`_mark_free`, :func:`_open_fract
 """
 from __future__ import annotations
 
-import re
 
 from .notation import Notation
 from .printer import _ADD_MARK, _MARKS, _MUL_MARK, _marked, _strip
-from .width import latex_width
+from .width import control_sequence, latex_width
 
 __all__ = ["break_latex"]
 
@@ -25,8 +24,7 @@ def _break_points(marked: str) -> tuple[list[tuple[int, int]], list[tuple[int, i
     while i < len(marked):
         char = marked[i]
         if char == "\\":
-            match = re.match(r"\\([A-Za-z]+|.|$)", marked[i:], re.S)
-            assert match is not None  # matches any backslash (a trailing one as "")
+            match = control_sequence(marked[i:])
             word = match.group(1)
             if word == "left":
                 stack.append((i, brace))
@@ -120,8 +118,7 @@ def _mark_free(latex: str, deep: bool = False) -> str:
     while i < len(latex):
         char = latex[i]
         if char == "\\":
-            command = re.match(r"\\([A-Za-z]+|.|$)", latex[i:], re.S)
-            assert command is not None  # matches any backslash (a trailing one as "")
+            command = control_sequence(latex[i:])
             word = command.group(0)
             if word == r"\begin" or (word == r"\left" and not deep):
                 depth += 1

@@ -9,6 +9,20 @@ import re
 
 from .printer import _strip
 
+_CONTROL = re.compile(r"\\([A-Za-z]+|.|$)", re.S)
+
+
+def control_sequence(tex: str) -> re.Match[str]:
+    r"""The control sequence at the start of ``tex`` (which starts with a backslash): a word, one character, or
+    ``""`` for a trailing backslash; ``group(1)`` is its name.
+
+    >>> control_sequence(r"\frac{a}{b}").group(1), control_sequence("\\").group(1)
+    ('frac', '')
+    """
+    match = _CONTROL.match(tex)
+    assert match is not None  # every string starting with a backslash matches
+    return match
+
 __all__ = ["latex_width"]
 
 # Rough natural widths (pt) of Computer Modern math at 10 pt; calibrated against pdflatex's boxes.
@@ -58,8 +72,7 @@ class _Width:
                     return tex[start + 1:self.i - 1]
             return tex[start + 1:]
         if tex[self.i] == "\\":
-            match = re.match(r"\\([A-Za-z]+|.|$)", tex[self.i:], re.S)
-            assert match is not None  # matches any backslash (a trailing one as "")
+            match = control_sequence(tex[self.i:])
             self.i += match.end()
             return match.group(0)
         self.i += 1
@@ -70,8 +83,7 @@ class _Width:
         while self.i < len(tex):
             char = tex[self.i]
             if char == "\\":
-                match = re.match(r"\\([A-Za-z]+|.|$)", tex[self.i:], re.S)
-                assert match is not None  # matches any backslash (a trailing one as "")
+                match = control_sequence(tex[self.i:])
                 word = match.group(1)
                 self.i += match.end()
                 if word in ("frac", "dfrac", "tfrac"):
