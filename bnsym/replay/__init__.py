@@ -113,7 +113,8 @@ class _CallablePackage(_types.ModuleType):
 
 
 # Why a module class: the public API has both ``bnsym.replay(...)`` and ``from bnsym.replay import ...``,
-# and importing a submodule rebinds the parent's attribute to the module, so a plain function of that name cannot survive it.
+# and importing a submodule rebinds the parent's attribute to the module, so a plain function of that name
+# cannot survive it.
 # Setting a module's ``__class__`` to a ModuleType subclass is the documented way to customise a module (Python
 # reference, "Customizing module attribute access"); it changes nothing else about the package.
 _sys.modules[__name__].__class__ = _CallablePackage
