@@ -167,7 +167,12 @@ _CANONICAL_MAX = 4096
 
 
 def canonical(expr: Expr, ctx: Context) -> Expr:
-    """Cached :func:`_canonical` (a chain of steps meets each side twice)."""
+    """Cached :func:`_canonical` (a chain of steps meets each side twice).
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> canonical(sympy.Derivative(x**3, x), Context(m=sympy.Integer(2)))
+    3*x**2
+    """
     key = (sympy.sympify(expr), ctx)
     if key not in _CANONICAL:
         if len(_CANONICAL) >= _CANONICAL_MAX:

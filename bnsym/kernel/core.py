@@ -125,7 +125,12 @@ def _side(expr, cites, ctx):
 
 
 def equal(ctx: Context, lhs, rhs, rule: str, *, cites: Iterable[Fact] = ()) -> Fact:
-    """Check ``lhs = rhs`` in ``ctx`` (``cites``: proved facts used as rewrites) and return the :class:`Fact`."""
+    """Check ``lhs = rhs`` in ``ctx`` (``cites``: proved facts used as rewrites) and return the :class:`Fact`.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> equal(ctx, x * (x + 1), x**2 + x, "expand").relation
+    Eq(x*(x + 1), x**2 + x)
+    """
     cites = _check_cites(cites, ctx)
     lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
     if sympy.expand(_rewrite(lhs, cites) - _rewrite(rhs, cites)) == 0:  # identical after the cited rewrites
@@ -143,7 +148,12 @@ def less_equal(ctx: Context, lhs, rhs, rule: str, *, cites: Iterable[Fact] = (),
     """Check ``lhs ≤ rhs``: ``rhs − lhs``, canonical, with each remaining batch sum of squares a nonnegative atom
     and every other sum a real atom, is nonnegative by SymPy's assumptions (which answer ``True`` only with a
     reason). ``unfold_definitions=False`` keeps defined quantities (``x̂``) as atoms of their declared type,
-    which keeps a sum of squares visible."""
+    which keeps a sum of squares visible.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> less_equal(ctx, 0, x**2, "a square").relation
+    0 <= x**2
+    """
     cites = _check_cites(cites, ctx)
     lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
     if unfold_definitions:
@@ -171,7 +181,12 @@ def unequal(ctx: Context, lhs, rhs, witness: dict, rule: str, *, greater: bool =
     """Check ``lhs ≠ rhs`` (``greater``: ``lhs > rhs``) at an explicit ``witness``: every symbol exact,
     admissible, and the sides differ.
 
-    Only for a concrete batch (the witness gives every sample)."""
+    Only for a concrete batch (the witness gives every sample).
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> unequal(ctx, x, 0, {x: 1}, "x = 1").witness
+    {x: 1}
+    """
     if not ctx.concrete:
         raise KernelError("a witness needs a concrete batch size")
     lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
@@ -199,7 +214,13 @@ def unequal(ctx: Context, lhs, rhs, witness: dict, rule: str, *, greater: bool =
 def chain(*facts: Fact) -> Fact:
     """Transitivity: ``a = b, b = c, …`` (and ``≤`` links) give ``a = c`` (``a ≤ c`` if any link is ``≤``).
 
-    The links must be facts of the same context and each right side must be the next left side."""
+    The links must be facts of the same context and each right side must be the next left side.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> a = equal(ctx, x * (x + 1), x**2 + x, "expand")
+    >>> chain(a, equal(ctx, x**2 + x, x * (x + 1), "factor")).relation
+    Eq(x*(x + 1), x*(x + 1))
+    """
     if not facts or any(not isinstance(f, Fact) or f.kind not in ("eq", "le") for f in facts):
         raise KernelError("chain takes kernel facts of kind eq or le")
     for a, b in itertools.pairwise(facts):
@@ -212,7 +233,12 @@ def chain(*facts: Fact) -> Fact:
 
 
 def symmetric(fact: Fact) -> Fact:
-    """``b = a`` from the fact ``a = b``."""
+    """``b = a`` from the fact ``a = b``.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> symmetric(equal(ctx, x * (x + 1), x**2 + x, "expand")).relation
+    Eq(x**2 + x, x*(x + 1))
+    """
     if not isinstance(fact, Fact) or fact.kind != "eq":
         raise KernelError("symmetric takes a kernel fact of kind eq")
     return _fact("eq", fact.rhs, fact.lhs, "symmetry", fact.context, (fact,))
@@ -223,6 +249,10 @@ def specialize(fact: Fact, size: int, minimum: int = 2) -> Fact:
 
     Sound because ``m`` is a free positive-integer symbol of the fact's context: the fact holds for every
     ``m ≥ minimum`` the hypotheses allow, so for ``m = size``.
+
+    >>> m, j = sympy.Symbol("m", integer=True, positive=True), ix.index_symbol("j")
+    >>> specialize(equal(Context(m=m), sympy.Sum(1, (j, 1, m)), m, "count"), 3).relation
+    Eq(Sum(1, (j, 1, 3)), 3)
     """
     if not isinstance(fact, Fact):
         raise KernelError("specialize takes a kernel Fact")
@@ -240,7 +270,13 @@ def specialize(fact: Fact, size: int, minimum: int = 2) -> Fact:
 
 def rewrite(fact: Fact, using: Fact) -> Fact:
     """Substitution of equals: ``fact`` with every occurrence of ``using.lhs`` in its right side replaced by
-    ``using.rhs`` (structurally)."""
+    ``using.rhs`` (structurally).
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> y = sympy.Symbol("y")
+    >>> rewrite(equal(ctx, x * (x + 1), x**2 + x, "expand"), assume(ctx, x**2, y, "x² = y")).relation
+    Eq(x*(x + 1), x + y)
+    """
     if not (isinstance(fact, Fact) and isinstance(using, Fact)) or using.kind != "eq" or fact.kind not in ("eq", "le"):
         raise KernelError("rewrite takes an eq/le fact and an eq fact")
     rhs = fact.rhs.xreplace({using.lhs: using.rhs})
@@ -251,7 +287,14 @@ def rewrite(fact: Fact, using: Fact) -> Fact:
 
 def instance(fact: Fact, base: sympy.IndexedBase, index: sympy.Symbol, value: Expr) -> Fact:
     """Universal instantiation: a fact about an arbitrary sequence ``base`` (not defined in its context)
-    holds with ``base[t] := value`` for any ``value``."""
+    holds with ``base[t] := value`` for any ``value``.
+
+    >>> m, z = sympy.Symbol("m", integer=True, positive=True), sympy.IndexedBase("z", real=True)
+    >>> j, k = ix.index_symbol("j"), ix.index_symbol("k")
+    >>> f = equal(Context(m=m, free=(k,)), sympy.Sum(sympy.KroneckerDelta(j, k) * z[j], (j, 1, m)), z[k], "δ")
+    >>> instance(f, z, j, j**2).rhs
+    k**2
+    """
     if not isinstance(fact, Fact):
         raise KernelError("instance takes a kernel Fact")
     if any(d.symbol == base for d in fact.context.definitions):
@@ -265,7 +308,12 @@ def instance(fact: Fact, base: sympy.IndexedBase, index: sympy.Symbol, value: Ex
 def assume(ctx: Context, lhs, rhs, text: str) -> Fact:
     """A hypothesis ``lhs = rhs`` of the theorem being proved (e.g. ``H v = λ v``), stated as ``text``.
 
-    Hypotheses are facts only inside the proof that states them; :func:`conclude` records them."""
+    Hypotheses are facts only inside the proof that states them; :func:`conclude` records them.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> assume(ctx, x, 1, "x = 1").rule
+    'hypothesis: x = 1'
+    """
     return _fact("eq", sympy.sympify(lhs), sympy.sympify(rhs), f"hypothesis: {text}", ctx)
 
 
@@ -276,7 +324,13 @@ _CONTINUOUS = (sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol, sympy.Number, symp
 def limit(ctx: Context, expr, symbol: sympy.Symbol, point, value, rule: str) -> Fact:
     """``lim_{symbol → point} expr = value`` by continuity: ``expr`` is built from sums, products, powers and
     batch sums, every base of a negative or fractional power is positive at the point (by ``ctx``'s facts), and
-    ``expr`` at the point equals ``value`` (checked as an equality)."""
+    ``expr`` at the point equals ``value`` (checked as an equality).
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> y = sympy.Symbol("y", real=True)
+    >>> limit(ctx, x**2 + y, y, 0, x**2, "continuity").relation
+    Eq(Limit(x**2 + y, y, 0, dir='+'), x**2)
+    """
     expr, point, value = sympy.sympify(expr), sympy.sympify(point), sympy.sympify(value)
     form = canonical(expr, ctx)
     for node in sympy.preorder_traversal(form):
@@ -298,6 +352,12 @@ def instantiate(fact: Fact, ctx: Context, mapping: dict | None = None) -> Fact:
 
     The instance is checked anew (cheap for the lemmas it is used for), so a lemma can be used in another
     proof's context only where it holds there.
+
+    >>> m, z = sympy.Symbol("m", integer=True, positive=True), sympy.IndexedBase("z", real=True)
+    >>> i, j, k = ix.index_symbol("i"), ix.index_symbol("j"), ix.index_symbol("k")
+    >>> f = equal(Context(m=m, free=(k,)), sympy.Sum(sympy.KroneckerDelta(j, k) * z[j], (j, 1, m)), z[k], "δ")
+    >>> instantiate(f, Context(m=m, free=(i,)), {k: i}).rhs
+    z[i]
     """
     if not isinstance(fact, Fact):
         raise KernelError("instantiate takes a kernel Fact")
@@ -313,7 +373,13 @@ def instantiate(fact: Fact, ctx: Context, mapping: dict | None = None) -> Fact:
 
 
 def conclude(claim: sympy.Basic, facts: Iterable[Fact]) -> Fact:
-    """The fact whose relation is ``claim`` (structurally, or with both sides canonically equal)."""
+    """The fact whose relation is ``claim`` (structurally, or with both sides canonically equal).
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> a = equal(ctx, x * (x + 1), x**2 + x, "expand")
+    >>> conclude(sympy.Eq(x * (x + 1), x**2 + x), [a]) is a
+    True
+    """
     for f in facts:
         if not isinstance(f, Fact):
             raise KernelError("conclude takes kernel facts")
