@@ -26,7 +26,7 @@ def _random_values(model, batch, inputs, rng):
 
 def _autograd(torch, network, params, x, t):
     """PyTorch autograd of the network's explicit loss expression (independent of bnsym's derivation)."""
-    from bnsym.numeric import _torch_printer
+    from bnsym.compiled import _torch_printer
 
     names = list(network.parameters)
     args = [list(flat(network.inputs)), list(flat(network.targets))]

@@ -1,7 +1,8 @@
 """The proof kernel: the only place where a proof step becomes a :class:`Fact`.
 
 A step is a relation (``lhs = rhs``, ``lhs ≤ rhs`` or ``lhs ≠ rhs`` with a witness) plus the rule that
-justifies it; the kernel checks it when it is made, in a :class:`Context` that says what the symbols mean:
+justifies it; the kernel checks it when it is made, in a :class:`Context` (:mod:`bnsym.kernel.context`) that
+says what the symbols mean:
 
 * the batch size ``m`` (a symbol, or an integer for a concrete batch) and the free indices ``i, k, …`` (each
   ranging over ``1..m``);
@@ -12,10 +13,14 @@ justifies it; the kernel checks it when it is made, in a :class:`Context` that s
 
 Checking an equality: cited facts are applied as rewrites, definitions unfolded, derivatives taken
 (:func:`sympy.diff` of the unfolded expressions), batch sums brought to the canonical form of
-:mod:`bnsym.kernel.index`, and the difference handed to the one exact zero decision
-(:func:`bnsym.kernel.zero.decide_zero`). Only a ``True`` there makes a :class:`Fact`; anything else raises
+:mod:`bnsym.kernel.index` (:func:`~bnsym.kernel.context.canonical`), and the difference handed to the one exact
+zero decision (:func:`bnsym.kernel.zero.decide_zero`). Only a ``True`` there makes a :class:`Fact`; anything else raises
 :class:`StepError`. A :class:`Fact` cannot be built outside this module, so a proof's ``holds=True`` (which
 needs the fact of its claim, :func:`conclude`) is reachable only through checked steps.
+
+What is trusted: the inference rules here, the contexts and canonical forms of :mod:`bnsym.kernel.context`
+(re-exported here: ``Definition``, ``Context``, ``Remark``, ``unfold``, ``canonical``, ``positive_fact``), the
+index calculus of :mod:`bnsym.kernel.index` and the zero decision of :mod:`bnsym.kernel.zero`.
 
 >>> import sympy
 >>> from bnsym.kernel.index import index_symbol
@@ -38,10 +43,12 @@ from dataclasses import dataclass, field, replace
 from collections.abc import Iterable
 
 import sympy
-from sympy import Expr, S
+from sympy import Expr
 
 from .errors import KernelError, StepError
 from . import index as ix
+from .context import Context, Definition, Remark, canonical, positive_fact, unfold
+from .context import _radicals, _radicands_of
 from .zero import decide_zero
 
 __all__ = ["KernelError", "StepError", "Definition", "Context", "Fact", "Remark", "equal", "less_equal",
@@ -49,70 +56,6 @@ __all__ = ["KernelError", "StepError", "Definition", "Context", "Fact", "Remark"
            "conclude", "canonical", "unfold", "positive_fact"]
 
 _TOKEN = object()
-
-
-@dataclass(frozen=True)
-class Definition:
-    """``symbol := value`` (``index`` given: ``symbol[index] := value`` for every index; a tuple of indices for an
-    entry with several, ``z[i, r]``)."""
-
-    symbol: sympy.Basic
-    value: Expr
-    index: sympy.Symbol | None = None
-    text: str = ""
-    at: bool = False  # an evaluation point (``V := aW``): substituted after derivatives are taken
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the symbols of a proof mean: batch size, free indices, definitions, hypotheses.
-
-    >>> Context(m=sympy.Integer(4)).concrete
-    True
-    """
-
-    m: Expr
-    free: tuple = ()
-    size: sympy.Symbol | None = None  # the symbol that stands for the batch size (replaced by m when concrete)
-    definitions: tuple[Definition, ...] = ()
-    values: tuple[tuple[sympy.Symbol, Expr], ...] = ()  # hypotheses fixing a symbol (ε = 0)
-    positive: tuple[Expr, ...] = ()  # canonical radicands / expressions known > 0 (checked, or hypotheses)
-    hypotheses: tuple[str, ...] = ()  # the positivity hypotheses as stated (for certificates)
-
-    @property
-    def concrete(self) -> bool:
-        """Whether the batch size is an integer."""
-        return bool(sympy.sympify(self.m).is_Integer)
-
-    def define(self, symbol, value, index=None, text: str = "", *, at: bool = False) -> Context:
-        """This context with one more definition (the symbol must be new).
-
-        ``at=True`` makes it an evaluation point: ``∂f(V)/∂V`` is taken first, then ``V := value``."""
-        if any(d.symbol == symbol for d in self.definitions):
-            raise KernelError(f"{symbol} is already defined")
-        return replace(self, definitions=self.definitions + (Definition(symbol, sympy.sympify(value), index, text,
-                                                                               at),))
-
-    def fix(self, symbol, value) -> Context:
-        """This context with the hypothesis ``symbol = value`` (e.g. ``ε = 0``)."""
-        return replace(self, values=self.values + ((symbol, sympy.sympify(value)),))
-
-    def assume_positive(self, expr, text: str) -> Context:
-        """This context with the hypothesis ``expr > 0`` (stated as ``text``)."""
-        return replace(self, positive=self.positive + tuple(_radicands_of(canonical(expr, self))),
-                       hypotheses=self.hypotheses + (text,))
-
-    def with_free(self, *indices) -> Context:
-        """This context with more free indices."""
-        return replace(self, free=tuple(dict.fromkeys(self.free + tuple(indices))))
-
-
-@dataclass(frozen=True)
-class Remark:
-    """Narrative (a citation, an explanation): shown with a proof, never part of a verdict."""
-
-    text: str
-    expr: sympy.Basic | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,147 +84,6 @@ class Fact:
 
 def _fact(kind, lhs, rhs, rule, ctx, cites=(), witness=None) -> Fact:
     return Fact(kind, lhs, rhs, rule, ctx, tuple(cites), witness, _TOKEN)
-
-
-# -- canonical forms ---------------------------------------------------------------------------------------------
-def unfold(expr: Expr, ctx: Context, *, points: bool = True) -> Expr:
-    """``expr`` with every definition of ``ctx`` unfolded (repeatedly) and the fixed values substituted.
-
-    >>> x, y = sympy.symbols("x y")
-    >>> unfold(x + 1, Context(m=sympy.Integer(2)).define(x, y ** 2))
-    y**2 + 1
-    """
-    expr = sympy.sympify(expr)
-    for _ in range(len(ctx.definitions) + 1):
-        before = expr
-        for d in reversed(ctx.definitions):
-            if d.at and not points:
-                continue
-            if d.index is None:
-                if expr.has(d.symbol):
-                    expr = ix.substitute(expr, {d.symbol: d.value}) if isinstance(d.symbol, sympy.Symbol) \
-                        else expr.xreplace({d.symbol: d.value})
-            else:
-                names = d.index if isinstance(d.index, tuple) else (d.index,)
-                rank = len(names)
-                expr = expr.replace(lambda e, b=d.symbol, n=rank: isinstance(e, sympy.Indexed) and e.base == b
-                                    and len(e.indices) == n,
-                                    lambda e, d=d, names=names: ix.substitute(
-                                        d.value, dict(zip(names, e.indices, strict=True))))
-        if expr == before:
-            break
-    if ctx.values:
-        expr = ix.substitute(expr, dict(ctx.values))
-    return expr
-
-
-def _check_derivatives(expr: Expr, ctx: Context) -> None:
-    """Refuse a derivative with respect to a defined quantity (``∂x̂/∂z`` where ``z := Wu``): it has no
-    meaning once the definitions are unfolded (such partials enter a proof as cited lemmas)."""
-    defined = {d.symbol for d in ctx.definitions if not d.at}
-    for d in expr.atoms(sympy.Derivative):
-        if d in defined:  # a named quantity such as ∂ℓ/∂σ² (Ioffe & Szegedy's backward formulas)
-            continue
-        for v, _ in d.variable_count:
-            if v in defined or (isinstance(v, sympy.Indexed) and v.base in defined):
-                raise KernelError(f"∂/∂{v}: {v} is defined in terms of other variables; cite a lemma instead")
-
-
-def _derivatives(expr: Expr) -> Expr:
-    """Evaluate every ``Derivative`` (innermost first) with :func:`sympy.diff`, bound indices kept apart."""
-    def take(d):
-        body = d.expr
-        wrt = [v for v, _ in d.variable_count]
-        avoid = set().union(*[v.free_symbols for v in wrt])
-        if ix.bound_names(body) & avoid:  # rename bound indices that a variable of differentiation mentions
-            body = ix.rename_apart(body, avoid)
-        return sympy.diff(body, *[(v, n) for v, n in d.variable_count])
-    return expr.replace(lambda e: isinstance(e, sympy.Derivative), take)
-
-
-def _radicals(expr: Expr) -> Expr:
-    """Each radicand brought to ``factor_terms`` form, so positive content leaves the root (``√(a²V) = a√V``)."""
-    return expr.replace(lambda e: isinstance(e, sympy.Pow) and e.exp.is_Rational and e.exp.q == 2,
-                        lambda e: _radicand(e.base) ** e.exp)
-
-
-def _radicand(base: Expr) -> Expr:
-    """A radicand over a common denominator with its content factored out (SymPy then moves positive
-    factors out of the root)."""
-    return sympy.factor_terms(sympy.together(sympy.expand(base)))
-
-
-_CANONICAL: dict = {}
-_CANONICAL_MAX = 4096
-
-
-def canonical(expr: Expr, ctx: Context) -> Expr:
-    """Cached :func:`_canonical` (a chain of steps meets each side twice)."""
-    key = (sympy.sympify(expr), ctx)
-    if key not in _CANONICAL:
-        if len(_CANONICAL) >= _CANONICAL_MAX:
-            _CANONICAL.clear()
-        _CANONICAL[key] = _canonical(key[0], ctx)
-    return _CANONICAL[key]
-
-
-def _canonical(expr: Expr, ctx: Context) -> Expr:
-    """The kernel's canonical form of ``expr`` in ``ctx``: unfolded, differentiated, sums normalized.
-
-    >>> j = ix.index_symbol("j")
-    >>> canonical(sympy.Sum(j ** 0, (j, 1, 5)), Context(m=sympy.Integer(5)))
-    5
-    """
-    _check_derivatives(expr, ctx)
-    out = unfold(expr, ctx, points=False)
-    if ctx.size is not None and ctx.concrete:
-        out = ix.substitute(out, {ctx.size: ctx.m})
-    out = _derivatives(out)
-    if any(d.at for d in ctx.definitions):
-        out = unfold(out, ctx)
-    if ctx.concrete and out.has(sympy.Sum):
-        out = ix.expand_concrete(out)
-    out = ix.normalize(out, free=ctx.free, m=ctx.m)
-    return _radicals(out)
-
-
-def _radicands_of(expr: Expr) -> list[Expr]:
-    """The canonical radicands that make up ``√expr``, for a positive ``expr``."""
-    root = sympy.sqrt(_radicand(expr))
-    return [sympy.expand(p.base) for p in root.atoms(sympy.Pow) if p.exp == S.Half] or [sympy.expand(expr)]
-
-
-def positive_fact(ctx: Context, expr: Expr, text: str) -> Context:
-    """``ctx`` with ``expr > 0`` added, after checking it follows from ``ctx``'s positivity facts.
-
-    ``expr = q·F + r`` (polynomial division by a known-positive ``F``) with ``q > 0`` and ``r ≥ 0`` by SymPy's
-    assumptions (sound: it answers ``True`` only when it can show it) proves ``expr > 0``.
-
-    >>> V, a = sympy.Symbol("V", real=True), sympy.Symbol("a", nonzero=True, real=True)
-    >>> e = sympy.Symbol("e", nonnegative=True)
-    >>> c = Context(m=sympy.Integer(2)).assume_positive(V, "V > 0")
-    >>> positive_fact(c, a**2 * V + e, "a²V + e > 0").positive[-1]
-    V*a**2 + e
-    """
-    target = sympy.expand(canonical(expr, ctx))
-    if target.is_positive:
-        return replace(ctx, positive=ctx.positive + tuple(_radicands_of(target)))
-    for known in ctx.positive:
-        try:
-            gens = sorted(_top_atoms(known) or known.free_symbols, key=sympy.default_sort_key)
-            q, r = sympy.div(target, known, *gens)
-        except (sympy.PolynomialError, sympy.GeneratorsNeeded):
-            continue
-        if sympy.expand(q * known + r - target) == 0 and q.is_positive and (r == 0 or r.is_nonnegative):
-            return replace(ctx, positive=ctx.positive + tuple(_radicands_of(target)))
-    raise StepError(f"could not show {text} from the positivity facts")
-
-
-def _top_atoms(expr: Expr) -> set:
-    """The sums and indexed entries of ``expr`` that are not inside a sum."""
-    if isinstance(expr, (sympy.Sum, sympy.Indexed)):
-        return {expr}
-    return set().union(*[_top_atoms(a) for a in expr.args]) if expr.args else set()
 
 
 # -- checked steps -----------------------------------------------------------------------------------------------
@@ -323,7 +125,12 @@ def _side(expr, cites, ctx):
 
 
 def equal(ctx: Context, lhs, rhs, rule: str, *, cites: Iterable[Fact] = ()) -> Fact:
-    """Check ``lhs = rhs`` in ``ctx`` (``cites``: proved facts used as rewrites) and return the :class:`Fact`."""
+    """Check ``lhs = rhs`` in ``ctx`` (``cites``: proved facts used as rewrites) and return the :class:`Fact`.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> equal(ctx, x * (x + 1), x**2 + x, "expand").relation
+    Eq(x*(x + 1), x**2 + x)
+    """
     cites = _check_cites(cites, ctx)
     lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
     if sympy.expand(_rewrite(lhs, cites) - _rewrite(rhs, cites)) == 0:  # identical after the cited rewrites
@@ -341,7 +148,12 @@ def less_equal(ctx: Context, lhs, rhs, rule: str, *, cites: Iterable[Fact] = (),
     """Check ``lhs ≤ rhs``: ``rhs − lhs``, canonical, with each remaining batch sum of squares a nonnegative atom
     and every other sum a real atom, is nonnegative by SymPy's assumptions (which answer ``True`` only with a
     reason). ``unfold_definitions=False`` keeps defined quantities (``x̂``) as atoms of their declared type,
-    which keeps a sum of squares visible."""
+    which keeps a sum of squares visible.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> less_equal(ctx, 0, x**2, "a square").relation
+    0 <= x**2
+    """
     cites = _check_cites(cites, ctx)
     lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
     if unfold_definitions:
@@ -369,7 +181,12 @@ def unequal(ctx: Context, lhs, rhs, witness: dict, rule: str, *, greater: bool =
     """Check ``lhs ≠ rhs`` (``greater``: ``lhs > rhs``) at an explicit ``witness``: every symbol exact,
     admissible, and the sides differ.
 
-    Only for a concrete batch (the witness gives every sample)."""
+    Only for a concrete batch (the witness gives every sample).
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> unequal(ctx, x, 0, {x: 1}, "x = 1").witness
+    {x: 1}
+    """
     if not ctx.concrete:
         raise KernelError("a witness needs a concrete batch size")
     lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
@@ -397,7 +214,13 @@ def unequal(ctx: Context, lhs, rhs, witness: dict, rule: str, *, greater: bool =
 def chain(*facts: Fact) -> Fact:
     """Transitivity: ``a = b, b = c, …`` (and ``≤`` links) give ``a = c`` (``a ≤ c`` if any link is ``≤``).
 
-    The links must be facts of the same context and each right side must be the next left side."""
+    The links must be facts of the same context and each right side must be the next left side.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> a = equal(ctx, x * (x + 1), x**2 + x, "expand")
+    >>> chain(a, equal(ctx, x**2 + x, x * (x + 1), "factor")).relation
+    Eq(x*(x + 1), x*(x + 1))
+    """
     if not facts or any(not isinstance(f, Fact) or f.kind not in ("eq", "le") for f in facts):
         raise KernelError("chain takes kernel facts of kind eq or le")
     for a, b in itertools.pairwise(facts):
@@ -410,7 +233,12 @@ def chain(*facts: Fact) -> Fact:
 
 
 def symmetric(fact: Fact) -> Fact:
-    """``b = a`` from the fact ``a = b``."""
+    """``b = a`` from the fact ``a = b``.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> symmetric(equal(ctx, x * (x + 1), x**2 + x, "expand")).relation
+    Eq(x**2 + x, x*(x + 1))
+    """
     if not isinstance(fact, Fact) or fact.kind != "eq":
         raise KernelError("symmetric takes a kernel fact of kind eq")
     return _fact("eq", fact.rhs, fact.lhs, "symmetry", fact.context, (fact,))
@@ -421,6 +249,10 @@ def specialize(fact: Fact, size: int, minimum: int = 2) -> Fact:
 
     Sound because ``m`` is a free positive-integer symbol of the fact's context: the fact holds for every
     ``m ≥ minimum`` the hypotheses allow, so for ``m = size``.
+
+    >>> m, j = sympy.Symbol("m", integer=True, positive=True), ix.index_symbol("j")
+    >>> specialize(equal(Context(m=m), sympy.Sum(1, (j, 1, m)), m, "count"), 3).relation
+    Eq(Sum(1, (j, 1, 3)), 3)
     """
     if not isinstance(fact, Fact):
         raise KernelError("specialize takes a kernel Fact")
@@ -438,7 +270,13 @@ def specialize(fact: Fact, size: int, minimum: int = 2) -> Fact:
 
 def rewrite(fact: Fact, using: Fact) -> Fact:
     """Substitution of equals: ``fact`` with every occurrence of ``using.lhs`` in its right side replaced by
-    ``using.rhs`` (structurally)."""
+    ``using.rhs`` (structurally).
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> y = sympy.Symbol("y")
+    >>> rewrite(equal(ctx, x * (x + 1), x**2 + x, "expand"), assume(ctx, x**2, y, "x² = y")).relation
+    Eq(x*(x + 1), x + y)
+    """
     if not (isinstance(fact, Fact) and isinstance(using, Fact)) or using.kind != "eq" or fact.kind not in ("eq", "le"):
         raise KernelError("rewrite takes an eq/le fact and an eq fact")
     rhs = fact.rhs.xreplace({using.lhs: using.rhs})
@@ -449,7 +287,14 @@ def rewrite(fact: Fact, using: Fact) -> Fact:
 
 def instance(fact: Fact, base: sympy.IndexedBase, index: sympy.Symbol, value: Expr) -> Fact:
     """Universal instantiation: a fact about an arbitrary sequence ``base`` (not defined in its context)
-    holds with ``base[t] := value`` for any ``value``."""
+    holds with ``base[t] := value`` for any ``value``.
+
+    >>> m, z = sympy.Symbol("m", integer=True, positive=True), sympy.IndexedBase("z", real=True)
+    >>> j, k = ix.index_symbol("j"), ix.index_symbol("k")
+    >>> f = equal(Context(m=m, free=(k,)), sympy.Sum(sympy.KroneckerDelta(j, k) * z[j], (j, 1, m)), z[k], "δ")
+    >>> instance(f, z, j, j**2).rhs
+    k**2
+    """
     if not isinstance(fact, Fact):
         raise KernelError("instance takes a kernel Fact")
     if any(d.symbol == base for d in fact.context.definitions):
@@ -463,7 +308,12 @@ def instance(fact: Fact, base: sympy.IndexedBase, index: sympy.Symbol, value: Ex
 def assume(ctx: Context, lhs, rhs, text: str) -> Fact:
     """A hypothesis ``lhs = rhs`` of the theorem being proved (e.g. ``H v = λ v``), stated as ``text``.
 
-    Hypotheses are facts only inside the proof that states them; :func:`conclude` records them."""
+    Hypotheses are facts only inside the proof that states them; :func:`conclude` records them.
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> assume(ctx, x, 1, "x = 1").rule
+    'hypothesis: x = 1'
+    """
     return _fact("eq", sympy.sympify(lhs), sympy.sympify(rhs), f"hypothesis: {text}", ctx)
 
 
@@ -474,7 +324,13 @@ _CONTINUOUS = (sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol, sympy.Number, symp
 def limit(ctx: Context, expr, symbol: sympy.Symbol, point, value, rule: str) -> Fact:
     """``lim_{symbol → point} expr = value`` by continuity: ``expr`` is built from sums, products, powers and
     batch sums, every base of a negative or fractional power is positive at the point (by ``ctx``'s facts), and
-    ``expr`` at the point equals ``value`` (checked as an equality)."""
+    ``expr`` at the point equals ``value`` (checked as an equality).
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> y = sympy.Symbol("y", real=True)
+    >>> limit(ctx, x**2 + y, y, 0, x**2, "continuity").relation
+    Eq(Limit(x**2 + y, y, 0, dir='+'), x**2)
+    """
     expr, point, value = sympy.sympify(expr), sympy.sympify(point), sympy.sympify(value)
     form = canonical(expr, ctx)
     for node in sympy.preorder_traversal(form):
@@ -496,6 +352,12 @@ def instantiate(fact: Fact, ctx: Context, mapping: dict | None = None) -> Fact:
 
     The instance is checked anew (cheap for the lemmas it is used for), so a lemma can be used in another
     proof's context only where it holds there.
+
+    >>> m, z = sympy.Symbol("m", integer=True, positive=True), sympy.IndexedBase("z", real=True)
+    >>> i, j, k = ix.index_symbol("i"), ix.index_symbol("j"), ix.index_symbol("k")
+    >>> f = equal(Context(m=m, free=(k,)), sympy.Sum(sympy.KroneckerDelta(j, k) * z[j], (j, 1, m)), z[k], "δ")
+    >>> instantiate(f, Context(m=m, free=(i,)), {k: i}).rhs
+    z[i]
     """
     if not isinstance(fact, Fact):
         raise KernelError("instantiate takes a kernel Fact")
@@ -511,7 +373,13 @@ def instantiate(fact: Fact, ctx: Context, mapping: dict | None = None) -> Fact:
 
 
 def conclude(claim: sympy.Basic, facts: Iterable[Fact]) -> Fact:
-    """The fact whose relation is ``claim`` (structurally, or with both sides canonically equal)."""
+    """The fact whose relation is ``claim`` (structurally, or with both sides canonically equal).
+
+    >>> x, ctx = sympy.Symbol("x", real=True), Context(m=sympy.Integer(2))
+    >>> a = equal(ctx, x * (x + 1), x**2 + x, "expand")
+    >>> conclude(sympy.Eq(x * (x + 1), x**2 + x), [a]) is a
+    True
+    """
     for f in facts:
         if not isinstance(f, Fact):
             raise KernelError("conclude takes kernel facts")
