@@ -4,7 +4,10 @@
   domain, ``False`` only with an admissible witness, ``None`` otherwise);
 * :mod:`bnsym.kernel.index` — sums over a batch of symbolic size ``m``: δ-sifting, capture-avoiding renaming,
   canonical forms;
-* :mod:`bnsym.kernel.core` — :class:`~bnsym.kernel.core.Fact`: the only way a proof step comes into being.
+* :mod:`bnsym.kernel.context` — what a proof's symbols mean (definitions, hypotheses, positivity facts) and the
+  canonical form both sides of a step are compared in;
+* :mod:`bnsym.kernel.core` — :class:`~bnsym.kernel.core.Fact` and the inference rules: the only way a proof
+  step comes into being.
 
 Everything that says ``holds=True`` in bnsym passes through :mod:`bnsym.kernel.core`.
 
