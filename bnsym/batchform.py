@@ -334,33 +334,34 @@ _BATCH = Symbol("m", integer=True, positive=True)
 
 
 def _entry_lookup(network, graph: IndexGraph):
-    """A function mapping an entry ``B[i, r]`` (integer indices) to the per-entry network's symbol for it."""
+    """A function mapping an entry ``B[i, r]`` (integer indices) to the per-entry network's symbol for it: the
+    entry ``(i, r)`` of the matrix that holds ``B`` per entry (a node, the targets, the upstream gradient, a
+    parameter, a layer's statistic), found by what ``B`` is, never by building a name."""
     from .derive import upstream_symbols
 
-    symbols = [s for _, matrix in network.parameters.items() for s in matrix]
-    symbols += [s for s, _ in network.definitions] + list(network.inputs)
-    symbols += list(network.targets) if network.targets is not None else []
-    symbols += list(upstream_symbols(network)) if not network.has_loss else []
-    names = {s.name: s for s in symbols}
-    widths = {port.name: port.width for port in graph.ports}
-    widths["t"] = graph.ports[-2].width if network.has_loss else graph.ports[-1].width
+    matrices: dict = {node.name: node.symbols for node in network.nodes if node.symbols is not None}
+    if network.targets is not None:
+        matrices["t"] = network.targets
+    upstream = None if network.has_loss else upstream_symbols(network)
     sizes = {name: size for name, (_, size) in graph.parameters.items()}
+    statistics = {base: matrix for layer in network.layers for base, matrix in layer.statistic_entries().items()}
 
     def lookup(e):
-        label = str(e.base.label)
-        idx = [int(v) for v in e.indices]
-        if isinstance(e.base.label, Partial) or label in widths:
-            node = e.base.label.wrt if isinstance(e.base.label, Partial) else label
-            width = widths.get(node, 1)
-            name = f"{label}^({idx[0]})" + (f"[{idx[1]}]" if width > 1 else "")
-        elif label in sizes:
+        label, idx = e.base.label, [int(v) for v in e.indices]
+        if isinstance(label, Partial) and upstream is not None:
+            matrix, position = upstream, idx
+        elif str(label) in matrices and not isinstance(label, Partial):
+            matrix, position = matrices[str(label)], idx
+        elif str(label) in sizes:  # a parameter: the index form leaves out the dimensions of size 1
             it = iter(idx)
-            full = [next(it) if n > 1 else 1 for n in sizes[label]]
-            name = f"{label}[{','.join(map(str, full))}]"
-        else:  # a per-feature statistic
-            name = f"{label}[{idx[0]}]"
-        if name not in names:
-            raise KeyError(f"no per-entry symbol {name} for {e}")
-        return names[name]
+            position = [next(it) if n > 1 else 1 for n in sizes[str(label)]]
+            matrix = network.parameters[str(label)]
+        elif e.base in statistics:  # a per-feature statistic (a 1 × features row)
+            matrix, position = statistics[e.base], [1, idx[0]]
+        else:
+            raise KeyError(f"no per-entry symbol for {e}")
+        row, col = (position[0], position[1]) if len(position) == 2 else \
+            ((1, position[0]) if matrix.rows == 1 else (position[0], 1))
+        return matrix[row - 1, col - 1]
 
     return lookup

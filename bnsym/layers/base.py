@@ -308,6 +308,11 @@ class Layer:
         """The output in terms of ``x`` and the named :meth:`statistics` (default: :meth:`forward`)."""
         return self.forward(x)
 
+    def statistic_entries(self) -> dict:
+        """``{IndexedBase: 1 × features matrix}``: the per-entry symbols of the layer's per-feature statistics as
+        the index form names them (default: none)."""
+        return {}
+
     def divisors(self, x: Matrix) -> list[tuple[Symbol, list[Expr]]]:
         """``(d, values)`` pairs: the layer divides by ``d``, which numerically must not be negligible next to
         ``max |values|`` (float64 rounding leaves a mathematically zero ``d`` tiny but nonzero). Default: none."""

@@ -177,7 +177,7 @@ class Normalize(Layer):
         px, py, _ = self._ports(m)
         r = index_symbol("r")
         mean, deviation, _ = self.index_forward(px, py, index_symbol("i"), r)
-        entries = {px.base: x, **self._stat_entries()}
+        entries = {px.base: x, **self.statistic_entries()}
         named = []
         for col in range(x.cols):
             named.append((self.mu[0, col], expand_entries(mean.value, m, entries, {r: col + 1})))
@@ -202,7 +202,12 @@ class Normalize(Layer):
             resolved[symbol] = value.xreplace(resolved)
         return self.definition(x).xreplace(resolved)
 
-    def _stat_entries(self) -> dict:
+    def statistic_entries(self) -> dict:
+        """``{μ base: μ row, σ base: σ row}`` when the layer has several features (one feature: plain symbols).
+
+        >>> list(Normalize("zhat1", samples=2, features=2, statistic="1").statistic_entries())
+        [sigma1, mu1]
+        """
         return {} if self.features == 1 else {self.sigma_base: self.sigma, self.mu_base: self.mu}
 
     def vjp(self, x: Matrix, y: Matrix, upstream: Matrix) -> Matrix:
@@ -216,7 +221,7 @@ class Normalize(Layer):
         m, n = x.shape
         px, py, pg = self._ports(m)
         i, r = index_symbol("i"), index_symbol("r")
-        entries = {px.base: x, py.base: y, pg.base: upstream, **self._stat_entries()}
+        entries = {px.base: x, py.base: y, pg.base: upstream, **self.statistic_entries()}
         out = sympy.zeros(m, n)
         for col in range(n):
             generic = expand_entries(self.index_vjp(px, py, pg, i, r), m, entries, {r: col + 1})
@@ -228,7 +233,7 @@ class Normalize(Layer):
         m, n = x.shape
         _, py, _ = self._ports(m)
         i, k, r = index_symbol("i"), index_symbol("k"), index_symbol("r")
-        entries = {py.base: y, **self._stat_entries()}
+        entries = {py.base: y, **self.statistic_entries()}
         out = {}
         for col in range(n):
             for a in range(m):
