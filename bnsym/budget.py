@@ -46,8 +46,9 @@ def tree_size(expr) -> int:
     >>> tree_size(sympy.IndexedBase("x")[sympy.Symbol("i")])  # no range: its .shape would raise
     4
     """
-    # a matrix: sum over its entries (``func`` first: an Indexed's ``.shape`` raises without index ranges)
-    if not hasattr(expr, "func") and hasattr(expr, "shape"):
+    from sympy.matrices import MatrixBase  # here: budget is imported by printers that need not load SymPy first
+
+    if isinstance(expr, MatrixBase):  # a matrix (mutable or immutable): sum over its entries
         return sum(tree_size(e) for e in expr)
     memo: dict[int, int] = {}
 

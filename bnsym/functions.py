@@ -287,13 +287,13 @@ class Partial(sympy.Symbol):
     """
 
     def __new__(cls, of: str, wrt: str | None = None, **assumptions):
-        if wrt is None:  # the one-name form of earlier versions (certificates written before 0.2)
+        if wrt is None:  # the one-name form, "dJ/dyhat" (as earlier certificates write it)
             return cls.from_name(of)
         for part in (of, wrt):
             if not isinstance(part, str) or not part or "/d" in part:
                 raise ValueError(f"a Partial is Partial(of, wrt) with two names, got {of!r}, {wrt!r}")
         obj = super().__new__(cls, f"d{of}/d{wrt}", real=True)
-        obj._parts = (of, wrt)
+        obj._of_wrt = (of, wrt)
         return obj
 
     @classmethod
@@ -309,25 +309,25 @@ class Partial(sympy.Symbol):
         return cls(of, wrt)
 
     def __getnewargs_ex__(self):
-        return (self._parts, {})
+        return (self._of_wrt, {})
 
     def _sympyrepr(self, printer):
-        return f"Partial({self._parts[0]!r}, {self._parts[1]!r})"
+        return f"Partial({self._of_wrt[0]!r}, {self._of_wrt[1]!r})"
 
     @property
     def of(self) -> str:
         """The name of the differentiated quantity (``"J"``)."""
-        return self._parts[0]
+        return self._of_wrt[0]
 
     @property
     def wrt(self) -> str:
         """The name of the quantity differentiated by (``"yhat"``, or an entry's name such as ``"z1[2]"``)."""
-        return self._parts[1]
+        return self._of_wrt[1]
 
     @property
     def parts(self) -> tuple[sympy.Symbol, sympy.Symbol]:
         """The symbols ``(J, node)`` of ``∂J/∂node`` (an :class:`Entry` when the node names one entry)."""
-        of, wrt = self._parts
+        of, wrt = self._of_wrt
         return sympy.Symbol(of, real=True), (Entry if _ENTRY.match(wrt) else sympy.Symbol)(wrt, real=True)
 
     def _latex(self, printer, exp=None):

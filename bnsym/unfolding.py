@@ -10,6 +10,8 @@ definition, capture-avoiding (bound indices are renamed apart by :func:`bnsym.ke
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import sympy
 from sympy import Expr, Symbol
 
@@ -49,7 +51,6 @@ class Unfolder:
     def __init__(self, definitions, *, keep=()) -> None:
         self._definitions = [d for d in definitions if d.target not in keep]
         self._table = {d.target: d for d in self._definitions}
-        self._resolved: dict | None = None
 
     def _once(self, expr: Expr, resolved: dict) -> Expr:
         """``expr`` with the entries and plain symbols of the resolved definitions replaced, one pass."""
@@ -68,29 +69,26 @@ class Unfolder:
         return bool(expr.free_symbols & self._table.keys()) or any(
             e.base in self._table for e in expr.atoms(sympy.Indexed))
 
-    @property
+    @cached_property
     def resolved(self) -> dict | None:
         """``{target: (indices, value fully unfolded)}``, or ``None`` when a definition refers to a later one
         (then :meth:`__call__` unfolds level by level)."""
-        if self._resolved is None:
-            resolved: dict = {}
-            for d in self._definitions:
-                value = self._once(d.value, resolved)
-                if self._mentions(value):
-                    self._resolved = {}
-                    return None
-                resolved[d.target] = (tuple(d.indices), value)
-            self._resolved = resolved
-        return self._resolved or None
+        resolved: dict = {}
+        for d in self._definitions:
+            value = self._once(d.value, resolved)
+            if self._mentions(value):
+                return None
+            resolved[d.target] = (tuple(d.indices), value)
+        return resolved
 
     def __call__(self, expr: Expr) -> Expr:
         resolved = self.resolved
         if resolved is not None:
             return self._once(expr, resolved)
-        table = self._table  # a definition refers to a later one: level by level
-        for _ in range(len(table) + 1):
+        unresolved = {t: (tuple(d.indices), d.value) for t, d in self._table.items()}  # level by level
+        for _ in range(len(unresolved) + 1):
             before = expr
-            expr = self._once(expr, {t: (tuple(d.indices), d.value) for t, d in table.items()})
+            expr = self._once(expr, unresolved)
             if expr == before:
                 break
         return expr

@@ -20,10 +20,6 @@ _c = Symbol("c", real=True)
 _eps = Symbol("epsilon", real=True)
 
 
-def _scale_sign(positive: Condition, negative: Condition):
-    return lambda opts: negative if opts.sign == "negative" else positive
-
-
 def _eps_value(opts) -> Condition | None:
     """``ε = value`` for an exact nonzero ``ε`` (``None`` for ``ε = 0`` or a symbolic ``ε``)."""
     if isinstance(opts.eps, str) or opts.eps_is_zero:
@@ -33,9 +29,9 @@ def _eps_value(opts) -> Condition | None:
 
 
 A_NEG = Condition("a < 0", "a < 0", _a < 0)
-A_POS: Condition = Condition("a > 0", "a > 0", _a > 0, adapt=lambda opts: _scale_sign(A_POS, A_NEG)(opts))
+A_POS: Condition = Condition("a > 0", "a > 0", _a > 0, adapt=lambda opts: A_NEG if opts.sign == "negative" else A_POS)
 C_NEG = Condition("c < 0", "c < 0", _c < 0)
-C_POS: Condition = Condition("c > 0", "c > 0", _c > 0, adapt=lambda opts: _scale_sign(C_POS, C_NEG)(opts))
+C_POS: Condition = Condition("c > 0", "c > 0", _c > 0, adapt=lambda opts: C_NEG if opts.sign == "negative" else C_POS)
 EPS_POS = Condition("ε > 0", r"\epsilon > 0", _eps > 0)
 EPS0: Condition = Condition("ε = 0", r"\epsilon = 0", sympy.Eq(_eps, 0),
                  adapt=lambda opts: _eps_value(opts) or (EPS0 if opts.eps_is_zero else EPS_POS))
