@@ -124,12 +124,15 @@ def top_eigenvalue(gradient: Callable[[dict[str, np.ndarray]], dict[str, np.ndar
                    step: float = 1e-4, seed: int = 0) -> tuple[float, np.ndarray]:
     """The loss Hessian's largest eigenvalue ``λ_max`` at ``params`` and its eigenvector, by power iteration on
     Hessian-vector products ``Hv ≈ (∇J(θ + hv) − ∇J(θ − hv))/2h`` (central differences of the gradient, error
-    ``O(h²)``); ``start`` warm-starts from a previous eigenvector. Power iteration finds the eigenvalue of
-    largest magnitude; at the points GD visits it is the positive top one (a negative one is returned as is).
+    ``O(h²)``); ``start`` warm-starts from a previous eigenvector. Power iteration finds the eigenvalue ``μ``
+    of largest magnitude; when it is negative, a second power iteration on ``H − μI`` finds the largest.
 
     >>> g = lambda p: {"w": np.array([[3.0, 0.0], [0.0, -1.0]]) @ p["w"]}   # J = (3w₁² − w₂²)/2
     >>> round(top_eigenvalue(g, {"w": np.array([1.0, 1.0])})[0], 6)
     3.0
+    >>> g = lambda p: {"w": np.array([[1.0, 0.0], [0.0, -5.0]]) @ p["w"]}   # the top one, not the largest |μ|
+    >>> round(top_eigenvalue(g, {"w": np.array([1.0, 1.0])}, iterations=60)[0], 6)
+    1.0
     """
     names = list(params)
     shapes = {n: np.shape(params[n]) for n in names}
@@ -140,15 +143,21 @@ def top_eigenvalue(gradient: Callable[[dict[str, np.ndarray]], dict[str, np.ndar
         parts = np.split(vector, np.cumsum(sizes)[:-1])
         return {n: part.reshape(shapes[n]) for n, part in zip(names, parts, strict=True)}
 
+    def power(v: np.ndarray, shift: float) -> tuple[float, np.ndarray]:
+        value = 0.0
+        with np.errstate(all="ignore"):
+            for _ in range(int(iterations)):
+                hv = (_flat(gradient(at(theta + step * v)), names)
+                      - _flat(gradient(at(theta - step * v)), names)) / (2 * step) - shift * v
+                value = float(v @ hv)
+                norm = float(np.linalg.norm(hv))
+                if not np.isfinite(norm) or norm == 0:
+                    break
+                v = hv / norm
+        return value + shift, v
+
     v = np.random.default_rng(seed).standard_normal(theta.size) if start is None else np.array(start, float)
-    v /= np.linalg.norm(v)
-    value = 0.0
-    with np.errstate(all="ignore"):
-        for _ in range(int(iterations)):
-            hv = (_flat(gradient(at(theta + step * v)), names) - _flat(gradient(at(theta - step * v)), names)) / (2 * step)
-            value = float(v @ hv)
-            norm = float(np.linalg.norm(hv))
-            if not np.isfinite(norm) or norm == 0:
-                break
-            v = hv / norm
+    value, v = power(v / np.linalg.norm(v), 0.0)
+    if value < 0:  # the eigenvalue of largest magnitude is negative: the top one is the largest of H − value·I
+        value, v = power(np.random.default_rng(seed + 1).standard_normal(theta.size), value)
     return value, v
