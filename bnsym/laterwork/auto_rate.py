@@ -41,7 +41,7 @@ class AutoRateSettings:
     rates: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
     other_rate: float = 0.01
     steps: int = 200
-    seeds: int = 10
+    seeds: int = 20
 
     @classmethod
     def quick(cls) -> AutoRateSettings:
