@@ -10,7 +10,7 @@ the layers' own NumPy kernels (the unchecked :meth:`~bnsym.vectorized.Vectorized
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +40,7 @@ class Spread:
     n: int
 
 
-def summarize(values: Sequence[float]) -> Spread:
+def summarize(values: Iterable[float] | np.ndarray) -> Spread:
     """Median and 10–90 % quantiles of the finite ``values`` (infinite and NaN values are left out).
 
     >>> s = summarize([1.0, 2.0, float("nan"), 3.0])
@@ -101,9 +101,9 @@ def setup(widths: Sequence[int], *, bn: bool, seed: int, batch: int, activation:
     """
     net = reference_mlp(list(widths), activation, bn="pre" if bn else None, eps=eps)
     x, t = reference_data(seed=data_seed, batch=batch, inputs=widths[0])
-    params = init_mlp(list(widths), bn=bn, seed=seed, gain=gain)
-    params, x, t = net.check(params, x, t)
-    return Setup(net, params, x, t)
+    params, x_checked, t_checked = net.check(init_mlp(list(widths), bn=bn, seed=seed, gain=gain), x, t)
+    assert t_checked is not None  # the targets were given
+    return Setup(net, params, x_checked, t_checked)
 
 
 def feeds_bn(names: Sequence[str], depth: int) -> list[str]:
@@ -156,8 +156,8 @@ def top_eigenvalue(gradient: Callable[[dict[str, np.ndarray]], dict[str, np.ndar
                 v = hv / norm
         return value + shift, v
 
-    v = np.random.default_rng(seed).standard_normal(theta.size) if start is None else np.array(start, float)
-    value, v = power(v / np.linalg.norm(v), 0.0)
+    first = np.random.default_rng(seed).standard_normal(theta.size) if start is None else np.array(start, float)
+    value, v = power(first / np.linalg.norm(first), 0.0)
     if value < 0:  # the eigenvalue of largest magnitude is negative: the top one is the largest of H − value·I
         value, v = power(np.random.default_rng(seed + 1).standard_normal(theta.size), value)
     return value, v

@@ -89,7 +89,8 @@ class RateSpeedup:
 
         >>> s = Spread(5.0, 5.0, 5.0, 1)
         >>> best = StepsToTarget(False, 0.1, 1.0, s, 10.0, 1, 0)
-        >>> RateSpeedup(RateSpeedupSettings.quick(), (best,), best, ()).speedup(StepsToTarget(True, 0.1, 1.0, s, 5.0, 1, 0))
+        >>> result = RateSpeedup(RateSpeedupSettings.quick(), (best,), best, ())
+        >>> result.speedup(StepsToTarget(True, 0.1, 1.0, s, 5.0, 1, 0))
         2.0
         """
         if self.best is None:
@@ -176,8 +177,9 @@ def describe(result: RateSpeedup) -> str:
     lines += [row(f"BN, {e.multiple:g} × η*", e) for e in result.with_bn]
     faster = [e for e in result.with_bn if result.speedup(e) > 1]
     failed = [e for e in result.with_bn if not np.isfinite(e.median)]
-    text = (f"With BN, {len(faster)} of the {len(result.with_bn)} rates {'reaches' if len(faster) == 1 else 'reach'} the target in fewer steps than the best "
-            "network without BN")
+    verb = "reaches" if len(faster) == 1 else "reach"
+    text = (f"With BN, {len(faster)} of the {len(result.with_bn)} rates {verb} the target in fewer steps than the "
+            "best network without BN")
     if faster:
         top = max(faster, key=result.speedup)
         text += f" (at most {result.speedup(top):.2g}× fewer, at {top.multiple:g} × η*)"

@@ -175,7 +175,8 @@ def describe(result: Smoothness) -> str:
     ]
     for land in (no, bn):
         lines.append(
-            f"| {'BN' if land.bn else 'no BN'} | {land.loss_range[0].median:.3g} / {_over_training(land.loss_range):.3g} | "
+            f"| {'BN' if land.bn else 'no BN'} | "
+            f"{land.loss_range[0].median:.3g} / {_over_training(land.loss_range):.3g} | "
             f"{land.grad_change[0].median:.3g} / {_over_training(land.grad_change):.3g} | "
             f"{land.beta[0].median:.3g} / {_over_training(land.beta):.3g} | {land.diverged}/{st.seeds} |")
     ratio = _over_training(no.beta) / _over_training(bn.beta)
