@@ -196,11 +196,12 @@ def describe(result: EdgeOfStability) -> str:
         f"on Hessian-vector products every {st.every} steps, {st.seeds} seed(s). "
         "The table gives ηλ_max/2 = λ_max/(2/η) (median over seeds; 1 means λ_max = 2/η):",
         "",
-        "| network | η | 2/η | at step 0 | peak | second half (median) | first step ≥ " + f"{NEAR:g} | diverged |",
+        "| network | η | 2/η | at step 0 | peak | second half (median) | "
+        f"first step ≥ {NEAR:g} (seeds reaching it) | diverged |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in result.runs:
-        reach = "never" if r.reach_step.n == 0 else f"{r.reach_step.median:.0f}"
+        reach = "never" if r.reach_step.n == 0 else f"{r.reach_step.median:.0f} ({r.reach_step.n}/{st.seeds})"
         lines.append(f"| {'BN' if r.bn else 'no BN'} | {r.lr:g} | {r.threshold:.3g} | {r.initial.median:.2f} | "
                      f"{r.peak.median:.2f} | {r.late.median:.2f} | {reach} | {r.diverged}/{st.seeds} |")
     sentences = []
@@ -211,14 +212,15 @@ def describe(result: EdgeOfStability) -> str:
             continue
         off = abs(r.late.median - 1) * 100
         if r.initial.median < NEAR <= r.late.median:
-            what = (f"the sharpness starts at {r.initial.median:.2f}·2/η, rises (progressive sharpening) and in the "
-                    f"second half stays within {off:.1f} % of 2/η (edge of stability)")
+            what = (f"the sharpness starts at {r.initial.median:.2f}·2/η, rises (progressive sharpening) to "
+                    f"{NEAR:g}·2/η by step {r.reach_step.median:.0f} (median over the {r.reach_step.n} seeds that "
+                    f"get there) and in the second half stays within {off:.1f} % of 2/η (edge of stability)")
         elif r.initial.median >= NEAR and r.late.median >= NEAR:
-            what = (f"the sharpness starts above the edge ({r.initial.median:.2f}·2/η), is pushed down to it and "
-                    f"in the second half stays within {off:.1f} % of 2/η")
+            what = (f"the sharpness starts at or above the edge ({r.initial.median:.2f}·2/η) and in the second half "
+                    f"stays within {off:.1f} % of 2/η")
         else:
             what = (f"the sharpness goes from {r.initial.median:.2f}·2/η to {r.late.median:.2f}·2/η: it has not "
-                    "reached the edge of stability within the run")
+                    "reached the edge of stability within the run (median over seeds)")
         sentences.append(f"{name}, {what}.")
     lines += ["", " ".join(sentences)]
     return "\n".join(lines)

@@ -23,7 +23,7 @@ __all__ = ["COLORS", "shade", "gradient_explosion_figure", "edge_of_stability_fi
            "smoothness_figure", "rate_speedup_figure"]
 
 #: One colour per condition, the same in every figure.
-COLORS: dict[str, str] = {"no BN": "tab:red", "BN": "tab:blue", "LayerNorm": "tab:green"}
+COLORS: dict[str, str] = {"no BN": "tab:red", "BN": "tab:blue"}
 
 _STYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D", "v")

@@ -135,6 +135,9 @@ def run(settings: GradientExplosionSettings = GradientExplosionSettings()) -> Gr
     return GradientExplosion(settings, tuple(profiles))
 
 
+_NAMES = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "identity": "identity"}
+
+
 def _fmt(s: Spread) -> str:
     return f"{s.median:.3g} (10–90 %: {s.low:.3g}–{s.high:.3g})"
 
@@ -152,7 +155,8 @@ def describe(result: GradientExplosion) -> str:
     lines = [
         "**Gradient explosion at initialization** (Yang et al. 2019, *A mean field theory of batch "
         "normalization*, arXiv 1902.08129, §3–4). "
-        f"MLPs of width {st.width}, {st.activation}, He initialization, depths {', '.join(map(str, st.depths))}, "
+        f"MLPs of width {st.width}, {_NAMES.get(st.activation, st.activation)} activations, He initialization, "
+        f"depths {', '.join(map(str, st.depths))}, "
         f"full batches of {', '.join(map(str, st.batches))} samples, {st.seeds} seeds; "
         "the ratio ‖∂J/∂W₁‖/‖∂J/∂W_L‖ (median, 10–90 % over seeds):",
         "",

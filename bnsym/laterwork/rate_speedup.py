@@ -184,8 +184,8 @@ def describe(result: RateSpeedup) -> str:
         top = max(faster, key=result.speedup)
         text += f" (at most {result.speedup(top):.2g}× fewer, at {top.multiple:g} × η*)"
     if failed:
-        text += ("; at " + ", ".join(f"{e.multiple:g} × η*" for e in failed) + " BN does not reach it for half the "
-                 "seeds (" + ", ".join(f"{e.diverged} of {st.seeds} diverge" for e in failed) + ")")
+        text += ("; at " + ", ".join(f"{e.multiple:g} × η*" for e in failed) + " BN does not reach it for at "
+                 "least half the seeds (" + ", ".join(f"{e.diverged} of {st.seeds} diverge" for e in failed) + ")")
     lines += ["", text + ". " + ("As in the paper, BN makes the larger rates usable and faster."
                                   if len(faster) == len(result.with_bn) else
                                   "The paper's larger rates help only where the table shows a speed-up above 1×.")]
