@@ -180,3 +180,29 @@ def test_figures_are_drawn_with_the_fixed_colours(quick, tmp_path):
             mix = (rgb - base) / np.where(1 - base == 0, 1, 1 - base)
             assert np.allclose(mix, mix[np.argmax(1 - base)], atol=1e-6), (name, line.get_label())
         assert fig.save(tmp_path).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_texts_follow_the_result_not_typed_numbers(quick):
+    rs = quick["rate_speedup"]
+    moved = dataclasses.replace(rs.best, lr=rs.best.lr * 7.0)
+    text = rate_speedup.describe(dataclasses.replace(rs, best=moved))
+    assert f"{moved.lr:.3g}" in text and f"{moved.lr:.3g}" not in rate_speedup.describe(rs)
+    ge = quick["gradient_explosion"]
+    first = ge.profiles[0]
+    changed = dataclasses.replace(first, ratio=summarize([123456.0]))
+    assert "1.23e+05" in gradient_explosion.describe(dataclasses.replace(ge, profiles=(changed, *ge.profiles[1:])))
+
+
+def test_suite_runs_all_five_quick(tmp_path):
+    from bnsym.laterwork.suite import describe_all, run_all
+
+    work = run_all(quick=True)
+    assert [name for name, _ in work.seconds] == list(EXPERIMENTS)
+    assert all(seconds >= 0 for _, seconds in work.seconds)
+    text = describe_all(work)
+    assert all(module.describe(getattr(work, name)) in text for name, (module, _) in EXPERIMENTS.items())
+    need_module("matplotlib")
+    from bnsym.laterwork.suite import figures_all
+
+    figs = figures_all(work)
+    assert len({f.name for f in figs}) == len(EXPERIMENTS)

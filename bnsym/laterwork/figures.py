@@ -153,6 +153,7 @@ def auto_rate_figure(result) -> Figure:
     for ax, values in zip(axes, seen, strict=True):
         _clip_log(ax, values)
         ax.set_xscale("symlog", linthresh=1.0)  # the norms jump in the first steps
+        ax.set_xlim(0, st.steps)
     _finish(axes[0], "GD step", "$\\sum_l \\|W_l\\|^2$ (weights feeding BN)")
     _finish(axes[1], "GD step", "effective rate $\\eta/\\|W_1\\|^2$")
     _finish(axes[2], "GD step", "training loss J")
