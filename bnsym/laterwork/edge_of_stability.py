@@ -47,7 +47,7 @@ class EdgeOfStabilitySettings:
     every: int = 100
     iterations: int = 20
     warm_iterations: int = 8
-    seeds: int = 8
+    seeds: int = 5
 
     @classmethod
     def quick(cls) -> EdgeOfStabilitySettings:
