@@ -26,8 +26,8 @@ from .layers import Normalize, ScaleShift
 from .numeric import init_mlp
 from .outdir import LOCK_NAME, output_lock, prepare_output
 from .results import (Agreement, Counterexample, Curvature, CurvatureRow, CurvatureScaling, Goodfellow,
-                      GradientNormIdentity, RateCap, Statement, GradientNorms, HessianAtPoint, LossCurves, Results, StableRates,
-                      SweepKey, SweepResult, SymbolicCurvature, TwoLayerBN, WeightNormGrowth)
+                      GradientNormIdentity, GradientNorms, HessianAtPoint, LossCurves, RateCap, Results,
+                      StableRates, Statement, SweepKey, SweepResult, SymbolicCurvature, TwoLayerBN, WeightNormGrowth)
 from .sweep import SweepConfig, outcome, run_sweep
 from .vectorized import reference_mlp
 
@@ -328,12 +328,16 @@ def _curvature(s: ExplainSettings, sweep: SweepResult) -> Curvature:
     widths = [2, s.width, s.width, 1]
     engine = reference_mlp(widths, bn=True, eps=0.0)
     scales = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
-    mlp_scaling = dyn.curvature_scaling(engine, init_mlp(widths, bn=True, seed=0), x, t, "W1", scales)
+    base = init_mlp(widths, bn=True, seed=0)
+    mlp_scaling = dyn.curvature_scaling(engine, base, x, t, "W1", scales)
+    norms = [float(np.linalg.norm(engine.loss_and_gradients({**base, "W1": base["W1"] * c}, x, t)[1]["W1"]))
+             for c in scales]
+    gradient_slope = float(np.polyfit(np.log(scales), np.log(norms), 1)[0])
     # ... and from the exact Hessian of the seed's two-layer network with two inputs and BN (m = 4)
     symbolic = _symbolic_curvature(scales)
     return Curvature(tuple(rows), {
         "reference MLP, W1 (finite differences of compiled gradients)": CurvatureScaling.from_dict(mlp_scaling),
-        "two-layer network, w1 (exact sympy.hessian)": symbolic.scaling}, symbolic)
+        "two-layer network, w1 (exact sympy.hessian)": symbolic.scaling}, symbolic, gradient_slope)
 
 
 def _symbolic_curvature(scales: Sequence[float]) -> SymbolicCurvature:

@@ -274,7 +274,8 @@ class SymbolicCurvature:
 @dataclass(frozen=True)
 class Curvature:
     """Curvature at initialization (one :class:`CurvatureRow` per depth and network), the scaling laws by label,
-    and the exact curvature of the two-layer network.
+    the exact curvature of the two-layer network, and the fitted log-log slope of ``‖∂J/∂W₁‖`` against the
+    scale of ``W₁`` (``−1`` for the ``1/c`` law).
 
     >>> Curvature((), {}, None).rows
     ()
@@ -283,6 +284,7 @@ class Curvature:
     rows: tuple[CurvatureRow, ...]
     scaling: Mapping[str, CurvatureScaling]
     symbolic: SymbolicCurvature
+    gradient_slope: float | None = None
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,8 @@ def to_html(report: Report, directory: Path | None = None, *, mathjax: str | Non
     body = [f"<h1>{html.escape(report.title)}</h1>"]
     figure = 0
     for section in report.sections:
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        anchor = f' id="{html.escape(section.key, quote=True)}"' if section.key else ""
+        body.append(f"<h2{anchor}>{html.escape(section.title)}</h2>")
         for block in section.blocks:
             if isinstance(block, Text):
                 body.append(f"<p>{html.escape(block.text)}</p>")

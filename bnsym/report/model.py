@@ -77,6 +77,7 @@ class Section:
 
     title: str
     blocks: list[Block] = field(default_factory=list)
+    key: str = ""  # an anchor other sections link to (the HTML element's id)
 
 
 @dataclass
