@@ -56,8 +56,8 @@ class ExplainSettings:
     scale_depth: int = 4
     lrs: tuple[float, ...] = EXPLAIN_GRID
     train_fraction: float = 0.5                 # "trains": final loss ≤ train_fraction × J₀
-    torch_seeds: int = 3                        # seeds per configuration rerun with PyTorch
-    cap_seeds: int = 5                          # seeds of the rate-cap measurement
+    torch_seeds: int = 10                       # seeds per configuration rerun with PyTorch
+    cap_seeds: int = 20                         # seeds of the rate-cap measurement
     smoke: bool = False                         # a smoke run (--quick): not a measurement
     steps: int = 200
     width: int = 8
@@ -150,7 +150,7 @@ def _sweeps(s: ExplainSettings, outdir: Path | None) -> SweepResult:
 def _decisive(record: Mapping[str, Any], grid: Sequence[float]) -> list[float]:
     """The rates that decide a record's two outcomes: each largest rate and the grid rate above it."""
     grid = sorted(grid)
-    rates = set()
+    rates: set[float] = set()
     for name in ("largest_stable", "largest_training"):
         v = record.get(name)
         k = grid.index(v) if v is not None else -1
@@ -268,13 +268,16 @@ def _statements() -> dict[str, Statement]:
 
 
 def _curves(s: ExplainSettings, sweep: SweepResult) -> LossCurves:
-    """Loss curves at seed 0's largest stable rates without and with BN (from the sweep), for both networks."""
+    """Loss curves at seed 0's largest rates that do not diverge and that train, without and with BN (from the
+    sweep), for both networks."""
     x, t = dyn.reference_data(batch=s.batch)
     widths = [2] + [s.width] * (s.curve_depth - 1) + [1]
-    stable = {r["config"]["bn"]: r["largest_stable"] for r in sweep.records
-              if r["config"]["depth"] == s.curve_depth and r["config"]["seed"] == s.seeds[0]
-              and r["config"]["scale"] == 1.0}
-    rates = sorted({v for v in stable.values() if v is not None}) or [min(s.lrs)]
+    mine = [r for r in sweep.records if r["config"]["depth"] == s.curve_depth and r["config"]["seed"] == s.seeds[0]
+            and r["config"]["scale"] == 1.0]
+    stable = {r["config"]["bn"]: r["largest_stable"] for r in mine}
+    # the rates that decide both outcomes of both networks: each largest rate that does not diverge, that trains
+    found = {r.get(k) for r in mine for k in ("largest_stable", "largest_training")}
+    rates: list[float] = sorted(float(v) for v in found if v is not None) or [min(s.lrs)]
     traces = {}
     for bn in (False, True):
         engine = reference_mlp(widths, bn=bn, eps=1e-5)
@@ -317,13 +320,20 @@ def _curvature(s: ExplainSettings, sweep: SweepResult) -> Curvature:
         widths = [2] + [s.width] * (depth - 1) + [1]
         for bn in (False, True):
             engine = reference_mlp(widths, bn=bn, eps=1e-5)
-            H = dyn.hessian(engine, init_mlp(widths, bn=bn, seed=0), x, t)
+            start = init_mlp(widths, bn=bn, seed=0)
+            H = dyn.hessian(engine, start, x, t)
             lam = dyn.lambda_max(H)
             measured = [r["largest_stable"] for r in sweep.records if r["config"]["depth"] == depth
                         and r["config"]["bn"] == bn and r["config"]["seed"] == 0 and r["config"]["scale"] == 1.0]
+            rate = measured[0] if measured else None
+            end = None
+            if rate is not None:  # the curvature where the run at that rate ended
+                run = dyn.gradient_descent(engine, start, x, t, lr=rate, steps=s.steps, record=False)
+                final = run.final  # type: ignore[attr-defined]
+                end = dyn.lambda_max(dyn.hessian(engine, {k: final[k] for k in start}, x, t))
             rows.append(CurvatureRow(depth, bn, parameters=int(H.shape[0]), lambda_max=lam,
                                      critical_lr=2.0 / lam if lam > 0 else float("inf"),
-                                     measured=measured[0] if measured else None))
+                                     measured=rate, lambda_end=end))
     # the scaling law, numerically on the MLP (eps = 0) ...
     widths = [2, s.width, s.width, 1]
     engine = reference_mlp(widths, bn=True, eps=0.0)

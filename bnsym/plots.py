@@ -114,13 +114,12 @@ def lr_vs_depth(stable: Mapping[tuple, float | None], spread: Mapping[tuple, tup
             depths = sorted(d for (d, b) in values if b == bn and values[(d, b)] is not None)
             if not depths:
                 continue
-            ys = [values[(d, bn)] for d in depths]
+            ys = [float(values[(d, bn)] or 0) for d in depths]
             ax.plot(depths, ys, style, color=COLORS[bn], mfc=COLORS[bn] if what != "trains" else "none",
                     label=f"{label}: {what}")
             if bars:
-                lo = [y - (bars[(d, bn)][0] if bars[(d, bn)][0] is not None else floor or y)
-                      for y, d in zip(ys, depths, strict=True)]
-                hi = [(bars[(d, bn)][1] or y) - y for y, d in zip(ys, depths, strict=True)]
+                lo = [y - float(bars[(d, bn)][0] or floor or y) for y, d in zip(ys, depths, strict=True)]
+                hi = [float(bars[(d, bn)][1] or y) - y for y, d in zip(ys, depths, strict=True)]
                 ax.errorbar(depths, ys, yerr=[lo, hi], fmt="none", color=COLORS[bn], alpha=0.5, capsize=3)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -215,9 +214,12 @@ def gradient_norms_per_layer(norms: Mapping[str, Sequence[float]], depth: int) -
     import numpy as np
 
     fig, (ax,) = _new()
+    seen: dict[str, int] = {}
     for label, values in norms.items():
-        ax.plot(range(1, len(values) + 1), values, "o-" if "with BN" in label else "s--",
-                color=condition_color(label), alpha=0.8, label=label)
+        color = condition_color(label)
+        k = seen[color] = seen.get(color, -1) + 1  # one marker per run of a condition
+        ax.plot(range(1, len(values) + 1), values, "osD^v"[k % 5] + ("-" if "with BN" in label else "--"),
+                mfc=color if k == 0 else "none", color=color, alpha=0.8, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("layer l")
     ax.set_ylabel("gradient norm $\\|\\partial J/\\partial W_l\\|$")

@@ -195,7 +195,8 @@ class GradientNorms:
 @dataclass(frozen=True)
 class CurvatureRow:
     """``λ_max`` of the loss Hessian at initialization, the critical rate ``2/λ_max`` and the sweep's measured
-    largest stable rate (seed 0) for one depth, with or without BN.
+    largest stable rate (seed 0) for one depth, with or without BN; ``lambda_end`` is ``λ_max`` where the run at
+    that rate ended.
 
     >>> CurvatureRow(2, True, 10, 4.0, 0.5, 0.3).critical_lr
     0.5
@@ -207,6 +208,7 @@ class CurvatureRow:
     lambda_max: float
     critical_lr: float
     measured: float | None
+    lambda_end: float | None = None
 
 
 @dataclass(frozen=True)

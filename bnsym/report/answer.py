@@ -66,14 +66,23 @@ def _curvature_comment(rows: Sequence[CurvatureRow]) -> str:
     rated = [x for x in rows if x.measured is not None and x.critical_lr > 0]
     if not rated:
         return "No row has a measured rate to compare with 2/λ_max."
-    ratios = [x.measured / x.critical_lr for x in rated]
+    ratios = [float(x.measured or 0) / x.critical_lr for x in rated]
     above = sum(1 for q in ratios if q > 1)
     text = (f"The measured largest stable rate divided by 2/λ_max at initialization goes from {min(ratios):.3g} "
             f"to {max(ratios):.3g} over the {len(rated)} rows ({above} above 1). 2/λ_max is the rate at which "
             "gradient descent on the quadratic model at the starting point diverges; gradient descent leaves "
-            "that point, and with it the curvature changes (λ_max of the run's later iterates is the subject of "
-            "the edge-of-stability work in the claims table). A ratio far from 1 says the curvature at "
-            "initialization does not set the rate here.")
+            "that point, and the curvature changes with it.")
+    ends = [(x, float(x.measured or 0) * x.lambda_end) for x in rated if x.lambda_end is not None]
+    if ends:
+        below = sum(1 for _, v in ends if v <= 2)
+        text += (" Measured where each run at its rate η ended: η·λ_max goes from "
+                 f"{min(v for _, v in ends):.3g} to {max(v for _, v in ends):.3g} (at most 2 in {below} of "
+                 f"{len(ends)} rows). "
+                 + ("So the runs that do not diverge move to where the curvature allows their rate (η·λ_max ≤ 2): "
+                    "the rate is set by where gradient descent goes, not by the curvature at the start."
+                    if below == len(ends) else
+                    "Where η·λ_max stays above 2 the run neither diverged nor settled in the quadratic sense "
+                    "within the step budget."))
     by = {(x.depth, x.bn): x.critical_lr for x in rows}
     depths = sorted({x.depth for x in rows})
     if len(depths) > 1 and all((d, b) in by for d in depths for b in (False, True)):
@@ -158,15 +167,31 @@ def _introduction(ex: Explanation, numbers: dict[str, str]) -> Section:
         + ", ".join(_lr(v, top) for v in bn) + " with BN, at depths " + ", ".join(map(str, depths))
         + ". The derived part: for a > 0 and ε = 0, BN(aWu) = BN(Wu), so the loss does not depend on the scale "
         "of the weights feeding BN; their gradient scales like 1/a and the Hessian block of those weights like "
-        "1/a², and gradient descent only enlarges them, which lowers their effective step η/‖W‖². What BN does "
-        "not normalize (the last layer, γ, β) is where its rate is capped; the table below gives each claim, "
-        "what bnsym derived, what it measured and the verdict, with the section that shows it."))
+        "1/a², and gradient descent only enlarges them, which lowers their effective step η/‖W‖². "
+        + _cap_sentence(ex) + "The table below gives each claim, what bnsym derived, what it measured and the "
+        "verdict, with the section that shows it."))
     claims = build_claims(ex)
     blocks.append(Table(["claim", "source", "derived by bnsym", "measured", "verdict", "section"],
                         claims_rows(claims, numbers),
                         "Claims about BN and learning rates. Verdicts: holds; holds under stated conditions "
                         "(those of the proof, or of the measurement); contradicted; not judged (not run)."))
     return Section("The question, the short answer and the claims", blocks, key="claims")
+
+
+def _cap_sentence(ex: Explanation) -> str:
+    """What caps BN's rate, from the cap measurement (empty when it was not run)."""
+    caps, top = ex.results.cap, _top(ex)
+    if not caps:
+        return ""
+    free = all(c.normalized.median is not None and c.normalized.median >= top for c in caps)
+    same = all(c.unnormalized.median == c.full.median for c in caps)
+    if free and same:
+        return ("What caps BN's rate is what BN does not normalize: updating only the weights that feed BN never "
+                "diverged on the grid, updating only the last layer, γ and β diverged at the same rate as "
+                "updating everything (median over seeds, at every depth). ")
+    return ("Updating only the weights that feed BN " + ("never diverged" if free else "diverged at some rates")
+            + " on the grid; updating only the last layer, γ and β " + ("diverged at the same rate as updating "
+            "everything" if same else "did not match the full network's rate at every depth") + ". ")
 
 
 def _sweep_tables(ex: Explanation) -> tuple[Table, Table | None]:
@@ -219,11 +244,20 @@ def _agreement_blocks(ex: Explanation) -> list[Block]:
                     ", ".join(f"{v:.3g}" for v in a.rates), "yes" if a.same_outcomes else "no",
                     "—" if a.final_loss_difference is None else f"{a.final_loss_difference:.1e}"] for a in rows],
                   "The sweep rerun with PyTorch autograd, per configuration.")
-    return [Text(
-        "PyTorch rerun: each configuration of the first seeds rerun with torch.nn.Linear, BatchNorm1d and SGD "
-        "(float64) from the same initialization and data, at the rates that decide its two outcomes (each "
-        f"largest rate and the grid rate above it). Same outcomes in {same} of {len(rows)} configurations"
-        + (f"; final losses agree to {max(diffs):.1e} (largest relative difference)." if diffs else ".")), table]
+    text = ("PyTorch rerun: the configurations of the first seeds rerun with torch.nn.Linear, BatchNorm1d and "
+            f"SGD (float64) from the same initialization and data, at the rates that decide their two outcomes "
+            f"(each largest rate and the grid rate above it). Same outcomes in {same} of {len(rows)} "
+            "configurations")
+    if diffs:
+        import numpy as np
+
+        worst = max((a for a in rows if a.final_loss_difference is not None),
+                    key=lambda a: float(a.final_loss_difference or 0))
+        text += (f"; relative difference of the final losses of runs that did not diverge: median "
+                 f"{float(np.median(diffs)):.1e}, largest {worst.final_loss_difference:.1e} (depth {worst.depth}, "
+                 f"{'with' if worst.bn else 'without'} BN, seed {worst.seed}: rounding differences grow over "
+                 "the steps of a run near its stability limit)")
+    return [Text(text + "."), table]
 
 
 def _sweep_section(ex: Explanation) -> Section:
@@ -338,7 +372,8 @@ def _identities_section(ex: Explanation) -> Section:
     cur, growth, top = ex.results.curvature, ex.results.growth.growth, _top(ex)
     crow = [[str(x.depth), "with BN" if x.bn else "without BN", str(x.parameters), f"{x.lambda_max:.4g}",
              f"{x.critical_lr:.3g}", _lr(x.measured, top),
-             "—" if x.measured is None or not x.critical_lr > 0 else f"{x.measured / x.critical_lr:.3g}"]
+             "—" if x.measured is None or not x.critical_lr > 0 else f"{x.measured / x.critical_lr:.3g}",
+             "—" if x.measured is None or x.lambda_end is None else f"{x.measured * x.lambda_end:.3g}"]
             for x in cur.rows]
     sym = cur.symbolic
     full = sym.full_scaling
@@ -367,7 +402,9 @@ def _identities_section(ex: Explanation) -> Section:
              f"{sym.with_bn.critical_lr:.3g} with BN at the same point) and by central differences of the "
              "compiled gradients for the reference MLP at initialization:"),
         Table(["depth", "network", "parameters", "λ_max", "2/λ_max", "measured largest stable rate (seed 0)",
-               "measured / (2/λ_max)"], crow, "Critical learning rate from curvature at initialization vs the sweep."),
+               "measured / (2/λ_max)", "η·λ_max at the run's end"], crow,
+              "Critical learning rate from curvature at initialization vs the sweep, and the curvature where the "
+              "run at the measured rate η ended."),
         Text(_curvature_comment(cur.rows)),
         Text("Weight-norm growth: the gradient of the weights feeding BN is orthogonal to them, so one step only "
              "adds an orthogonal component:"),

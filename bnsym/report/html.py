@@ -37,6 +37,22 @@ def bundled_mathjax() -> Path | None:
     return None
 
 
+def _main_checkout(root: Path) -> Path | None:
+    """The main checkout of a git worktree (``root/.git`` is a file ``gitdir: <main>/.git/worktrees/<name>``),
+    where ``scripts/build-docs.sh`` installed MathJax (the directory is not tracked, so worktrees lack it)."""
+    marker = root / ".git"
+    try:
+        text = marker.read_text(encoding="utf-8") if marker.is_file() else ""
+    except OSError:
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    gitdir = Path(text.split(":", 1)[1].strip())
+    if gitdir.parent.name == "worktrees" and gitdir.parent.parent.name == ".git":
+        return gitdir.parent.parent.parent
+    return None
+
+
 def _component_dir(root: Path) -> Path | None:
     for es5 in (root / "es5", root):
         if (es5 / "tex-svg.js").is_file():
@@ -49,7 +65,8 @@ def find_mathjax(mathjax: str | os.PathLike | None = None) -> Path | None:
 
     Only a copy that was named or that bnsym installed is used, never one found in the current directory:
     ``mathjax`` (``bnsym explain --mathjax DIR``), else ``$BNSYM_MATHJAX``, else the copy
-    :func:`bundled_mathjax` (made by ``scripts/build-docs.sh``). A named copy (argument or variable) that
+    :func:`bundled_mathjax` (made by ``scripts/build-docs.sh``; from a git worktree, the main checkout's copy).
+    A named copy (argument or variable) that
     holds no ``tex-svg.js`` (in ``DIR/es5`` or ``DIR``) raises :class:`~bnsym.errors.BnsymError`; without
     any, the HTML report pre-renders its formulas as SVG images.
 
@@ -70,7 +87,13 @@ def find_mathjax(mathjax: str | os.PathLike | None = None) -> Path | None:
                              "es5/tex-svg.js or tex-svg.js)")
         return found
     bundled = bundled_mathjax()
-    return _component_dir(bundled) if bundled is not None else None
+    if bundled is None:
+        return None
+    found = _component_dir(bundled)
+    main = _main_checkout(_SOURCE_ROOT) if found is None else None
+    if main is not None:
+        found = _component_dir(main / bundled.relative_to(_SOURCE_ROOT))
+    return found
 
 
 class MathImages:
@@ -102,9 +125,19 @@ class MathImages:
         return (f'<img class="math" src="{self.directory.name}/{name}" alt="{html.escape(tex, quote=True)}">')
 
 
+def _cell_class(cell: str) -> str:
+    """`` class="num"`` for a short numeric cell (right-aligned), else nothing (text is left-aligned).
+
+    >>> _cell_class("0.562 [0.316 … 1]"), _cell_class("≥ 100"), _cell_class("with BN")
+    (' class="num"', ' class="num"', '')
+    """
+    return ' class="num"' if len(cell) <= 40 and cell[:1] in "0123456789-+−≥§" else ""
+
+
 _STYLE = """body{font-family:Georgia,serif;max-width:52em;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}
 h1,h2{font-family:Helvetica,Arial,sans-serif}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}th{background:#f2f2f2}
+td,th{border:1px solid #bbb;padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f2f2f2}
+td.num{text-align:right;white-space:nowrap}table{font-size:.92em}
 figure{margin:1.5em 0}figure img{max-width:100%}figcaption{font-size:.92em;color:#444}
 .display{text-align:center;margin:1em 0;overflow-x:auto}code.tex{white-space:pre-wrap}
 .caption{font-size:.92em;color:#444}"""
@@ -129,6 +162,8 @@ def to_html(report: Report, directory: Path | None = None, *, mathjax: str | Non
             f"<title>{html.escape(report.title)}</title>",
             f"<style>{_STYLE}</style>"]
     if mathjax is not None:
+        head.append("<script>MathJax = {svg: {scale: 1, fontCache: 'global'}, "
+                    "chtml: {scale: 1}};</script>")
         head.append(f'<script id="MathJax-script" async src="{html.escape(mathjax)}"></script>')
     body = [f"<h1>{html.escape(report.title)}</h1>"]
     figure = 0
@@ -141,8 +176,8 @@ def to_html(report: Report, directory: Path | None = None, *, mathjax: str | Non
             elif isinstance(block, Math):
                 body.append(display(block.tex))
             elif isinstance(block, Table):
-                rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                               for row in block.rows)
+                rows = "".join("<tr>" + "".join(f"<td{_cell_class(str(c))}>{html.escape(str(c))}</td>" for c in row)
+                               + "</tr>" for row in block.rows)
                 header = "".join(f"<th>{html.escape(str(h))}</th>" for h in block.header)
                 body.append(f"<table><tr>{header}</tr>{rows}</table>")
                 if block.caption:
