@@ -73,10 +73,17 @@ def _long_table(block: Table) -> list[str]:
     """A table with prose in its cells: a ``longtable`` (it may break across pages) of ragged-right paragraph
     columns, each as wide as its longest cell asks (within limits)."""
     cols = len(block.header)
-    want = [min(max([len(str(block.header[k]))] + [len(str(r[k])) for r in block.rows]), 60) for k in range(cols)]
-    share = [max(w, 6) / sum(max(v, 6) for v in want) for w in want]
-    spec = "".join(r">{\raggedright\arraybackslash}p{%.3f\linewidth}" % (0.97 * f - 0.012) for f in share)
-    out = [r"{\footnotesize\begin{longtable}{" + spec + "}",
+    cells = [[str(block.header[k])] + [str(r[k]) for r in block.rows] for k in range(cols)]
+    want = [min(max(len(c) for c in column), 60) for column in cells]
+    # no column narrower than its longest word (about 110 footnotesize characters to a line)
+    floor = [(max(len(w) for c in column for w in c.split() or [""]) + 2) / 110 for column in cells]
+    room = 0.97 - cols * 0.015  # what the column separators (3pt each side) leave
+    share = [max(w / sum(want) * room, f) for w, f in zip(want, floor, strict=True)]
+    fixed = sum(f for s, f in zip(share, floor, strict=True) if s == f)
+    free = sum(s for s, f in zip(share, floor, strict=True) if s != f)
+    share = [s if s == f else s * max(room - fixed, 0.05) / free for s, f in zip(share, floor, strict=True)]
+    spec = "".join(r">{\raggedright\arraybackslash}p{%.3f\linewidth}" % f for f in share)
+    out = [r"{\footnotesize\setlength{\tabcolsep}{3pt}\begin{longtable}{" + spec + "}",
            " & ".join(r"\textbf{" + tex_text(str(h)) + "}" for h in block.header) + r"\\ \hline\endhead"]
     out += [" & ".join(tex_text(str(c)) for c in row) + r"\\ \hline" for row in block.rows]
     if block.caption:
