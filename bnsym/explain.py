@@ -178,21 +178,24 @@ def _torch(s: ExplainSettings, sweep: SweepResult) -> SweepResult:
     """The PyTorch rerun, per configuration (first ``torch_seeds`` seeds, init scale 1), in a process pool."""
     if not s.torch or importlib.util.find_spec("torch") is None:
         return sweep
-    from concurrent.futures import ProcessPoolExecutor
-
     jobs = []
     for r in sweep.records:
         c = r["config"]
         if c["scale"] == 1.0 and c["seed"] in s.seeds[:s.torch_seeds]:
-            jobs.append((SweepConfig(**{k: v for k, v in c.items()}), r))
-    workers = s.workers or __import__("os").cpu_count() or 1
-    if workers == 1 or len(jobs) < 2:
-        rows = [_torch_check(c, r, s.lrs) for c, r in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            rows = list(pool.map(_torch_check, [c for c, _ in jobs], [r for _, r in jobs],
-                                 [s.lrs] * len(jobs)))
-    return replace(sweep, agreement=tuple(rows))
+            jobs.append((SweepConfig(**dict(c.items())), r, s.lrs))
+    return replace(sweep, agreement=tuple(_pooled(s, _torch_check, jobs)))
+
+
+def _pooled(s: ExplainSettings, fn, jobs: Sequence[tuple]) -> list:
+    """``[fn(*job) for job in jobs]``, in a process pool of ``s.workers`` (default: every core)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(s.workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        return [fn(*job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, *zip(*jobs, strict=True)))
 
 
 def _unnormalized(names: Sequence[str], depth: int) -> list[str]:
@@ -238,9 +241,11 @@ def _cap_one(s: ExplainSettings, depth: int, seed: int) -> tuple[float | None, f
 def _cap(s: ExplainSettings, sweep: SweepResult) -> tuple[RateCap, ...]:
     """What caps BN's rate, by measurement: train only the normalized weights, or only the others."""
     seeds = s.seeds[:s.cap_seeds]
+    jobs = [(depth, seed) for depth in s.depths for seed in seeds]
+    done = dict(zip(jobs, _pooled(s, _cap_one, [(s, d, seed) for d, seed in jobs]), strict=True))
     caps = []
     for depth in s.depths:
-        rows = [_cap_one(s, depth, seed) for seed in seeds]
+        rows = [done[(depth, seed)] for seed in seeds]
         full = [r["largest_stable"] for r in sweep.records if r["config"]["depth"] == depth and r["config"]["bn"]
                 and r["config"]["scale"] == 1.0 and r["config"]["seed"] in seeds]
         caps.append(RateCap(depth, StableRates.of(full), StableRates.of([r[0] for r in rows]),

@@ -163,7 +163,8 @@ def loss_curves(traces: Mapping[str, Any], title: str = "") -> Figure:
     ax.set_ylabel("loss J")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    caption = ("Training loss against gradient-descent step, without BN (red) and with BN (blue), one line "
+    caption = ("Training loss against gradient-descent step, without BN (red) and with BN (blue) at the same "
+               "rates, one line "
                "style per learning rate; the axis is clipped at 10 × the initial loss; a curve that stops early "
                "diverged (loss not finite or above the divergence "
                "bound). " + title)

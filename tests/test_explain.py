@@ -15,7 +15,8 @@ from bnsym import results as typed
 from bnsym.cli import main
 from bnsym.errors import BnsymError
 from bnsym.explain import ExplainSettings, run_explain
-from bnsym.report import FigureRef, Math, Report, Section, Table, Text, build_report, to_markdown, write_report
+from bnsym.report import (FigureRef, Math, Report, Section, Table, Text, build_report, to_html, to_markdown,
+                          write_report)
 from bnsym.report.answer import SECTIONS
 
 FIGURES = ["lr_vs_depth.png", "loss_curves.png", "weight_norm_effective_lr.png", "gradient_norm_per_layer.png",
@@ -199,7 +200,10 @@ def test_the_claims_table_comes_first_and_links_to_sections(explanation):
     numbers = {s.key: s.title.split(".")[0] for s in rep.sections[1:]}
     for claim, row in zip(claims, table.rows, strict=True):
         assert row[4] == claim.verdict
-        assert row[5] == (f"§{numbers[claim.link]}" if claim.link else "—"), claim
+        assert str(row[5]) == (f"§{numbers[claim.link]}" if claim.link else "—"), claim
+    page = to_html(rep, mathjax="m.js")
+    for key in {c.link for c in claims if c.link}:
+        assert f'<a href="#{key}">' in page and f'<h2 id="{key}">' in page
     later = {source for _, _, source in LATER_WORK}
     assert [r for r in table.rows if r[1] in later] and all(r[3] == NOT_RUN for r in table.rows if r[1] in later)
     assert all(r[3] != NOT_RUN for r in table.rows if r[1] not in later)  # own claims are all measured

@@ -255,8 +255,8 @@ def _agreement_blocks(ex: Explanation) -> list[Block]:
                     key=lambda a: float(a.final_loss_difference or 0))
         text += (f"; relative difference of the final losses of runs that did not diverge: median "
                  f"{float(np.median(diffs)):.1e}, largest {worst.final_loss_difference:.1e} (depth {worst.depth}, "
-                 f"{'with' if worst.bn else 'without'} BN, seed {worst.seed}: rounding differences grow over "
-                 "the steps of a run near its stability limit)")
+                 f"{'with' if worst.bn else 'without'} BN, seed {worst.seed}, rates "
+                 + ", ".join(f"{v:.3g}" for v in worst.rates) + ")")
     return [Text(text + "."), table]
 
 
@@ -332,9 +332,10 @@ def _gradients_section(ex: Explanation) -> Section:
         + ". So at initialization BN does not keep the gradients at one scale through the layers: the ratio "
         "is what the claims table judges Ioffe & Szegedy's Jacobian conjecture by."),
         _figure(ex, "gradient_norm_per_layer"),
-        Text(f"Loss curves at depth {s.curve_depth}, seed {s.seeds[0]}, at the largest rates that do not "
-             "diverge without and with BN (" + ", ".join(f"{v:.3g}" for v in cv.rates) + ") are in the next "
-             "figure. Runs that diverged: " + (", ".join(diverged) if diverged else "none") + ". Loss at the "
+        Text(f"Loss curves at depth {s.curve_depth}, seed {s.seeds[0]}, for both networks at the rates that "
+             "decide the sweep's two outcomes for either (the largest that does not diverge, the largest that "
+             "trains: " + ", ".join(f"{v:.3g}" for v in cv.rates) + ") are in the next figure. Runs that "
+             "diverged: " + (", ".join(diverged) if diverged else "none") + ". Loss at the "
              "start → at the end of the others: "
              + "; ".join(f"{k}: {tr.loss[0]:.3g} → {tr.loss[-1]:.3g}" for k, tr in cv.traces.items()
                          if not tr.diverged)

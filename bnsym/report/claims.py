@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from collections.abc import Sequence
 
+from .model import Link
+
 if TYPE_CHECKING:
     from ..explain import Explanation
 
@@ -125,7 +127,8 @@ def _critical_claim(ex: Explanation) -> Claim:
                 f"{within} of {len(rows)} rows" if rows else NOT_RUN)
     return Claim("2/λ_max of the loss Hessian at initialization predicts the largest stable rate",
                  "quadratic model of gradient descent (LeCun, Bottou, Orr & Müller 1998)",
-                 "exact λ_max of the two-layer network (sympy.hessian)", measured, verdict, "identities")
+                 "λ_max by central differences of the derived gradients (exact, sympy.hessian, for the two-layer "
+                 "network)", measured, verdict, "identities")
 
 
 def _jacobian_claim(ex: Explanation) -> Claim:
@@ -227,10 +230,11 @@ def build_claims(ex: Explanation) -> list[Claim]:
     return _own_claims(ex) + _later_claims(ex.results.later)
 
 
-def claims_rows(claims: Sequence[Claim], numbers: dict[str, str]) -> list[list[str]]:
-    """The table's rows; ``numbers`` maps a section key to its number ("§2").
+def claims_rows(claims: Sequence[Claim], numbers: dict[str, str]) -> list[list[str | Link]]:
+    """The table's rows; ``numbers`` maps a section key to its number ("§2"), the last cell links to it.
 
-    >>> claims_rows([Claim("c", "s", "d", "m", HOLDS, "sweep")], {"sweep": "§2"})
-    [['c', 's', 'd', 'm', 'holds', '§2']]
+    >>> claims_rows([Claim("c", "s", "d", "m", HOLDS, "sweep")], {"sweep": "§2"})[0][4:]
+    ['holds', Link(text='§2', key='sweep')]
     """
-    return [[c.claim, c.source, c.derived, c.measured, c.verdict, numbers.get(c.link, "—")] for c in claims]
+    return [[c.claim, c.source, c.derived, c.measured, c.verdict,
+             Link(numbers[c.link], c.link) if c.link in numbers else "—"] for c in claims]

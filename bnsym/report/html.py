@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from ..errors import BnsymError
-from .model import FigureRef, Math, Report, Section, Table, Text  # noqa: F401 - Section for the doctests
+from .model import FigureRef, Link, Math, Report, Section, Table, Text  # noqa: F401 - Section for the doctests
 
 __all__ = ["to_html", "find_mathjax", "bundled_mathjax", "MathImages"]
 
@@ -125,6 +125,18 @@ class MathImages:
         return (f'<img class="math" src="{self.directory.name}/{name}" alt="{html.escape(tex, quote=True)}">')
 
 
+def _cell(cell) -> str:
+    """A table cell: a :class:`~bnsym.report.model.Link` links to its section's anchor.
+
+    >>> _cell(Link("§2", "sweep")), _cell("with BN")
+    ('<td class="num"><a href="#sweep">§2</a></td>', '<td>with BN</td>')
+    """
+    text = html.escape(str(cell))
+    if isinstance(cell, Link):
+        text = f'<a href="#{html.escape(cell.key, quote=True)}">{text}</a>'
+    return f"<td{_cell_class(str(cell))}>{text}</td>"
+
+
 def _cell_class(cell: str) -> str:
     """`` class="num"`` for a short numeric cell (right-aligned), else nothing (text is left-aligned).
 
@@ -176,8 +188,7 @@ def to_html(report: Report, directory: Path | None = None, *, mathjax: str | Non
             elif isinstance(block, Math):
                 body.append(display(block.tex))
             elif isinstance(block, Table):
-                rows = "".join("<tr>" + "".join(f"<td{_cell_class(str(c))}>{html.escape(str(c))}</td>" for c in row)
-                               + "</tr>" for row in block.rows)
+                rows = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in block.rows)
                 header = "".join(f"<th>{html.escape(str(h))}</th>" for h in block.header)
                 body.append(f"<table><tr>{header}</tr>{rows}</table>")
                 if block.caption:

@@ -93,7 +93,7 @@ def _long_table(block: Table) -> list[str]:
 
 
 def _table(block: Table) -> list[str]:
-    if any(len(str(c)) > 40 for row in block.rows for c in row):
+    if len(block.rows) > 25 or any(len(str(c)) > 40 for row in block.rows for c in row):  # may break across pages
         return _long_table(block)
     spec = "l" + "r" * (len(block.header) - 1)
     out = [r"\begin{table}[H]\centering\small",
