@@ -84,7 +84,7 @@ def test_html_escapes_text_titles_cells_captions_and_math():
 def test_html_without_mathjax_renders_svg_images(tmp_path):
     pytest.importorskip("matplotlib")
     page = to_html(every_block(), tmp_path)
-    images = re.findall(r'<img class="math" src="(math/eq\d+\.svg)" alt="([^"]*)">', page)
+    images = re.findall(r'<img class="math" src="(math/eq\d+\.svg)" style="height:[\d.]+em" alt="([^"]*)">', page)
     assert [alt for _, alt in images] == ["x^2 + y^2", r"\frac{a}{b}"]
     assert all((tmp_path / src).read_text().lstrip().startswith("<?xml") for src, _ in images)
     assert "MathJax-script" not in page
@@ -95,7 +95,7 @@ def test_math_images_fall_back_to_escaped_source(tmp_path):
     images = MathImages(tmp_path / "math")
     tag = images(r"\begin{pmatrix} a < b \end{pmatrix}")  # outside mathtext's LaTeX subset
     assert tag == r'<code class="tex">\begin{pmatrix} a &lt; b \end{pmatrix}</code>'
-    assert images("x").endswith('src="math/eq2.svg" alt="x">')  # numbering goes on after a failure
+    assert 'src="math/eq2.svg"' in images("x")  # numbering goes on after a failure
 
 
 def test_tex_has_every_block_kind():

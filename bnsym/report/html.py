@@ -96,16 +96,22 @@ def find_mathjax(mathjax: str | os.PathLike | None = None) -> Path | None:
     return found
 
 
+#: The body text's size in points (the pre-rendered formulas are made at it and sized in em).
+_BODY_PT = 12.0
+
+
 class MathImages:
     """Pre-renders formulas to SVG files ``directory/eq1.svg``, ``eq2.svg`` … with matplotlib's mathtext (a
-    LaTeX subset, no TeX needed); calling it returns the ``<img>`` tag, or the escaped source in a ``<code>``
-    when mathtext cannot render the formula.
+    LaTeX subset, no TeX needed) in Computer Modern at the body's size; calling it returns the ``<img>`` tag
+    (its height in em, so the formula matches the text), or the escaped source in a ``<code>`` when mathtext
+    cannot render the formula.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     images = MathImages(Path(tmp) / "math")
-    ...     images("x^2"), (Path(tmp) / "math" / "eq1.svg").is_file()
-    ('<img class="math" src="math/eq1.svg" alt="x^2">', True)
+    ...     tag = images("x^2")
+    ...     tag.startswith('<img class="math" src="math/eq1.svg" style="height:'), (Path(tmp) / "math" / "eq1.svg").is_file()
+    (True, True)
     """
 
     def __init__(self, directory: Path) -> None:
@@ -113,16 +119,25 @@ class MathImages:
         self.count = 0
 
     def __call__(self, tex: str, display: bool = True) -> str:
+        import re
+
         from matplotlib import mathtext
+        from matplotlib.font_manager import FontProperties
 
         self.directory.mkdir(parents=True, exist_ok=True)
         self.count += 1
         name = f"eq{self.count}.svg"
+        # Computer Modern (a real math font) at the body's 12 pt; the image is sized in em to match the text
+        # (display style: fractions at full size, and Computer Modern's small x-height made up for by 1.25)
+        prop = FontProperties(size=_BODY_PT * 1.25, math_fontfamily="cm")
+        shown = tex.replace(r"\frac", r"\dfrac") if display else tex
         try:
-            mathtext.math_to_image(f"${tex}$", self.directory / name, dpi=110, format="svg")
+            mathtext.math_to_image(f"${shown}$", self.directory / name, prop=prop, dpi=72, format="svg")
         except Exception:
             return f'<code class="tex">{html.escape(tex)}</code>'
-        return (f'<img class="math" src="{self.directory.name}/{name}" alt="{html.escape(tex, quote=True)}">')
+        found = re.search(r'height="([\d.]+)pt"', (self.directory / name).read_text(encoding="utf-8")[:2000])
+        style = f' style="height:{float(found.group(1)) / _BODY_PT:.2f}em"' if found else ""
+        return (f'<img class="math" src="{self.directory.name}/{name}"{style} alt="{html.escape(tex, quote=True)}">')
 
 
 def _cell(cell) -> str:
