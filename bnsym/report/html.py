@@ -110,7 +110,8 @@ class MathImages:
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     images = MathImages(Path(tmp) / "math")
     ...     tag = images("x^2")
-    ...     tag.startswith('<img class="math" src="math/eq1.svg" style="height:'), (Path(tmp) / "math" / "eq1.svg").is_file()
+    ...     made = (Path(tmp) / "math" / "eq1.svg").is_file()
+    ...     tag.startswith('<img class="math" src="math/eq1.svg" style="height:'), made
     (True, True)
     """
 
