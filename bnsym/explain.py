@@ -310,8 +310,8 @@ def _gradient_norms(s: ExplainSettings) -> GradientNorms:
     x, t = dyn.reference_data(batch=s.batch)
     out = {}
     for bn in (False, True):
-        for seed in s.seeds[:2]:
-            engine = reference_mlp(widths, bn=bn, eps=1e-5)
+        engine = reference_mlp(widths, bn=bn, eps=1e-5)
+        for seed in s.seeds:
             _, grads = engine.loss_and_gradients(init_mlp(widths, bn=bn, seed=seed), x, t)
             out[f"{'with' if bn else 'without'} BN, seed {seed}"] = tuple(
                 float(np.linalg.norm(grads[f"W{l}"])) for l in range(1, depth + 1))
@@ -455,8 +455,8 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
 
     ``outdir`` holds the sweeps' JSON-lines result files, so an interrupted run resumes (damaged records are
     skipped with a warning and run again, see :func:`~bnsym.sweep.run_sweep`); a directory that cannot be
-    created or written raises :class:`~bnsym.errors.BnsymError`. It takes about
-    10 s with :meth:`ExplainSettings.tiny` and under a minute with the defaults on 2 cores.
+    created or written raises :class:`~bnsym.errors.BnsymError`. On 2 shared cores it took about 15 s with
+    :meth:`ExplainSettings.tiny` and under 2 minutes with the defaults.
 
     >>> ex = run_explain(ExplainSettings.tiny())  # doctest: +SKIP
     >>> [f.name for f in ex.figures][:2]  # doctest: +SKIP

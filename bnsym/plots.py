@@ -215,24 +215,31 @@ def gradient_norms_per_layer(norms: Mapping[str, Sequence[float]], depth: int) -
     import numpy as np
 
     fig, (ax,) = _new()
-    seen: dict[str, int] = {}
+    runs: dict[bool, list[Sequence[float]]] = {}
     for label, values in norms.items():
-        color = condition_color(label)
-        k = seen[color] = seen.get(color, -1) + 1  # one marker per run of a condition
-        ax.plot(range(1, len(values) + 1), values, "osD^v"[k % 5] + ("-" if "with BN" in label else "--"),
-                mfc=color if k == 0 else "none", color=color, alpha=0.8, label=label)
+        runs.setdefault(condition_color(label) == COLORS[True], []).append(values)
+    for bn, group in sorted(runs.items()):
+        table = np.array(group, dtype=float)
+        layers = np.arange(1, table.shape[1] + 1)
+        mid = np.median(table, axis=0)
+        ax.plot(layers, mid, "o-" if bn else "s--", color=COLORS[bn],
+                label=f"{'with' if bn else 'without'} BN: median over {len(group)} seed(s)")
+        if len(group) > 1:
+            ax.fill_between(layers, *np.quantile(table, [0.25, 0.75], axis=0), color=COLORS[bn], alpha=0.2,
+                            label="interquartile range")
     ax.set_yscale("log")
     ax.set_xlabel("layer l")
     ax.set_ylabel("gradient norm $\\|\\partial J/\\partial W_l\\|$")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     spread = {}
-    for bn in ("without", "with"):
-        logs = [float(np.log10(v)) for label, values in norms.items() if label.startswith(bn + " ") for v in values]
+    for which in ("without", "with"):
+        logs = [float(np.log10(v)) for label, values in norms.items() if label.startswith(which + " ")
+                for v in values]
         if logs:
-            spread[bn] = max(logs) - min(logs)
+            spread[which] = max(logs) - min(logs)
     caption = (f"Norm of the gradient of each layer's weights at initialization, for the depth-{depth} reference "
-               "MLP without BN (red) and with BN (blue), for two seeds. "
+               "MLP without BN (red) and with BN (blue): median over seeds and interquartile band. "
                + " ".join(f"{k.capitalize()} BN the norms span {v:.1f} decades over layers and seeds."
                           for k, v in spread.items()))
     return Figure("gradient_norm_per_layer.png", caption, fig)
@@ -278,7 +285,7 @@ def curvature_figure(scaling: Mapping[str, dict]) -> Figure:
     ax.set_xlabel("scale c of the weights feeding BN")
     ax.set_ylabel("$\\lambda_{max}$ of the Hessian block")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")
     caption = ("Largest eigenvalue of the loss Hessian, at the weights W₁ feeding BN multiplied by c "
                "(everything else fixed), networks with BN: of the block of W₁ (slope −2 is the law λ_max ∝ 1/c²) "
                "and, where shown, of the full Hessian, which the law does not cover. Fitted log-log slopes in "
