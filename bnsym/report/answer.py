@@ -453,7 +453,6 @@ def _santurkar_section(ex: Explanation) -> Section:
 def _method_section(ex: Explanation) -> Section:
     """Notation and method, how the HTML renders math (filled in when written) and the time per part."""
     timings = "; ".join(f"{k} {v:.1f} s" for k, v in ex.timings.items())
-    total = sum(ex.timings.values())
     return Section("Notation and method", [
         Text("Partial derivatives are written with ∂ throughout. Every displayed formula is either printed by "
              "SymPy from an expression bnsym derived, or the statement of a theorem bnsym's kernel proved in "
@@ -461,7 +460,7 @@ def _method_section(ex: Explanation) -> Section:
              "reverse-accumulated closed forms compiled with sympy.lambdify(cse=True). The reference MLP is run "
              "by composing per-layer kernels, each derived symbolically once and lambdified into a vectorized "
              "NumPy kernel."),
-        Text(f"Math in the HTML version: {MATH_PLACEHOLDER}. Time per part: {timings}; total {total:.1f} s.")],
+        Text(f"Math in the HTML version: {MATH_PLACEHOLDER}. Time per part: {timings}.")],
         key="method")
 
 
