@@ -279,3 +279,30 @@ def test_smoke_runs_say_so_and_no_internal_words(explanation):
     assert "SMOKE" not in to_markdown(build_report(full))
     for word in ("learner", "seed network", "seed's"):
         assert word not in md.lower(), word
+
+
+def test_the_sweep_scans_on_to_the_largest_rate_that_trains(tmp_path):
+    import json
+
+    from bnsym.errors import ValuesError
+    from bnsym.sweep import SweepConfig, largest_stable_lr, run_sweep
+
+    config = SweepConfig(depth=2, steps=40, batch=8, train_fraction=0.5)
+    grid = [1e-4, 1e-3, 1e-2, 0.1, 1.0, 100.0]
+    out = largest_stable_lr(config, grid)
+    rates = [run["lr"] for run in out["runs"]]
+    assert rates == sorted(rates, reverse=True)  # from the top down
+    first_stable = next(run["lr"] for run in out["runs"] if not run["diverged"])
+    assert out["largest_stable"] == first_stable
+    assert out["largest_training"] == next(run["lr"] for run in out["runs"] if run["trains"]) == rates[-1]
+    assert not out["runs"][0]["trains"]  # 100 diverges, so it does not train
+    with pytest.raises(ValuesError, match="train_fraction"):
+        largest_stable_lr(dataclasses.replace(config, train_fraction=1.5), grid)
+    # a stored record without its 'trains' outcome is not trusted: it is run again, with a warning
+    path = tmp_path / "sweep.jsonl"
+    broken = dict(out, grid=grid)
+    del broken["largest_training"]
+    path.write_text(json.dumps(broken) + "\n")
+    with pytest.warns(RuntimeWarning, match="malformed"):
+        again = run_sweep([config], grid, results=path, workers=1, progress=False)
+    assert again[0]["largest_training"] == out["largest_training"]
