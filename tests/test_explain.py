@@ -213,10 +213,14 @@ def test_a_later_work_result_replaces_its_placeholder_row(explanation):
     from bnsym.report.claims import NOT_RUN, Claim, build_claims
 
     row = Claim("edge of stability", "Cohen et al. 2021", "derived", "λ_max measured", "holds", "sweep")
-    results = dataclasses.replace(explanation.results, later={"cohen2021": row})
+    results = dataclasses.replace(explanation.results, later={"edge_of_stability": row})
     claims = build_claims(dataclasses.replace(explanation, results=results))
     assert row in claims and sum(c.measured == NOT_RUN for c in claims) == sum(
         c.measured == NOT_RUN for c in build_claims(explanation)) - 1
+    # a result that cannot state its claim yet is shown as run, never judged by a made-up value
+    results = dataclasses.replace(explanation.results, later={"smoothness": object()})
+    shown = [c for c in build_claims(dataclasses.replace(explanation, results=results)) if "smoother" in c.claim]
+    assert [(c.measured, c.verdict) for c in shown] == [("run: see its section", "not judged")]
 
 
 def test_verdicts_follow_the_measurements(explanation):

@@ -30,17 +30,18 @@ NOT_JUDGED = "not judged"
 #: The *measured* cell of a claim whose measurement this report did not run.
 NOT_RUN = "not run in this report"
 
-#: Later work whose results the report shows when the run has them: ``(key in Results.later, claim, source)``.
+#: Later work whose results the report shows when the run has them: ``(key in Results.later, claim, source)``;
+#: the keys are the field names of :class:`bnsym.laterwork.suite.LaterWork`.
 LATER_WORK: tuple[tuple[str, str, str], ...] = (
-    ("ioffe_4_2_1", "BN allows 5× and 30× larger learning rates (Inception on ImageNet)",
+    ("rate_speedup", "BN allows 5× and 30× larger learning rates (Inception on ImageNet)",
      "Ioffe & Szegedy 2015 (arXiv 1502.03167), §4.2.1"),
-    ("yang2019", "BN causes gradient explosion at initialization in deep networks",
+    ("gradient_explosion", "BN causes gradient explosion at initialization in deep networks",
      "Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019 (arXiv 1902.08129)"),
-    ("cohen2021", "gradient descent trains at the edge of stability, λ_max ≈ 2/η",
+    ("edge_of_stability", "gradient descent trains at the edge of stability, λ_max ≈ 2/η",
      "Cohen, Kaur, Li, Kolter & Talwalkar 2021 (arXiv 2103.00065)"),
-    ("arora2018", "BN tunes its rate automatically: the weights' norm grows, η/‖W‖² falls",
+    ("auto_rate", "BN tunes its rate automatically: the weights' norm grows, η/‖W‖² falls",
      "Arora, Li & Lyu 2018 (arXiv 1812.03981)"),
-    ("santurkar2018", "BN makes the loss landscape smoother (smaller gradient changes along a step)",
+    ("smoothness", "BN makes the loss landscape smoother (smaller gradient changes along a step)",
      "Santurkar, Tsipras, Ilyas & Madry 2018 (arXiv 1805.11604)"),
 )
 
@@ -231,7 +232,7 @@ def build_claims(ex: Explanation) -> list[Claim]:
     >>> claims[-1].measured  # doctest: +SKIP
     'not run in this report'
     >>> [row[0] for row in LATER_WORK][:2]
-    ['ioffe_4_2_1', 'yang2019']
+    ['rate_speedup', 'gradient_explosion']
     """
     return _own_claims(ex) + _later_claims(ex.results.later)
 
