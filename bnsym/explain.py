@@ -26,31 +26,39 @@ from .layers import Normalize, ScaleShift
 from .numeric import init_mlp
 from .outdir import LOCK_NAME, output_lock, prepare_output
 from .results import (Agreement, Counterexample, Curvature, CurvatureRow, CurvatureScaling, Goodfellow,
-                      GradientNormIdentity, GradientNorms, HessianAtPoint, LossCurves, Results, StableRates,
-                      SweepKey, SweepResult, SymbolicCurvature, TwoLayerBN, WeightNormGrowth)
-from .sweep import LR_GRID, SweepConfig, run_sweep
+                      GradientNormIdentity, GradientNorms, HessianAtPoint, LossCurves, RateCap, Results,
+                      StableRates, Statement, SweepKey, SweepResult, SymbolicCurvature, TwoLayerBN, WeightNormGrowth)
+from .sweep import SweepConfig, outcome, run_sweep
 from .vectorized import reference_mlp
 
 if TYPE_CHECKING:
     from .plots import Figure
 
-__all__ = ["ExplainSettings", "Explanation", "find_figure", "run_explain", "prepare_output", "output_lock",
-           "LOCK_NAME"]
+#: The report's grid: 25 rates, four per decade from 10⁻⁴ to 10², past the rates where BN fails.
+EXPLAIN_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, 2, 25))
+
+__all__ = ["EXPLAIN_GRID", "ExplainSettings", "Explanation", "find_figure", "run_explain", "prepare_output",
+           "output_lock", "LOCK_NAME"]
 
 
 @dataclass(frozen=True)
 class ExplainSettings:
-    """What ``explain`` measures. The defaults finish in well under 2 minutes on 2 cores.
+    """What ``explain`` measures. The defaults (20 seeds, a grid from 10⁻⁴ to 10² that reaches the rates where
+    BN fails, both outcomes "does not diverge" and "trains") aim at under 3 minutes on 2 cores.
 
-    >>> ExplainSettings().depths, ExplainSettings().scale_depth
-    ((2, 4, 8, 16), 4)
+    >>> ExplainSettings().depths, ExplainSettings().scale_depth, len(ExplainSettings().seeds)
+    ((2, 4, 8, 16), 4, 20)
     """
 
     depths: tuple[int, ...] = (2, 4, 8, 16)
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seeds: tuple[int, ...] = tuple(range(20))
     scales: tuple[float, ...] = (0.5, 2.0)      # extra init scales, swept at ``scale_depth``
     scale_depth: int = 4
-    lrs: tuple[float, ...] = LR_GRID
+    lrs: tuple[float, ...] = EXPLAIN_GRID
+    train_fraction: float = 0.5                 # "trains": final loss ≤ train_fraction × J₀
+    torch_seeds: int = 10                       # seeds per configuration rerun with PyTorch
+    cap_seeds: int = 20                         # seeds of the rate-cap measurement
+    smoke: bool = False                         # a smoke run (--quick): not a measurement
     steps: int = 200
     width: int = 8
     batch: int = 32
@@ -69,9 +77,9 @@ class ExplainSettings:
         >>> ExplainSettings.tiny().steps
         20
         """
-        return cls(depths=(2, 3), seeds=(0,), scales=(2.0,), scale_depth=2, lrs=tuple(np.logspace(-3, 0, 4)),
-                   steps=20, batch=8, curve_depth=3, hessian_depths=(2,),
-                   goodfellow_depth=3, workers=1, progress=False, pdf=False)
+        return cls(depths=(2, 3), seeds=(0, 1), scales=(2.0,), scale_depth=2, lrs=tuple(np.logspace(-3, 2, 6)),
+                   steps=20, batch=8, curve_depth=3, hessian_depths=(2,), torch_seeds=1, cap_seeds=1,
+                   goodfellow_depth=3, workers=1, progress=False, pdf=False, smoke=True)
 
 
 def find_figure(figures: Sequence[Figure], name: str) -> Figure:
@@ -118,15 +126,9 @@ class Explanation:
         return find_figure(self.figures, name)
 
 
-def _median(values):
-    values = [v for v in values]
-    if any(v is None for v in values):
-        return None
-    return float(np.median(values))
-
-
 def _sweeps(s: ExplainSettings, outdir: Path | None) -> SweepResult:
-    common: dict[str, Any] = dict(width=s.width, batch=s.batch, steps=s.steps)
+    """Both outcomes per configuration over the seeds; summary and training rates by cell."""
+    common: dict[str, Any] = dict(width=s.width, batch=s.batch, steps=s.steps, train_fraction=s.train_fraction)
     configs = [SweepConfig(depth=d, bn=bn, seed=seed, **common) for d in s.depths for bn in (False, True)
                for seed in s.seeds]
     configs += [SweepConfig(depth=s.scale_depth, bn=bn, seed=seed, scale=c, **common)
@@ -134,43 +136,153 @@ def _sweeps(s: ExplainSettings, outdir: Path | None) -> SweepResult:
     path = outdir / "sweep.jsonl" if outdir is not None else None
     records = run_sweep(configs, s.lrs, results=path, workers=s.workers, progress=s.progress,
                         label="learning-rate sweep (bnsym)")
-    torch_records = []
-    if s.torch and importlib.util.find_spec("torch") is not None:
-        tconfigs = [replace(c, backend="torch") for c in configs if c.scale == 1.0]
-        tpath = outdir / "sweep-torch.jsonl" if outdir is not None else None
-        torch_records = run_sweep(tconfigs, s.lrs, results=tpath, workers=s.workers, progress=s.progress,
-                                  label="learning-rate sweep (PyTorch reference)")
-    table: dict[SweepKey, list] = {}
+    stable: dict[SweepKey, list] = {}
+    training: dict[SweepKey, list] = {}
     for r in records:
         c = r["config"]
-        table.setdefault(SweepKey(c["depth"], c["bn"], c["scale"]), []).append(r["largest_stable"])
-    summary = {}
-    for key, values in table.items():
-        finite = [v for v in values if v is not None]
-        summary[key] = StableRates(median=_median(values), min=min(finite) if len(finite) == len(values) else None,
-                                   max=max(finite) if finite else None, per_seed=tuple(values))
-    grid = sorted(s.lrs)
-    agreement = []
-    by_key = {(r["config"]["depth"], r["config"]["bn"], r["config"]["seed"]): r["largest_stable"]
-              for r in records if r["config"]["scale"] == 1.0}
-    for r in torch_records:
+        key = SweepKey(c["depth"], c["bn"], c["scale"])
+        stable.setdefault(key, []).append(r["largest_stable"])
+        training.setdefault(key, []).append(r.get("largest_training"))
+    return SweepResult({k: StableRates.of(v) for k, v in stable.items()}, (), tuple(records),
+                       {k: StableRates.of(v) for k, v in training.items()}, s.train_fraction)
+
+
+def _decisive(record: Mapping[str, Any], grid: Sequence[float]) -> list[float]:
+    """The rates that decide a record's two outcomes: each largest rate and the grid rate above it."""
+    grid = sorted(grid)
+    rates: set[float] = set()
+    for name in ("largest_stable", "largest_training"):
+        v = record.get(name)
+        k = grid.index(v) if v is not None else -1
+        rates.update(grid[i] for i in (k, k + 1) if 0 <= i < len(grid))
+    return sorted(rates)
+
+
+def _torch_check(config: SweepConfig, record: Mapping[str, Any], grid: Sequence[float]) -> Agreement:
+    from .sweep import trains
+
+    same, diff = True, []
+    tconfig = replace(config, backend="torch")
+    for lr in _decisive(record, grid):
+        ours, theirs = outcome(config, lr), outcome(tconfig, lr)
+        fraction = config.train_fraction or 0.5
+        same &= (ours["diverged"] == theirs["diverged"]
+                 and trains(ours, fraction) == trains(theirs, fraction))
+        if ours["final_loss"] is not None and theirs["final_loss"] is not None and not ours["diverged"]:
+            diff.append(abs(ours["final_loss"] - theirs["final_loss"]) / max(abs(ours["final_loss"]), 1e-300))
+    return Agreement(config.depth, config.bn, config.seed, tuple(_decisive(record, grid)), bool(same),
+                     max(diff) if diff else None)
+
+
+def _torch(s: ExplainSettings, sweep: SweepResult) -> SweepResult:
+    """The PyTorch rerun, per configuration (first ``torch_seeds`` seeds, init scale 1), in a process pool."""
+    if not s.torch or importlib.util.find_spec("torch") is None:
+        return sweep
+    jobs = []
+    for r in sweep.records:
         c = r["config"]
-        ours, theirs = by_key[(c["depth"], c["bn"], c["seed"])], r["largest_stable"]
-        steps_apart = (abs(grid.index(ours) - grid.index(theirs)) if ours is not None and theirs is not None
-                       else (0 if ours == theirs else None))
-        agreement.append(Agreement(c["depth"], c["bn"], c["seed"], bnsym=ours, torch=theirs,
-                                   grid_steps_apart=steps_apart))
-    return SweepResult(summary, tuple(agreement), tuple(records))
+        if c["scale"] == 1.0 and c["seed"] in s.seeds[:s.torch_seeds]:
+            jobs.append((SweepConfig(**dict(c.items())), r, s.lrs))
+    return replace(sweep, agreement=tuple(_pooled(s, _torch_check, jobs)))
+
+
+def _pooled(s: ExplainSettings, fn, jobs: Sequence[tuple]) -> list:
+    """``[fn(*job) for job in jobs]``, in a process pool of ``s.workers`` (default: every core)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(s.workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        return [fn(*job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, *zip(*jobs, strict=True)))
+
+
+def _unnormalized(names: Sequence[str], depth: int) -> list[str]:
+    """The parameters no BN layer normalizes: the last layer's weight and bias, every γ and β."""
+    return [n for n in names if n in (f"W{depth}", f"b{depth}") or n.startswith(("gamma", "beta"))]
+
+
+def _masked_diverges(engine, params, x, t, lr: float, steps: int, trained: set[str]) -> bool:
+    """Gradient descent updating only ``trained`` (the others keep their initial values): does it diverge?"""
+    from .dynamics import DIVERGENCE_FACTOR
+
+    p, x, t = engine.check(params, x, t)
+    bound = None
+    with np.errstate(all="ignore"):
+        for _ in range(steps + 1):
+            loss, grads = engine.run(p, x, t)
+            bound = DIVERGENCE_FACTOR * max(float(loss), 1.0) if bound is None else bound
+            if not np.isfinite(loss) or loss > bound:
+                return True
+            for name in trained:
+                p[name] = p[name] - lr * np.asarray(grads[name], dtype=float).reshape(p[name].shape)
+    return False
+
+
+def _cap_one(s: ExplainSettings, depth: int, seed: int) -> tuple[float | None, float | None, float]:
+    x, t = dyn.reference_data(batch=s.batch)
+    widths = [2] + [s.width] * (depth - 1) + [1]
+    engine = reference_mlp(widths, bn=True, eps=1e-5)
+    params = init_mlp(widths, bn=True, seed=seed)
+    rest = _unnormalized(list(params), depth)
+    out: list[float | None] = []
+    for trained in (set(params) - set(rest), set(rest)):
+        found = None
+        for lr in sorted(s.lrs, reverse=True):
+            if not _masked_diverges(engine, params, x, t, lr, s.steps, trained):
+                found = float(lr)
+                break
+        out.append(found)
+    lam = dyn.lambda_max(dyn.hessian(engine, params, x, t, rest))
+    return out[0], out[1], 2.0 / lam if lam > 0 else float("inf")
+
+
+def _cap(s: ExplainSettings, sweep: SweepResult) -> tuple[RateCap, ...]:
+    """What caps BN's rate, by measurement: train only the normalized weights, or only the others."""
+    seeds = s.seeds[:s.cap_seeds]
+    jobs = [(depth, seed) for depth in s.depths for seed in seeds]
+    done = dict(zip(jobs, _pooled(s, _cap_one, [(s, d, seed) for d, seed in jobs]), strict=True))
+    caps = []
+    for depth in s.depths:
+        rows = [done[(depth, seed)] for seed in seeds]
+        full = [r["largest_stable"] for r in sweep.records if r["config"]["depth"] == depth and r["config"]["bn"]
+                and r["config"]["scale"] == 1.0 and r["config"]["seed"] in seeds]
+        caps.append(RateCap(depth, StableRates.of(full), StableRates.of([r[0] for r in rows]),
+                            StableRates.of([r[1] for r in rows]), tuple(r[2] for r in rows)))
+    return tuple(caps)
+
+
+#: The theorems whose statements the report displays.
+DISPLAYED_THEOREMS = ("scale_invariance_forward", "scale_invariance_weight_grad", "gradient_scaling",
+                      "hessian_block_scaling", "weight_orthogonality", "weight_norm_growth", "bn_jacobian",
+                      "bn_jacobian_null_space", "backward_compact", "gradient_norm_identity", "bias_gradient_zero",
+                      "goodfellow_bn")
+
+
+def _statements() -> dict[str, Statement]:
+    """Prove (for every batch size) the theorems whose statements the report displays."""
+    from .theorems import prove
+
+    out = {}
+    for name in DISPLAYED_THEOREMS:
+        proof = prove(name)
+        out[name] = Statement(name, proof.statement_latex, tuple(c.text for c in proof.conditions),
+                              proof.source, proof.holds)
+    return out
 
 
 def _curves(s: ExplainSettings, sweep: SweepResult) -> LossCurves:
-    """Loss curves at seed 0's largest stable rates without and with BN (from the sweep), for both networks."""
+    """Loss curves at seed 0's largest rates that do not diverge and that train, without and with BN (from the
+    sweep), for both networks."""
     x, t = dyn.reference_data(batch=s.batch)
     widths = [2] + [s.width] * (s.curve_depth - 1) + [1]
-    stable = {r["config"]["bn"]: r["largest_stable"] for r in sweep.records
-              if r["config"]["depth"] == s.curve_depth and r["config"]["seed"] == s.seeds[0]
-              and r["config"]["scale"] == 1.0}
-    rates = sorted({v for v in stable.values() if v is not None}) or [min(s.lrs)]
+    mine = [r for r in sweep.records if r["config"]["depth"] == s.curve_depth and r["config"]["seed"] == s.seeds[0]
+            and r["config"]["scale"] == 1.0]
+    stable = {r["config"]["bn"]: r["largest_stable"] for r in mine}
+    # the rates that decide both outcomes of both networks: each largest rate that does not diverge, that trains
+    found = {r.get(k) for r in mine for k in ("largest_stable", "largest_training")}
+    rates: list[float] = sorted(float(v) for v in found if v is not None) or [min(s.lrs)]
     traces = {}
     for bn in (False, True):
         engine = reference_mlp(widths, bn=bn, eps=1e-5)
@@ -198,8 +310,8 @@ def _gradient_norms(s: ExplainSettings) -> GradientNorms:
     x, t = dyn.reference_data(batch=s.batch)
     out = {}
     for bn in (False, True):
-        for seed in s.seeds[:2]:
-            engine = reference_mlp(widths, bn=bn, eps=1e-5)
+        engine = reference_mlp(widths, bn=bn, eps=1e-5)
+        for seed in s.seeds:
             _, grads = engine.loss_and_gradients(init_mlp(widths, bn=bn, seed=seed), x, t)
             out[f"{'with' if bn else 'without'} BN, seed {seed}"] = tuple(
                 float(np.linalg.norm(grads[f"W{l}"])) for l in range(1, depth + 1))
@@ -213,23 +325,34 @@ def _curvature(s: ExplainSettings, sweep: SweepResult) -> Curvature:
         widths = [2] + [s.width] * (depth - 1) + [1]
         for bn in (False, True):
             engine = reference_mlp(widths, bn=bn, eps=1e-5)
-            H = dyn.hessian(engine, init_mlp(widths, bn=bn, seed=0), x, t)
+            start = init_mlp(widths, bn=bn, seed=0)
+            H = dyn.hessian(engine, start, x, t)
             lam = dyn.lambda_max(H)
             measured = [r["largest_stable"] for r in sweep.records if r["config"]["depth"] == depth
                         and r["config"]["bn"] == bn and r["config"]["seed"] == 0 and r["config"]["scale"] == 1.0]
+            rate = measured[0] if measured else None
+            end = None
+            if rate is not None:  # the curvature where the run at that rate ended
+                run = dyn.gradient_descent(engine, start, x, t, lr=rate, steps=s.steps, record=False)
+                final = run.final  # type: ignore[attr-defined]
+                end = dyn.lambda_max(dyn.hessian(engine, {k: final[k] for k in start}, x, t))
             rows.append(CurvatureRow(depth, bn, parameters=int(H.shape[0]), lambda_max=lam,
                                      critical_lr=2.0 / lam if lam > 0 else float("inf"),
-                                     measured=measured[0] if measured else None))
+                                     measured=rate, lambda_end=end))
     # the scaling law, numerically on the MLP (eps = 0) ...
     widths = [2, s.width, s.width, 1]
     engine = reference_mlp(widths, bn=True, eps=0.0)
-    scales = [0.25, 0.5, 1.0, 2.0, 4.0]
-    mlp_scaling = dyn.curvature_scaling(engine, init_mlp(widths, bn=True, seed=0), x, t, "W1", scales)
+    scales = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
+    base = init_mlp(widths, bn=True, seed=0)
+    mlp_scaling = dyn.curvature_scaling(engine, base, x, t, "W1", scales)
+    norms = [float(np.linalg.norm(engine.loss_and_gradients({**base, "W1": base["W1"] * c}, x, t)[1]["W1"]))
+             for c in scales]
+    gradient_slope = float(np.polyfit(np.log(scales), np.log(norms), 1)[0])
     # ... and from the exact Hessian of the seed's two-layer network with two inputs and BN (m = 4)
     symbolic = _symbolic_curvature(scales)
     return Curvature(tuple(rows), {
         "reference MLP, W1 (finite differences of compiled gradients)": CurvatureScaling.from_dict(mlp_scaling),
-        "two-layer network, w1 (exact sympy.hessian)": symbolic.scaling}, symbolic)
+        "two-layer network, w1 (exact sympy.hessian)": symbolic.scaling}, symbolic, gradient_slope)
 
 
 def _symbolic_curvature(scales: Sequence[float]) -> SymbolicCurvature:
@@ -241,22 +364,27 @@ def _symbolic_curvature(scales: Sequence[float]) -> SymbolicCurvature:
     point: dict[str, Any] = {"w1": np.array([[0.8, -0.5]]), "b1": 0.1,
              "w2": 1.3, "b2": 0.4, "gamma1": 1.2, "beta1": 0.3}
     out = {}
+    full = None
     for bn in (None, "pre"):
         net = two_layer(bn=bn, batch=4, inputs=2, loss="mse")
         H, f = dyn.symbolic_hessian(net)
         values = {"x": x, "t": t, **{k: v for k, v in point.items() if k in net.parameters}}
         lam = dyn.lambda_max(f(values))
         out[bn] = HessianAtPoint(lam, 2 / lam if lam > 0 else None, H.shape[0])
+        full = f
     net = two_layer(bn="pre", batch=4, inputs=2, loss="mse")
     _, f = dyn.symbolic_hessian(net, ["w1"])
-    lams = []
-    for c in scales:
-        values = {"x": x, "t": t, **{k: v for k, v in point.items() if k in net.parameters}}
-        values["w1"] = point["w1"] * c
-        lams.append(dyn.lambda_max(f(values)))
-    slope = float(np.polyfit(np.log(scales), np.log(lams), 1)[0])
-    scaling = CurvatureScaling(tuple(scales), tuple(lams), tuple(2 / v for v in lams), slope)
-    return SymbolicCurvature(without_bn=out[None], with_bn=out["pre"], scaling=scaling)
+
+    def law(hessian_at) -> CurvatureScaling:
+        lams = []
+        for c in scales:
+            values = {"x": x, "t": t, **{k: v for k, v in point.items() if k in net.parameters}}
+            values["w1"] = point["w1"] * c
+            lams.append(dyn.lambda_max(hessian_at(values)))
+        slope = float(np.polyfit(np.log(scales), np.log(lams), 1)[0])
+        return CurvatureScaling(tuple(scales), tuple(lams), tuple(2 / v for v in lams), slope)
+
+    return SymbolicCurvature(without_bn=out[None], with_bn=out["pre"], scaling=law(f), full_scaling=law(full))
 
 
 def _two_layer_bn() -> TwoLayerBN:
@@ -327,8 +455,8 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
 
     ``outdir`` holds the sweeps' JSON-lines result files, so an interrupted run resumes (damaged records are
     skipped with a warning and run again, see :func:`~bnsym.sweep.run_sweep`); a directory that cannot be
-    created or written raises :class:`~bnsym.errors.BnsymError`. It takes about
-    10 s with :meth:`ExplainSettings.tiny` and under a minute with the defaults on 2 cores.
+    created or written raises :class:`~bnsym.errors.BnsymError`. On 2 shared cores it took about 15 s with
+    :meth:`ExplainSettings.tiny` and under 2 minutes with the defaults.
 
     >>> ex = run_explain(ExplainSettings.tiny())  # doctest: +SKIP
     >>> [f.name for f in ex.figures][:2]  # doctest: +SKIP
@@ -349,34 +477,55 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
         timings[name] = time.perf_counter() - start
         return value
 
-    sweep = timed("sweeps", _sweeps, s, outdir)
-    results = Results(
-        sweep=sweep, curves=timed("loss curves", _curves, s, sweep),
-        growth=timed("weight-norm growth", _norm_growth, s), gradient_norms=timed("gradient norms", _gradient_norms, s),
-        curvature=timed("curvature", _curvature, s, sweep), goodfellow=timed("Goodfellow's example", _goodfellow, s),
-        santurkar=timed("gradient-norm identity", _santurkar),
-        two_layer_bn=timed("two-layer network with BN", _two_layer_bn))
+    from concurrent.futures import ProcessPoolExecutor
+
+    began = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=1) as background:  # the proofs run alongside the measurements
+        proofs = background.submit(_timed_statements)
+        sweep = timed("sweeps (bnsym)", _sweeps, s, outdir)
+        sweep = timed("PyTorch rerun", _torch, s, sweep)
+        results = Results(
+            sweep=sweep, curves=timed("loss curves", _curves, s, sweep),
+            growth=timed("weight-norm growth", _norm_growth, s),
+            gradient_norms=timed("gradient norms", _gradient_norms, s),
+            curvature=timed("curvature", _curvature, s, sweep),
+            goodfellow=timed("Goodfellow's example", _goodfellow, s),
+            santurkar=timed("gradient-norm identity", _santurkar),
+            two_layer_bn=timed("two-layer network with BN", _two_layer_bn),
+            cap=timed("what caps BN's rate", _cap, s, sweep))
+        statements, seconds = timed("waiting for the proofs", proofs.result)
+    timings["proofs (in a separate process, alongside the rest)"] = seconds
+    timings["all measurements (wall clock)"] = time.perf_counter() - began
+    results = replace(results, statements=statements)
     return Explanation(s, results, _figures(s, results), timings)
+
+
+def _timed_statements() -> tuple[dict[str, Statement], float]:
+    start = time.perf_counter()
+    return _statements(), time.perf_counter() - start
 
 
 def _figures(s: ExplainSettings, r: Results) -> tuple[Figure, ...]:
     """The report's figures, in the order they are saved (each is looked up by its name)."""
     from . import plots
 
-    summary = r.sweep.summary
-    stable = {(d, bn): v.median for (d, bn, c), v in summary.items() if c == 1.0}
-    spread = {(d, bn): (v.min if v.min is not None else v.median, v.max)
-              for (d, bn, c), v in summary.items() if c == 1.0 and v.median is not None}
-    reference: dict[tuple, list] = {}
-    for row in r.sweep.agreement:
-        reference.setdefault((row.depth, row.bn), []).append(row.torch)
-    medians = {k: _median(v) for k, v in reference.items()}
+    def cells(summary):
+        medians = {(d, bn): v.median for (d, bn, c), v in summary.items() if c == 1.0}
+        quartiles = {(d, bn): (v.q25, v.q75) for (d, bn, c), v in summary.items() if c == 1.0}
+        return medians, quartiles
+
+    stable, spread = cells(r.sweep.summary)
+    training, training_spread = cells(r.sweep.training)
+    scaling = {k: v.as_dict() for k, v in r.curvature.scaling.items()}
+    full = r.curvature.symbolic.full_scaling
+    if full is not None:
+        scaling["two-layer network, full Hessian (exact sympy.hessian)"] = full.as_dict()
     return (
-        plots.lr_vs_depth(stable, spread, medians or None, grid=s.lrs),
+        plots.lr_vs_depth(stable, spread, training, training_spread, grid=s.lrs, train_fraction=s.train_fraction),
         plots.loss_curves(r.curves.traces, title=f"Reference MLP, depth {s.curve_depth}, seed {s.seeds[0]}, at "
-                          "the largest stable rates of the sweep without and with BN."),
+                          "the largest rates of the sweep that do not diverge, without and with BN."),
         plots.norm_and_effective_lr(r.growth.trace, "W1", r.growth.growth),
         plots.gradient_norms_per_layer(r.gradient_norms.norms, r.gradient_norms.depth),
         plots.goodfellow_figure(r.goodfellow.without, r.goodfellow.with_bn),
-        plots.curvature_figure({k: v.as_dict() for k, v in r.curvature.scaling.items()}),
+        plots.curvature_figure(scaling),
     )

@@ -18,6 +18,8 @@ from .errors import MissingDependencyError
 
 __all__ = [
     "Figure",
+    "COLORS",
+    "condition_color",
     "require_matplotlib",
     "lr_vs_depth",
     "loss_curves",
@@ -68,6 +70,20 @@ class Figure:
         return path
 
 
+#: One colour per condition across every figure of the report.
+COLORS: Mapping[bool, str] = {False: "tab:red", True: "tab:blue"}
+
+
+def condition_color(label: str) -> str:
+    """The colour of a run's condition from its label: with BN blue, without BN red.
+
+    >>> condition_color("no BN, η = 0.1"), condition_color("with BN, seed 0"), condition_color("BN, η = 1")
+    ('tab:red', 'tab:blue', 'tab:blue')
+    """
+    low = label.lower()
+    return COLORS[not (low.startswith("no bn") or "without bn" in low)]
+
+
 def _new(ncols: int = 1, width: float = 6.0, height: float = 4.0):
     require_matplotlib()
     import matplotlib.pyplot as plt
@@ -78,43 +94,48 @@ def _new(ncols: int = 1, width: float = 6.0, height: float = 4.0):
 
 
 def lr_vs_depth(stable: Mapping[tuple, float | None], spread: Mapping[tuple, tuple] | None = None,
-                reference: Mapping[tuple, float] | None = None, grid: Sequence[float] | None = None) -> Figure:
-    """Largest stable learning rate against depth, with and without BN (log scale).
+                training: Mapping[tuple, float | None] | None = None,
+                training_spread: Mapping[tuple, tuple] | None = None, grid: Sequence[float] | None = None,
+                train_fraction: float | None = None) -> Figure:
+    """The two outcomes against depth, with and without BN (log scale): the largest rate that does not
+    diverge (filled, solid) and the largest that trains (open, dashed), median and interquartile range.
 
-    ``stable`` maps ``(depth, bn)`` to the rate (``None``: every rate diverged); ``spread`` to the seeds'
-    ``(min, max)``; ``reference`` to the PyTorch run's rates, drawn as open markers.
+    ``stable`` and ``training`` map ``(depth, bn)`` to the median rate (``None``: no rate of the grid);
+    ``spread`` and ``training_spread`` to the seeds' ``(q25, q75)``.
 
-    >>> lr_vs_depth({(2, True): 0.5}, reference={(2, True): 0.5}).name
+    >>> lr_vs_depth({(2, True): 0.5}, training={(2, True): 0.3}, grid=[0.1, 1.0]).name
     'lr_vs_depth.png'
     """
     fig, (ax,) = _new()
-    for bn, color, label in ((False, "tab:red", "without BN"), (True, "tab:blue", "with BN")):
-        depths = sorted(d for (d, b) in stable if b == bn and stable[(d, b)] is not None)
-        if not depths:
-            continue
-        values = [stable[(d, bn)] for d in depths]
-        ax.plot(depths, values, "o-", color=color, label=f"{label} (bnsym, median over seeds)")
-        if spread:
-            lo = [values[i] - spread[(d, bn)][0] for i, d in enumerate(depths)]
-            hi = [spread[(d, bn)][1] - values[i] for i, d in enumerate(depths)]
-            ax.errorbar(depths, values, yerr=[lo, hi], fmt="none", color=color, alpha=0.5, capsize=3)
-        if reference:
-            ref = [(d, reference[(d, bn)]) for d in depths if reference.get((d, bn))]
-            if ref:
-                ax.plot(*zip(*ref, strict=True), "s", mfc="none", color=color, ms=10,
-                        label=f"{label} (PyTorch, same runs)")
+    floor = min(grid) / 2 if grid else None
+    for values, bars, style, what in ((stable, spread, "o-", "does not diverge"),
+                                      (training or {}, training_spread, "s--", "trains")):
+        for bn, label in ((False, "without BN"), (True, "with BN")):
+            depths = sorted(d for (d, b) in values if b == bn and values[(d, b)] is not None)
+            if not depths:
+                continue
+            ys = [float(values[(d, bn)] or 0) for d in depths]
+            ax.plot(depths, ys, style, color=COLORS[bn], mfc=COLORS[bn] if what != "trains" else "none",
+                    label=f"{label}: {what}")
+            if bars:
+                lo = [y - float(bars[(d, bn)][0] or floor or y) for y, d in zip(ys, depths, strict=True)]
+                hi = [float(bars[(d, bn)][1] or y) - y for y, d in zip(ys, depths, strict=True)]
+                ax.errorbar(depths, ys, yerr=[lo, hi], fmt="none", color=COLORS[bn], alpha=0.5, capsize=3)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("depth (number of Linear layers)")
-    ax.set_ylabel("largest stable learning rate")
+    ax.set_ylabel("largest learning rate")
     if grid:
         ax.set_ylim(min(grid) / 2, max(grid) * 2)
+        ax.axhline(max(grid), color="gray", ls=":", lw=1)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    caption = ("Largest learning rate that does not diverge within the step budget, against depth, for the "
-               "reference MLP (width 8, ReLU, batch 32) without BN (red) and with BN before every activation "
-               "(blue). Points are the median over seeds, bars the range over seeds; open squares are the same "
-               "runs made with PyTorch autograd from the same initialization.")
+    rule = (f"final loss at most {train_fraction:g} × the initial loss" if train_fraction is not None
+            else "final loss below a fraction of the initial loss")
+    caption = ("The largest learning rate that does not diverge (filled markers, solid) and the largest that "
+               f"trains ({rule}; open markers, dashed), against depth, without BN (red) and with BN before "
+               "every hidden activation (blue). Points are the median over seeds, bars the interquartile "
+               "range; the dotted line is the top of the grid.")
     return Figure("lr_vs_depth.png", caption, fig)
 
 
@@ -125,17 +146,27 @@ def loss_curves(traces: Mapping[str, Any], title: str = "") -> Figure:
     >>> loss_curves({"BN, η = 0.1": Trace(0.1, loss=[1.0, 0.5])}).name
     'loss_curves.png'
     """
+    import numpy as np
+
     fig, (ax,) = _new()
+    styles = ["-", "--", ":", "-."]
+    rates = sorted({trace.lr for trace in traces.values()})
     for label, trace in traces.items():
-        style = "--" if label.startswith("no BN") else "-"
-        ax.plot(range(len(trace.loss)), trace.loss, style, label=label + (" (diverged)" if trace.diverged else ""))
+        ax.plot(range(len(trace.loss)), trace.loss, styles[rates.index(trace.lr) % len(styles)],
+                color=condition_color(label), label=label + (" (diverged)" if trace.diverged else ""))
     ax.set_yscale("log")
+    finite = [v for trace in traces.values() for v in trace.loss if np.isfinite(v) and v > 0]
+    if finite:  # clipped to the informative range: from the lowest loss to 10 × the largest initial loss
+        top = 10 * max(trace.loss[0] for trace in traces.values() if np.isfinite(trace.loss[0]))
+        ax.set_ylim(min(finite) / 2, max(min(max(finite), top), min(finite)) * 2)
     ax.set_xlabel("step")
     ax.set_ylabel("loss J")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    caption = ("Training loss against gradient-descent step, without BN (dashed) and with BN (solid), at the "
-               "same learning rates; a curve that stops early diverged (loss not finite or above the divergence "
+    caption = ("Training loss against gradient-descent step, without BN (red) and with BN (blue) at the same "
+               "rates, one line "
+               "style per learning rate; the axis is clipped at 10 × the initial loss; a curve that stops early "
+               "diverged (loss not finite or above the divergence "
                "bound). " + title)
     return Figure("loss_curves.png", caption, fig)
 
@@ -150,16 +181,17 @@ def norm_and_effective_lr(trace, weight: str, growth=None) -> Figure:
     """
     fig, (ax1, ax2) = _new(2, width=4.5)
     steps = range(len(trace.weight_norms[weight]))
-    ax1.plot(steps, [v ** 2 for v in trace.weight_norms[weight]], label="measured $\\|W_t\\|^2$")
+    ax1.plot(steps, [v ** 2 for v in trace.weight_norms[weight]], color=COLORS[True],
+             label="measured $\\|W_t\\|^2$")
     if growth is not None:
-        ax1.plot(range(len(growth.predicted)), growth.predicted, "--",
+        ax1.plot(range(len(growth.predicted)), growth.predicted, "--", color="black",
                  label="$\\|W_{t-1}\\|^2 + \\eta^2\\|\\nabla J\\|^2$")
     ax1.set_xlabel("step")
     ax1.set_ylabel(f"squared norm of {weight}")
     ax1.legend(fontsize=8)
     ax1.grid(True, alpha=0.3)
     rates = trace.effective_lr[weight]
-    ax2.plot(steps, rates, color="tab:green")
+    ax2.plot(steps, rates, color=COLORS[True])
     finite = [r for r in rates if r and r > 0]
     if finite and max(finite) / min(finite) > 10:  # log scale only when the rate spans more than a decade
         ax2.set_yscale("log")
@@ -183,20 +215,31 @@ def gradient_norms_per_layer(norms: Mapping[str, Sequence[float]], depth: int) -
     import numpy as np
 
     fig, (ax,) = _new()
+    runs: dict[bool, list[Sequence[float]]] = {}
     for label, values in norms.items():
-        ax.plot(range(1, len(values) + 1), values, "o-" if "with BN" in label else "s--", label=label)
+        runs.setdefault(condition_color(label) == COLORS[True], []).append(values)
+    for bn, group in sorted(runs.items()):
+        table = np.array(group, dtype=float)
+        layers = np.arange(1, table.shape[1] + 1)
+        mid = np.median(table, axis=0)
+        ax.plot(layers, mid, "o-" if bn else "s--", color=COLORS[bn],
+                label=f"{'with' if bn else 'without'} BN: median over {len(group)} seed(s)")
+        if len(group) > 1:
+            ax.fill_between(layers, *np.quantile(table, [0.25, 0.75], axis=0), color=COLORS[bn], alpha=0.2,
+                            label="interquartile range")
     ax.set_yscale("log")
     ax.set_xlabel("layer l")
     ax.set_ylabel("gradient norm $\\|\\partial J/\\partial W_l\\|$")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     spread = {}
-    for bn in ("without", "with"):
-        logs = [float(np.log10(v)) for label, values in norms.items() if label.startswith(bn + " ") for v in values]
+    for which in ("without", "with"):
+        logs = [float(np.log10(v)) for label, values in norms.items() if label.startswith(which + " ")
+                for v in values]
         if logs:
-            spread[bn] = max(logs) - min(logs)
+            spread[which] = max(logs) - min(logs)
     caption = (f"Norm of the gradient of each layer's weights at initialization, for the depth-{depth} reference "
-               "MLP without BN (dashed) and with BN (solid), for two seeds. "
+               "MLP without BN (red) and with BN (blue): median over seeds and interquartile band. "
                + " ".join(f"{k.capitalize()} BN the norms span {v:.1f} decades over layers and seeds."
                           for k, v in spread.items()))
     return Figure("gradient_norm_per_layer.png", caption, fig)
@@ -234,15 +277,17 @@ def curvature_figure(scaling: Mapping[str, dict]) -> Figure:
     True
     """
     fig, (ax,) = _new()
-    for label, out in scaling.items():
-        ax.plot(out["scales"], out["lambda_max"], "o-", label=f"{label} (slope {out['slope']:.3f})")
+    for (label, out), style in zip(scaling.items(), ["o-", "s--", "^:", "d-."] * 4, strict=False):
+        ax.plot(out["scales"], out["lambda_max"], style, color=COLORS[True],
+                label=f"{label} (slope {out['slope']:.3f})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("scale c of the weights feeding BN")
     ax.set_ylabel("$\\lambda_{max}$ of the Hessian block")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    caption = ("Largest eigenvalue of the loss Hessian with respect to the weights W₁ feeding BN, at W₁ "
-               "multiplied by c (everything else fixed): a line of slope −2, λ_max ∝ 1/c², so the critical "
-               "learning rate 2/λ_max grows like c²: the same η is a smaller step for larger weights.")
+    ax.legend(fontsize=8, loc="lower left")
+    caption = ("Largest eigenvalue of the loss Hessian, at the weights W₁ feeding BN multiplied by c "
+               "(everything else fixed), networks with BN: of the block of W₁ (slope −2 is the law λ_max ∝ 1/c²) "
+               "and, where shown, of the full Hessian, which the law does not cover. Fitted log-log slopes in "
+               "the legend.")
     return Figure("curvature_scaling.png", caption, fig)

@@ -11,9 +11,9 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .errors import BnsymError
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SweepKey", "StableRates", "Agreement", "SweepResult", "LossCurves", "WeightNormGrowth",
            "GradientNorms", "CurvatureRow", "CurvatureScaling", "HessianAtPoint", "SymbolicCurvature",
-           "Curvature", "Goodfellow", "Counterexample", "GradientNormIdentity", "TwoLayerBN", "Results"]
+           "Curvature", "Goodfellow", "Counterexample", "GradientNormIdentity", "TwoLayerBN", "RateCap", "Statement",
+           "Results"]
 
 
 class SweepKey(NamedTuple):
@@ -51,22 +52,49 @@ class StableRates:
     min: float | None
     max: float | None
     per_seed: tuple[float | None, ...]
+    q25: float | None = None
+    q75: float | None = None
+
+    @classmethod
+    def of(cls, values: Sequence[float | None]) -> StableRates:
+        """Median, quartiles and range over the seeds; ``None`` (no rate of the grid) counts as below the grid,
+        so a quantile that falls on it is ``None``. Quantiles are seeds' values (``inverted_cdf``), never
+        interpolated between grid points.
+
+        >>> r = StableRates.of([0.1, 0.3, None, 1.0])
+        >>> r.median, r.q25, r.q75, r.min, r.max
+        (0.1, None, 0.3, None, 1.0)
+        """
+        import numpy as np
+
+        ranked = np.array([-np.inf if v is None else float(v) for v in values])
+
+        def q(p: float) -> float | None:
+            v = float(np.quantile(ranked, p, method="inverted_cdf"))
+            return None if v == -np.inf else v
+
+        finite = [v for v in values if v is not None]
+        return cls(median=q(0.5), min=min(finite) if len(finite) == len(values) else None,
+                   max=max(finite) if finite else None, per_seed=tuple(values), q25=q(0.25), q75=q(0.75))
 
 
 @dataclass(frozen=True)
 class Agreement:
-    """bnsym's largest stable rate against PyTorch's for one configuration, and how many grid steps apart.
+    """One configuration rerun with PyTorch autograd at the rates that decide bnsym's two outcomes (the largest
+    rate that does not diverge, the largest that trains, and the grid rate above each): whether every
+    outcome (diverges, trains) is the same, and the largest relative difference of the final losses of runs
+    that neither diverged.
 
-    >>> Agreement(2, True, 0, 0.5, 0.5, 0).grid_steps_apart
-    0
+    >>> Agreement(2, True, 0, (0.5, 1.0), True, 1e-12).same_outcomes
+    True
     """
 
     depth: int
     bn: bool
     seed: int
-    bnsym: float | None
-    torch: float | None
-    grid_steps_apart: int | None
+    rates: tuple[float, ...]
+    same_outcomes: bool
+    final_loss_difference: float | None
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,23 @@ class SweepResult:
     summary: Mapping[SweepKey, StableRates]
     agreement: tuple[Agreement, ...]
     records: tuple[Mapping[str, Any], ...]
+    training: Mapping[SweepKey, StableRates] = field(default_factory=dict)
+    train_fraction: float | None = None
+
+    def trained(self, depth: int, bn: bool, scale: float = 1.0) -> StableRates:
+        """The largest rates that train (final loss ≤ ``train_fraction`` × J₀) of one cell; a cell the sweep
+        did not run raises :class:`~bnsym.errors.BnsymError`.
+
+        >>> SweepResult({}, (), ()).trained(2, True)
+        Traceback (most recent call last):
+        ...
+        bnsym.errors.BnsymError: the sweep has no 'trains' outcome for depth 2, with BN, init scale 1
+        """
+        try:
+            return self.training[SweepKey(depth, bn, scale)]
+        except KeyError:
+            raise BnsymError(f"the sweep has no 'trains' outcome for depth {depth}, "
+                             f"{'with' if bn else 'without'} BN, init scale {scale:g}") from None
 
     def rates(self, depth: int, bn: bool, scale: float = 1.0) -> StableRates:
         """The rates of one cell; a cell the sweep did not run raises :class:`~bnsym.errors.BnsymError`.
@@ -150,7 +195,8 @@ class GradientNorms:
 @dataclass(frozen=True)
 class CurvatureRow:
     """``λ_max`` of the loss Hessian at initialization, the critical rate ``2/λ_max`` and the sweep's measured
-    largest stable rate (seed 0) for one depth, with or without BN.
+    largest stable rate (seed 0) for one depth, with or without BN; ``lambda_end`` is ``λ_max`` where the run at
+    that rate ended.
 
     >>> CurvatureRow(2, True, 10, 4.0, 0.5, 0.3).critical_lr
     0.5
@@ -162,6 +208,7 @@ class CurvatureRow:
     lambda_max: float
     critical_lr: float
     measured: float | None
+    lambda_end: float | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +260,7 @@ class HessianAtPoint:
 @dataclass(frozen=True)
 class SymbolicCurvature:
     """The exact curvature (``sympy.hessian``) of the seed's two-layer network, without and with BN, and the
-    scaling law of its ``w1`` block.
+    scaling law of its ``w1`` block and (``full_scaling``) of the full Hessian when ``w1`` is scaled.
 
     >>> point = HessianAtPoint(4.0, 0.5, 6)
     >>> SymbolicCurvature(point, point, CurvatureScaling((1.0,), (4.0,), (0.5,), 0.0)).with_bn.critical_lr
@@ -223,12 +270,14 @@ class SymbolicCurvature:
     without_bn: HessianAtPoint
     with_bn: HessianAtPoint
     scaling: CurvatureScaling
+    full_scaling: CurvatureScaling | None = None
 
 
 @dataclass(frozen=True)
 class Curvature:
     """Curvature at initialization (one :class:`CurvatureRow` per depth and network), the scaling laws by label,
-    and the exact curvature of the two-layer network.
+    the exact curvature of the two-layer network, and the fitted log-log slope of ``‖∂J/∂W₁‖`` against the
+    scale of ``W₁`` (``−1`` for the ``1/c`` law).
 
     >>> Curvature((), {}, None).rows
     ()
@@ -237,6 +286,7 @@ class Curvature:
     rows: tuple[CurvatureRow, ...]
     scaling: Mapping[str, CurvatureScaling]
     symbolic: SymbolicCurvature
+    gradient_slope: float | None = None
 
 
 @dataclass(frozen=True)
@@ -299,8 +349,46 @@ class TwoLayerBN:
 
 
 @dataclass(frozen=True)
+class RateCap:
+    """What caps BN's learning rate at one depth: the largest rate that does not diverge over the seeds when
+    gradient descent updates every parameter (``full``), only the weights that feed a BN layer
+    (``normalized``: the others stay at their initial values), or only the others (``unnormalized``: the last
+    layer, γ and β); and ``2/λ_max`` of the loss Hessian's block of the unnormalized parameters at
+    initialization, per seed (``block_critical``).
+
+    >>> r = StableRates.of([1.0])
+    >>> RateCap(4, r, r, r, (0.9,)).depth
+    4
+    """
+
+    depth: int
+    full: StableRates
+    normalized: StableRates
+    unnormalized: StableRates
+    block_critical: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A theorem proved by :func:`bnsym.theorems.prove` (for every batch size ``m``): its name, statement in
+    LaTeX, conditions, source, and whether the kernel proved it (``holds``).
+
+    >>> Statement("gradient_scaling", "J(cW) = J(W)", ("c > 0",), "src", True).holds
+    True
+    """
+
+    name: str
+    latex: str
+    conditions: tuple[str, ...]
+    source: str
+    holds: bool | None
+
+
+@dataclass(frozen=True)
 class Results:
-    """Every measurement of ``bnsym explain``.
+    """Every measurement of ``bnsym explain``: the parts below, what caps BN's rate (:class:`RateCap` per
+    depth), the theorems proved for the displayed formulas (:class:`Statement` by name), and the later-work
+    results by key (``later``; filled by the later-work parts, empty when they were not run).
 
     >>> [name for name in Results.__dataclass_fields__][:3]
     ['sweep', 'curves', 'growth']
@@ -314,3 +402,20 @@ class Results:
     goodfellow: Goodfellow
     santurkar: GradientNormIdentity
     two_layer_bn: TwoLayerBN
+    cap: tuple[RateCap, ...] = ()
+    statements: Mapping[str, Statement] = field(default_factory=dict)
+    later: Mapping[str, Any] = field(default_factory=dict)
+
+    def statement(self, name: str) -> Statement:
+        """The proved theorem ``name``; one that was not proved in this run raises
+        :class:`~bnsym.errors.BnsymError`.
+
+        >>> Results(*[None] * 8).statement("gradient_scaling")
+        Traceback (most recent call last):
+        ...
+        bnsym.errors.BnsymError: the theorem 'gradient_scaling' was not proved in this run
+        """
+        try:
+            return self.statements[name]
+        except KeyError:
+            raise BnsymError(f"the theorem {name!r} was not proved in this run") from None

@@ -3,7 +3,10 @@
 A :class:`SweepConfig` fixes one network (depth, BN or not, init scale, seed, width, batch, steps); for it,
 :func:`largest_stable_lr` runs gradient descent at the rates of a log-spaced grid from the largest down and
 returns the first (largest) rate whose run does not diverge within the step budget (divergence: a
-non-finite loss, or a loss above ``DIVERGENCE_FACTOR × max(J₀, 1)``; see :mod:`bnsym.dynamics`).
+non-finite loss, or a loss above ``DIVERGENCE_FACTOR × max(J₀, 1)``; see :mod:`bnsym.dynamics`). A second,
+stricter outcome is asked for with ``train_fraction``: a run *trains* when it does not diverge and its final
+loss is at most ``train_fraction × J₀``; the scan then goes on down the grid to the largest rate that trains
+(``largest_training``). Not diverging is not training: a rate can keep the loss bounded and still raise it.
 :func:`run_sweep` runs many configurations in a process pool across the machine's cores with a progress
 bar, appending each result to a JSON-lines file it can resume from. :func:`summarize` takes, for each
 (depth, BN, init scale), the smallest of the seeds' largest stable rates: the largest rate that is stable
@@ -36,7 +39,8 @@ from .errors import BnsymError, ValuesError
 from .numeric import init_mlp
 from .vectorized import VectorizedNetwork, reference_mlp
 
-__all__ = ["LR_GRID", "SweepConfig", "largest_stable_lr", "run_sweep", "summarize", "torch_gradient_descent"]
+__all__ = ["LR_GRID", "SweepConfig", "largest_stable_lr", "trains", "outcome", "run_sweep", "summarize",
+           "torch_gradient_descent"]
 
 #: The default grid: 17 rates, four per decade from 1e-4 to 1.
 LR_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, 0, 17))
@@ -49,7 +53,8 @@ class SweepConfig:
     ``bn`` puts BN (``ε = eps``) before every hidden activation; weights start as
     ``N(0, (scale·gain/√fan_in)²)`` from ``seed``; full-batch GD on :func:`~bnsym.dynamics.reference_data`.
     ``backend`` is ``"bnsym"`` (the layers' own kernels, :mod:`bnsym.vectorized`) or ``"torch"`` (PyTorch
-    autograd).
+    autograd). With ``train_fraction`` (in (0, 1)), :func:`largest_stable_lr` also finds the largest rate that
+    trains: final loss ``≤ train_fraction × J₀``.
 
     >>> SweepConfig(depth=3).widths
     [2, 8, 8, 1]
@@ -67,6 +72,7 @@ class SweepConfig:
     eps: float = 1e-5
     gain: float = 2.0
     backend: str = "bnsym"
+    train_fraction: float | None = None
 
     @property
     def widths(self) -> list[int]:
@@ -100,30 +106,59 @@ def _run(config: SweepConfig, lr: float) -> dict:
         model = _engine(config)
         trace = gradient_descent(model, params, x, t, lr=lr, steps=config.steps, record=False)
         losses, diverged = trace.loss, trace.diverged
-    return {"lr": float(lr), "diverged": bool(diverged), "steps_run": len(losses) - 1,
-            "final_loss": float(losses[-1]) if np.isfinite(losses[-1]) else None, "initial_loss": float(losses[0])}
+    run = {"lr": float(lr), "diverged": bool(diverged), "steps_run": len(losses) - 1,
+           "final_loss": float(losses[-1]) if np.isfinite(losses[-1]) else None, "initial_loss": float(losses[0])}
+    if config.train_fraction is not None:
+        run["trains"] = trains(run, config.train_fraction)
+    return run
+
+
+def trains(run: dict, fraction: float) -> bool:
+    """The outcome *trains*: the run did not diverge and its final loss is at most ``fraction × J₀``.
+
+    >>> trains({"diverged": False, "final_loss": 0.4, "initial_loss": 1.0}, 0.5)
+    True
+    >>> trains({"diverged": False, "final_loss": 36.7, "initial_loss": 2.02}, 0.5)  # bounded, not training
+    False
+    """
+    final = run.get("final_loss")
+    return (not run["diverged"] and final is not None
+            and float(final) <= float(fraction) * float(run["initial_loss"]))
 
 
 def largest_stable_lr(config: SweepConfig, lrs: Sequence[float] = LR_GRID) -> dict:
     """Scan ``lrs`` from the largest down; the first rate that does not diverge is the largest stable one.
 
     Returns ``{"key", "config", "runs", "largest_stable"}`` (``largest_stable`` is ``None`` when every rate
-    diverges).
+    diverges). With ``config.train_fraction`` the scan goes on down to the first rate that trains (see
+    :func:`trains`) and the record also has ``largest_training`` (``None`` when no rate of the grid trains).
 
     >>> largest_stable_lr(SweepConfig(depth=2, steps=10, batch=8), lrs=[1e3])["largest_stable"] is None
     True
+    >>> out = largest_stable_lr(SweepConfig(depth=2, steps=50, batch=8, train_fraction=0.5), lrs=[1e-4, 0.1, 1e3])
+    >>> out["largest_stable"], out["largest_training"]
+    (0.1, 0.1)
     """
     if not lrs or any(not (float(v) > 0) for v in lrs):
         raise ValuesError(f"the learning-rate grid must be a non-empty list of positive rates, got {lrs!r}")
+    fraction = config.train_fraction
+    if fraction is not None and not 0 < fraction < 1:
+        raise ValuesError(f"train_fraction must be in (0, 1), got {fraction!r}")
     runs = []
-    found = None
+    found = training = None
     for lr in sorted((float(v) for v in lrs), reverse=True):
         run = _run(config, lr)
         runs.append(run)
-        if not run["diverged"]:
+        if found is None and not run["diverged"]:
             found = lr
+        if fraction is not None and run["trains"]:
+            training = lr
+        if found is not None and (fraction is None or training is not None):
             break
-    return {"key": config.key(), "config": asdict(config), "runs": runs, "largest_stable": found}
+    record = {"key": config.key(), "config": asdict(config), "runs": runs, "largest_stable": found}
+    if fraction is not None:
+        record["largest_training"] = training
+    return record
 
 
 def _well_formed(record) -> bool:
@@ -137,8 +172,10 @@ def _well_formed(record) -> bool:
         return False
     if not all(isinstance(v, float) for v in grid):
         return False
-    stable = record.get("largest_stable", "missing")
-    return stable is None or (isinstance(stable, float) and stable in grid)
+    rates = [record.get("largest_stable", "missing")]
+    if config.get("train_fraction") is not None:
+        rates.append(record.get("largest_training", "missing"))
+    return all(rate is None or (isinstance(rate, float) and rate in grid) for rate in rates)
 
 
 def _load(path: Path) -> dict[str, dict]:
@@ -346,3 +383,13 @@ def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: 
         loss.backward()
         opt.step()
     return losses, False
+
+
+def outcome(config: SweepConfig, lr: float) -> dict:
+    """One run of ``config`` at rate ``lr``: ``{"lr", "diverged", "steps_run", "final_loss", "initial_loss"}``
+    (and ``"trains"`` with ``config.train_fraction``), on the configuration's backend.
+
+    >>> outcome(SweepConfig(depth=2, steps=5, batch=8), 1e3)["diverged"]
+    True
+    """
+    return _run(config, float(lr))

@@ -15,7 +15,8 @@ from bnsym import results as typed
 from bnsym.cli import main
 from bnsym.errors import BnsymError
 from bnsym.explain import ExplainSettings, run_explain
-from bnsym.report import FigureRef, Math, Report, Section, Table, Text, build_report, to_markdown, write_report
+from bnsym.report import (FigureRef, Math, Report, Section, Table, Text, build_report, to_html, to_markdown,
+                          write_report)
 from bnsym.report.answer import SECTIONS
 
 FIGURES = ["lr_vs_depth.png", "loss_curves.png", "weight_norm_effective_lr.png", "gradient_norm_per_layer.png",
@@ -56,10 +57,10 @@ def test_every_figure_is_referenced_with_a_caption(report_dir):
 
 def test_report_answers_with_measured_numbers(report_dir):
     md = (report_dir / "report.md").read_text()
-    for heading in ["Goodfellow", "two-layer", "identities", "Santurkar", "Largest stable learning rate"]:
+    for heading in ["Goodfellow", "two-layer", "identities", "Santurkar", "largest learning rate against depth"]:
         assert heading in md
     assert "nan" not in md.lower().split()  # no failed measurement printed as a number
-    assert re.search(r"slopes: .*-2\.0000", md)  # the 1/c² law, measured in this run
+    assert re.search(r"log-log slopes of .*: -2\.0000", md)  # the 1/c² law, measured in this run
 
 
 def test_html_math_is_offline(report_dir):
@@ -135,7 +136,14 @@ def test_results_are_frozen_dataclasses(explanation):
     assert isinstance(results, typed.Results)
     for field in dataclasses.fields(results):
         value = getattr(results, field.name)
-        assert dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen, field.name
+        if field.name == "cap":
+            assert value and all(isinstance(v, typed.RateCap) for v in value)
+        elif field.name == "statements":
+            assert value and all(isinstance(v, typed.Statement) and v.holds for v in value.values())
+        elif field.name == "later":
+            assert value == {}  # filled only by the later-work parts
+        else:
+            assert dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen, field.name
     with pytest.raises(dataclasses.FrozenInstanceError):
         results.sweep = None
     sweep = results.sweep
@@ -164,7 +172,7 @@ def test_the_answer_does_not_depend_on_the_figures_order(explanation):
 def test_the_answer_has_one_section_per_part(explanation):
     rep = build_report(explanation)
     assert len(rep.sections) == len(SECTIONS)
-    assert [s.title.split(" ")[0] for s in rep.sections[2:]] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    assert [s.title.split(" ")[0] for s in rep.sections[1:]] == [f"{n}." for n in range(1, len(SECTIONS))]
     assert all(s.blocks for s in rep.sections)
 
 
@@ -173,5 +181,132 @@ def test_the_grid_top_is_the_explanations_own(explanation):
     lowest = min(v.median for v in explanation.results.sweep.summary.values() if v.median is not None)
     lower = dataclasses.replace(explanation.settings, lrs=tuple(lr for lr in explanation.settings.lrs if lr <= lowest))
     other = to_markdown(build_report(dataclasses.replace(explanation, settings=lower)))
-    assert f"≥ {lowest:.3g} (top of grid)" in other
+    assert f"≥ {lowest:.3g}" in other and f"≥ {lowest:.3g}" not in before
     assert to_markdown(build_report(explanation)) == before  # nothing carried over from the other report
+
+
+# -- the claims table, the two outcomes, the formulas -----------------------------------------------------------
+def _claims_table(rep):
+    return next(b for b in rep.sections[0].blocks if isinstance(b, Table) and b.header[0] == "claim")
+
+
+def test_the_claims_table_comes_first_and_links_to_sections(explanation):
+    from bnsym.report.claims import LATER_WORK, NOT_RUN, build_claims
+
+    rep = build_report(explanation)
+    table = _claims_table(rep)
+    claims = build_claims(explanation)
+    assert len(table.rows) == len(claims) and all(len(row) == 6 for row in table.rows)
+    numbers = {s.key: s.title.split(".")[0] for s in rep.sections[1:]}
+    for claim, row in zip(claims, table.rows, strict=True):
+        assert row[4] == claim.verdict
+        assert str(row[5]) == (f"§{numbers[claim.link]}" if claim.link else "—"), claim
+    page = to_html(rep, mathjax="m.js")
+    for key in {c.link for c in claims if c.link}:
+        assert f'<a href="#{key}">' in page and f'<h2 id="{key}">' in page
+    later = {source for _, _, source in LATER_WORK}
+    assert [r for r in table.rows if r[1] in later] and all(r[3] == NOT_RUN for r in table.rows if r[1] in later)
+    assert all(r[3] != NOT_RUN for r in table.rows if r[1] not in later)  # own claims are all measured
+
+
+def test_a_later_work_result_replaces_its_placeholder_row(explanation):
+    from bnsym.report.claims import NOT_RUN, Claim, build_claims
+
+    row = Claim("edge of stability", "Cohen et al. 2021", "derived", "λ_max measured", "holds", "sweep")
+    results = dataclasses.replace(explanation.results, later={"edge_of_stability": row})
+    claims = build_claims(dataclasses.replace(explanation, results=results))
+    assert row in claims and sum(c.measured == NOT_RUN for c in claims) == sum(
+        c.measured == NOT_RUN for c in build_claims(explanation)) - 1
+    # a result that cannot state its claim yet is shown as run, never judged by a made-up value
+    results = dataclasses.replace(explanation.results, later={"smoothness": object()})
+    shown = [c for c in build_claims(dataclasses.replace(explanation, results=results)) if "smoother" in c.claim]
+    assert [(c.measured, c.verdict) for c in shown] == [("run: see its section", "not judged")]
+
+
+def test_verdicts_follow_the_measurements(explanation):
+    from bnsym.report.claims import CONTRADICTED, build_claims
+
+    def verdict(ex, start):
+        return next(c.verdict for c in build_claims(ex) if c.claim.startswith(start))
+
+    assert verdict(explanation, "larger weights") != CONTRADICTED
+    bent = dataclasses.replace(explanation.results.curvature, gradient_slope=-0.5)
+    other = dataclasses.replace(explanation, results=dataclasses.replace(explanation.results, curvature=bent))
+    assert verdict(other, "larger weights") == CONTRADICTED
+    assert "-0.5000" in next(c.measured for c in build_claims(other) if c.claim.startswith("larger weights"))
+
+
+def test_both_outcomes_and_their_rules_are_reported(explanation):
+    sweep, s = explanation.results.sweep, explanation.settings
+    assert sweep.train_fraction == s.train_fraction and set(sweep.training) == set(sweep.summary)
+    for r in sweep.records:
+        stable, training = r["largest_stable"], r["largest_training"]
+        assert training is None or stable is None or training <= stable
+        for run in r["runs"]:
+            rule = not run["diverged"] and run["final_loss"] <= s.train_fraction * run["initial_loss"]
+            assert run["trains"] == rule
+    md = to_markdown(build_report(explanation))
+    assert f"at most {s.train_fraction:g} × J₀" in md and "exceeds 1000 × max(J₀, 1)" in md
+    assert "no BN: trains" in md and "BN: does not diverge" in md
+
+
+def test_the_pytorch_rerun_is_reported_per_configuration(explanation):
+    pytest.importorskip("torch")
+    rows = explanation.results.sweep.agreement
+    s = explanation.settings
+    assert len(rows) == len(s.depths) * 2 * s.torch_seeds
+    md = to_markdown(build_report(explanation))
+    assert f"Same outcomes in {sum(a.same_outcomes for a in rows)} of {len(rows)} configurations" in md
+
+
+def test_the_cap_measurement_trains_the_parts_separately(explanation):
+    for cap in explanation.results.cap:
+        # BN's output is bounded whatever the weights feeding it: updating only them never diverges
+        assert cap.normalized.median == max(explanation.settings.lrs)
+        assert all(v > 0 for v in cap.block_critical)
+
+
+def test_displayed_formulas_are_derived_or_proved(explanation):
+    rep = build_report(explanation)
+    proved = {st.latex for st in explanation.results.statements.values()}
+    maths = [b.tex for s in rep.sections for b in s.blocks if isinstance(b, Math)]
+    derived = [t for t in maths if t not in proved]
+    assert len(maths) - len(derived) >= 10
+    # the others are the two derivations (the chain rule of Goodfellow's chain, the two-layer network's ∂J/∂w₁)
+    assert len(derived) == 2 and all(t.startswith(r"\frac{\partial J}{\partial") for t in derived)
+
+
+def test_smoke_runs_say_so_and_no_internal_words(explanation):
+    md = to_markdown(build_report(explanation))
+    assert md.startswith("# SMOKE RUN") and "not measurements" in md
+    full = dataclasses.replace(explanation, settings=dataclasses.replace(explanation.settings, smoke=False))
+    assert "SMOKE" not in to_markdown(build_report(full))
+    for word in ("learner", "seed network", "seed's"):
+        assert word not in md.lower(), word
+
+
+def test_the_sweep_scans_on_to_the_largest_rate_that_trains(tmp_path):
+    import json
+
+    from bnsym.errors import ValuesError
+    from bnsym.sweep import SweepConfig, largest_stable_lr, run_sweep
+
+    config = SweepConfig(depth=2, steps=40, batch=8, train_fraction=0.5)
+    grid = [1e-4, 1e-3, 1e-2, 0.1, 1.0, 100.0]
+    out = largest_stable_lr(config, grid)
+    rates = [run["lr"] for run in out["runs"]]
+    assert rates == sorted(rates, reverse=True)  # from the top down
+    first_stable = next(run["lr"] for run in out["runs"] if not run["diverged"])
+    assert out["largest_stable"] == first_stable
+    assert out["largest_training"] == next(run["lr"] for run in out["runs"] if run["trains"]) == rates[-1]
+    assert not out["runs"][0]["trains"]  # 100 diverges, so it does not train
+    with pytest.raises(ValuesError, match="train_fraction"):
+        largest_stable_lr(dataclasses.replace(config, train_fraction=1.5), grid)
+    # a stored record without its 'trains' outcome is not trusted: it is run again, with a warning
+    path = tmp_path / "sweep.jsonl"
+    broken = dict(out, grid=grid)
+    del broken["largest_training"]
+    path.write_text(json.dumps(broken) + "\n")
+    with pytest.warns(RuntimeWarning, match="malformed"):
+        again = run_sweep([config], grid, results=path, workers=1, progress=False)
+    assert again[0]["largest_training"] == out["largest_training"]

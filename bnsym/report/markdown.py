@@ -17,7 +17,7 @@ from .model import FigureRef, Math, Report, Section, Table, Text  # noqa: F401 -
 __all__ = ["to_markdown"]
 
 
-def _md_cell(text: str) -> str:
+def _md_cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 

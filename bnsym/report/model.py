@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 
-__all__ = ["Text", "Math", "Table", "FigureRef", "Block", "Section", "Report"]
+__all__ = ["Text", "Math", "Table", "FigureRef", "Link", "Block", "Section", "Report"]
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Table:
     """
 
     header: Sequence[str]
-    rows: Sequence[Sequence[str]]
+    rows: Sequence[Sequence[str | Link]]
     caption: str = ""
 
 
@@ -61,6 +61,21 @@ class FigureRef:
 
     path: str
     caption: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """A table cell that links to a section (by its ``key``); it reads as its ``text`` where links do not exist.
+
+    >>> str(Link("§2", "sweep"))
+    '§2'
+    """
+
+    text: str
+    key: str
+
+    def __str__(self) -> str:
+        return self.text
 
 
 #: What a section holds.
@@ -77,6 +92,7 @@ class Section:
 
     title: str
     blocks: list[Block] = field(default_factory=list)
+    key: str = ""  # an anchor other sections link to (the HTML element's id)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from .model import FigureRef, Math, Report, Section, Table, Text  # noqa: F401 -
 __all__ = ["to_tex", "tex_text"]
 
 #: Characters that :func:`bnsym.latex.escape_text` does not transliterate (yet): typeset here.
-_TEX_OVERRIDES = {"ŷ": r"$\hat{y}$", "′": "$'$", "∝": r"$\propto$", "⁻⁵": r"$^{-5}$", "∈": r"$\in$"}
+_TEX_OVERRIDES = {"⋯": r"$\cdots$", "ŷ": r"$\hat{y}$", "′": "$'$", "∝": r"$\propto$", "⁻⁵": r"$^{-5}$", "∈": r"$\in$"}
 
 
 def tex_text(text: str) -> str:
@@ -49,7 +49,8 @@ def to_tex(report: Report) -> str:
     """
     escape_text = tex_text
     out = [r"\documentclass[11pt]{article}", r"\usepackage[margin=2.2cm]{geometry}",
-           r"\usepackage{amsmath,amssymb,graphicx}", r"\usepackage[T1]{fontenc}",
+           r"\usepackage{amsmath,amssymb,graphicx,float,array,longtable}", r"\usepackage[T1]{fontenc}",
+           r"\sloppy", r"\setlength{\emergencystretch}{3em}",
            r"\title{" + escape_text(report.title) + "}", r"\date{}", r"\begin{document}", r"\maketitle"]
     for section in report.sections:
         out.append(r"\section*{" + escape_text(section.title) + "}")
@@ -61,16 +62,41 @@ def to_tex(report: Report) -> str:
             elif isinstance(block, Table):
                 out += _table(block)
             elif isinstance(block, FigureRef):
-                out += [r"\begin{figure}[h]\centering",
+                out += [r"\begin{figure}[H]\centering",
                         r"\includegraphics[width=0.85\linewidth]{" + block.path + "}",
                         r"\caption{" + escape_text(block.caption) + "}", r"\end{figure}"]
     out.append(r"\end{document}")
     return "\n".join(out) + "\n"
 
 
+def _long_table(block: Table) -> list[str]:
+    """A table with prose in its cells: a ``longtable`` (it may break across pages) of ragged-right paragraph
+    columns, each as wide as its longest cell asks (within limits)."""
+    cols = len(block.header)
+    cells = [[str(block.header[k])] + [str(r[k]) for r in block.rows] for k in range(cols)]
+    want = [min(max(len(c) for c in column), 60) for column in cells]
+    # no column narrower than its longest word (about 110 footnotesize characters to a line)
+    floor = [(max(len(w) for c in column for w in c.split() or [""]) + 2) / 110 for column in cells]
+    room = 0.97 - cols * 0.015  # what the column separators (3pt each side) leave
+    share = [max(w / sum(want) * room, f) for w, f in zip(want, floor, strict=True)]
+    fixed = sum(f for s, f in zip(share, floor, strict=True) if s == f)
+    free = sum(s for s, f in zip(share, floor, strict=True) if s != f)
+    share = [s if s == f else s * max(room - fixed, 0.05) / free for s, f in zip(share, floor, strict=True)]
+    spec = "".join(r">{\raggedright\arraybackslash}p{%.3f\linewidth}" % f for f in share)
+    out = [r"{\footnotesize\setlength{\tabcolsep}{3pt}\begin{longtable}{" + spec + "}",
+           " & ".join(r"\textbf{" + tex_text(str(h)) + "}" for h in block.header) + r"\\ \hline\endhead"]
+    out += [" & ".join(tex_text(str(c)) for c in row) + r"\\ \hline" for row in block.rows]
+    if block.caption:
+        out.append(r"\multicolumn{%d}{p{0.95\linewidth}}{%s}\\" % (cols, tex_text(block.caption)))
+    out.append(r"\end{longtable}}")
+    return out
+
+
 def _table(block: Table) -> list[str]:
+    if len(block.rows) > 25 or any(len(str(c)) > 40 for row in block.rows for c in row):  # may break across pages
+        return _long_table(block)
     spec = "l" + "r" * (len(block.header) - 1)
-    out = [r"\begin{table}[h]\centering\small",
+    out = [r"\begin{table}[H]\centering\small",
            r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
            r"\begin{tabular}{" + spec + "}",
            " & ".join(tex_text(str(h)) for h in block.header) + r"\\ \hline"]

@@ -63,7 +63,8 @@ def _write_report(report: Report, directory: Path, pdf: bool, mathjax_dir: Path 
         how = f"MathJax 3 ({bundle.name}), a local copy in mathjax/, no network needed"
         page = to_html(report, directory, mathjax=f"mathjax/{bundle.name}")
     else:
-        how = "formulas pre-rendered to SVG images by matplotlib's mathtext (in math/); no MathJax copy was found"
+        how = ("formulas pre-rendered to SVG images (Computer Modern) by matplotlib's mathtext (in math/); "
+               "no MathJax copy was found")
         page = to_html(report, directory)
     written["math"] = how
     (directory / "report.html").write_text(page.replace(MATH_PLACEHOLDER, html.escape(how)), encoding="utf-8")
