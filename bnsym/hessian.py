@@ -110,10 +110,10 @@ def _setup(network, names: Sequence[str] | None):
 class _Tangents:
     """Forward mode over a growing shared list: ``dot[s]`` is the tangent of ``s`` along fixed seeds."""
 
-    def __init__(self, shared: list, seeds: Mapping[Symbol, Expr]) -> None:
-        self.shared = shared
+    def __init__(self, shared: list, seeds: Mapping[Symbol, Expr], base: Sequence | None = None) -> None:
+        self.shared = shared  # appended to: every tangent's definition, in evaluation order
         self.dot: dict[Symbol, Expr] = {s: sympy.sympify(v) for s, v in seeds.items() if v != 0}
-        self.done = 0
+        self.pending = list(shared if base is None else base)  # what the next sweep differentiates: only this object's own entries
 
     def of(self, expr: Expr) -> Expr:
         """``Σ_f ∂expr/∂f · ḟ`` over the symbols with a tangent."""
@@ -121,7 +121,7 @@ class _Tangents:
 
     def sweep(self) -> None:
         """Give every not yet swept intermediate its tangent (appending the tangents' definitions)."""
-        pending, self.done = self.shared[self.done:], len(self.shared)
+        pending, self.pending = self.pending, []
         for symbol, definition in pending:
             value = self.of(definition)
             if value == 0:
@@ -131,6 +131,7 @@ class _Tangents:
                 continue
             tangent = sympy.Dummy(f"{symbol.name}_dot", real=True)
             self.shared.append((tangent, value))
+            self.pending.append((tangent, value))
             self.dot[symbol] = tangent
 
 
@@ -166,9 +167,9 @@ def hessian(network, names: Sequence[str] | None = None) -> HigherDerivative:
     np.True_
     """
     names, variables, gradient, shared = _setup(network, names)
-    columns = []
+    columns, base = [], tuple(shared)
     for variable in variables:
-        tangents = _Tangents(shared, {variable: 1})
+        tangents = _Tangents(shared, {variable: 1}, base)
         tangents.sweep()
         columns.append([tangents.of(g) for g in gradient])
     value = Matrix(len(variables), len(variables), lambda a, b: columns[b][a])
