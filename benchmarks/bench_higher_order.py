@@ -20,10 +20,12 @@ import torch.nn.functional as F
 from bnsym.testing.higher_order import TORCH_MODES, HigherOrderMismatch, check_higher_order
 
 EPS = 1e-5
-MODULES = {"BatchNorm1d": ("batch", lambda: torch.nn.BatchNorm1d(3)), "LayerNorm": ("layer", lambda: torch.nn.LayerNorm(3)),
+MODULES = {"BatchNorm1d": ("batch", lambda: torch.nn.BatchNorm1d(3)),
+           "LayerNorm": ("layer", lambda: torch.nn.LayerNorm(3)),
            "GroupNorm": ("group", lambda: torch.nn.GroupNorm(2, 4)), "RMSNorm": ("rms", lambda: torch.nn.RMSNorm(3))}
 FUNCTIONAL = {
-    "F.batch_norm": ("batch", 3, lambda x, w, b, *s: F.batch_norm(x, *(s or (None, None)), w, b, training=not s, eps=EPS)),
+    "F.batch_norm": ("batch", 3,
+                     lambda x, w, b, *s: F.batch_norm(x, *(s or (None, None)), w, b, training=not s, eps=EPS)),
     "F.layer_norm": ("layer", 3, lambda x, w, b: F.layer_norm(x, (3,), w, b, EPS)),
     "F.group_norm": ("group", 4, lambda x, w, b: F.group_norm(x, 2, w, b, EPS)),
     "F.rms_norm": ("rms", 3, lambda x, w, b: F.rms_norm(x, (3,), w, EPS)),
@@ -52,7 +54,8 @@ def timings(repeats: int) -> None:
                     _check(kind=kind, module=make(), orders=orders, training=training)
                     samples.append(time.perf_counter() - start)
                 row.append(statistics.median(samples))
-            print(f"{name:<12} {'train' if training else 'eval':<6} {row[0]:>20.2f} s {row[1]:>7.2f} s {row[2]:>7.2f} s")
+            mode = "train" if training else "eval"
+            print(f"{name:<12} {mode:<6} {row[0]:>20.2f} s {row[1]:>7.2f} s {row[2]:>7.2f} s")
 
 
 def sweep() -> None:

@@ -58,39 +58,47 @@ def modes(f, x, v, u):
 
 
 def main() -> None:
-    h = 1e-4
     print(f"torch {torch.__version__}")
     for layout in ("layer", "batch"):
-        x, v, u, native, composite, exact = ops(layout)
-        phi = lambda z, f=composite: (u * f(z)).sum()  # noqa: E731
-        second = lambda z: jvp(lambda w: jvp(phi, (w,), (v,))[1], (z,), (v,))[1]  # noqa: E731
-        first = lambda z: jvp(phi, (z,), (v,))[1]  # noqa: E731
-        fd = {2: float((first(x + h * v) - first(x - h * v)) / (2 * h)),
-              3: float((second(x + h * v) - second(x - h * v)) / (2 * h))}
-        print(f"\n{layout}_norm on x = {X if layout == 'layer' else [[a] for a in X[0]]}, v = e₁, u = e₃, eps = {EPS}")
-        print(f"  exact (SymPy):             k=2 {exact[2]!r}   k=3 {exact[3]!r}")
-        print(f"  FD of composite, h={h}:  k=2 {fd[2]!r}   k=3 {fd[3]!r}")
-        native_modes, composite_modes = modes(native, x, v, u), modes(composite, x, v, u)
-        for name, value in native_modes.items():
-            k = int(name[-2])
-            flag = "OK " if abs(value - exact[k]) <= 1e-8 * max(1, abs(exact[k])) else "BAD"
-            print(f"  {flag} torch op {name:<24} {value!r:<24} composite {composite_modes[name]!r}")
+        report(layout, 1e-4)
+
+
+def report(layout: str, h: float) -> None:
+    """The exact, finite-difference and per-mode values for one op."""
+    x, v, u, native, composite, exact = ops(layout)
+    phi = lambda z, f=composite: (u * f(z)).sum()  # noqa: E731
+    second = lambda z: jvp(lambda w: jvp(phi, (w,), (v,))[1], (z,), (v,))[1]  # noqa: E731
+    first = lambda z: jvp(phi, (z,), (v,))[1]  # noqa: E731
+    fd = {2: float((first(x + h * v) - first(x - h * v)) / (2 * h)),
+          3: float((second(x + h * v) - second(x - h * v)) / (2 * h))}
+    print(f"\n{layout}_norm on x = {X if layout == 'layer' else [[a] for a in X[0]]}, v = e₁, u = e₃, eps = {EPS}")
+    print(f"  exact (SymPy):             k=2 {exact[2]!r}   k=3 {exact[3]!r}")
+    print(f"  FD of composite, h={h}:  k=2 {fd[2]!r}   k=3 {fd[3]!r}")
+    native_modes, composite_modes = modes(native, x, v, u), modes(composite, x, v, u)
+    for name, value in native_modes.items():
+        k = int(name[-2])
+        flag = "OK " if abs(value - exact[k]) <= 1e-8 * max(1, abs(exact[k])) else "BAD"
+        print(f"  {flag} torch op {name:<24} {value!r:<24} composite {composite_modes[name]!r}")
 
 
 def mixed_block() -> None:
     """``∂/∂x (∂φ/∂γ)`` by ``jacrev(jacrev(·, argnums=γ), argnums=x)`` (the inner reverse pass under vmap)."""
     print("\nmixed block ∂²⟨u, f(x, γ)⟩/∂x∂γ₃ at γ = 1 (exact: the composite's, equal in every mode)")
     for layout in ("layer", "batch"):
-        x, _, u, _, composite, _ = ops(layout)
-        gamma = torch.ones(3 if layout == "layer" else 1, dtype=DT)
-        native = (lambda z, g: F.layer_norm(z, (3,), g, None, EPS)) if layout == "layer" else \
-            (lambda z, g: F.batch_norm(z, None, None, g, None, training=True, eps=EPS))
-        for name, f in (("torch op", native), ("composite", lambda z, g: composite(z) * g)):
-            phi = lambda z, g, f=f: (u * f(z, g)).sum()  # noqa: E731
-            rr = jacrev(jacrev(phi, argnums=1), argnums=0)(x, gamma)[-1].flatten().tolist()
-            ag = torch.autograd.functional.hessian(phi, (x, gamma))[1][0][-1].flatten().tolist()
-            print(f"  {layout}_norm {name:<9} jacrev∘jacrev {[round(a, 12) for a in rr]}  "
-                  f"autograd.functional.hessian {[round(a, 12) for a in ag]}")
+        _mixed(layout)
+
+
+def _mixed(layout: str) -> None:
+    x, _, u, _, composite, _ = ops(layout)
+    gamma = torch.ones(3 if layout == "layer" else 1, dtype=DT)
+    native = (lambda z, g: F.layer_norm(z, (3,), g, None, EPS)) if layout == "layer" else \
+        (lambda z, g: F.batch_norm(z, None, None, g, None, training=True, eps=EPS))
+    for name, f in (("torch op", native), ("composite", lambda z, g, c=composite: c(z) * g)):
+        phi = lambda z, g, f=f, u=u: (u * f(z, g)).sum()  # noqa: E731
+        rr = jacrev(jacrev(phi, argnums=1), argnums=0)(x, gamma)[-1].flatten().tolist()
+        ag = torch.autograd.functional.hessian(phi, (x, gamma))[1][0][-1].flatten().tolist()
+        print(f"  {layout}_norm {name:<9} jacrev∘jacrev {[round(a, 12) for a in rr]}  "
+              f"autograd.functional.hessian {[round(a, 12) for a in ag]}")
 
 
 if __name__ == "__main__":

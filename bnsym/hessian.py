@@ -113,7 +113,8 @@ class _Tangents:
     def __init__(self, shared: list, seeds: Mapping[Symbol, Expr], base: Sequence | None = None) -> None:
         self.shared = shared  # appended to: every tangent's definition, in evaluation order
         self.dot: dict[Symbol, Expr] = {s: sympy.sympify(v) for s, v in seeds.items() if v != 0}
-        self.pending = list(shared if base is None else base)  # what the next sweep differentiates: only this object's own entries
+        # what the next sweep differentiates: the base list, then only this object's own tangents
+        self.pending = list(shared if base is None else base)
 
     def of(self, expr: Expr) -> Expr:
         """``Σ_f ∂expr/∂f · ḟ`` over the symbols with a tangent."""
