@@ -18,7 +18,7 @@ direction), ``"hessian"`` (``torch.func.hessian``, then ``jacfwd`` for order 3),
 ``"rms"``, ``"group"``.
 
 >>> import pytest; torch = pytest.importorskip("torch")
->>> report = check_higher_order("layer", module=torch.nn.LayerNorm(3), orders=(2,), modes=("jvp",))
+>>> report = check_higher_order("rms", module=torch.nn.RMSNorm(3), orders=(2,), modes=("jvp",))
 >>> [(r.order, r.mode, r.ok) for r in report.results]
 [(2, 'jvp', True)]
 """
@@ -267,8 +267,8 @@ def check_higher_order(kind: str, *, module: Any = None, forward: Callable | Non
     Tolerance: ``|got − exact| ≤ rtol·max(1, |exact|)``.
 
     >>> import pytest; torch = pytest.importorskip("torch")
-    >>> f = lambda x, w, b: torch.nn.functional.layer_norm(x, (3,), w, b, 1e-5)
-    >>> check_higher_order("layer", forward=f, features=3, orders=(3,), modes=("jacrev",)).passed
+    >>> f = lambda x, w, b: torch.nn.functional.group_norm(x, 2, w, b, 1e-5)
+    >>> check_higher_order("group", forward=f, features=4, orders=(3,), modes=("jacrev",)).passed
     [(3, 'jacrev')]
     """
     if kind not in KINDS:
