@@ -109,3 +109,21 @@ def test_bad_requests_are_bnsym_errors():
         third_directional(chain(2, loss="mse"), {"w1": 1.0}, order=7)
     with pytest.raises(ValuesError, match="missing"):
         hessian(chain(2, loss="mse")).evaluate({"x": 1.0})
+
+
+def test_the_weight_block_satisfies_the_theorems_h_w_equals_minus_gradient_and_one_over_c_squared():
+    from bnsym import mlp
+
+    net = mlp([2, 2, 1], bn="pre", batch=3, loss="mse", activation="sigmoid")
+    rng = np.random.default_rng(4)
+    values = {"x": rng.standard_normal((3, 2)), "t": rng.standard_normal((3, 1)), "W1": rng.standard_normal((2, 2)),
+              "b1": rng.standard_normal((1, 2)), "gamma1": rng.uniform(0.5, 2, (1, 2)),
+              "beta1": rng.standard_normal((1, 2)), "W2": rng.standard_normal((1, 2)), "b2": rng.standard_normal((1, 1))}
+    block = hessian(net, ["W1"])
+    H = block.evaluate(values)
+    w = values["W1"].ravel()
+    np.testing.assert_allclose(H @ w, -net.gradient("W1").evaluate(values).ravel(), rtol=1e-9, atol=1e-12)
+    scaled = dict(values, W1=3.0 * values["W1"])
+    np.testing.assert_allclose(block.evaluate(scaled), H / 9.0, rtol=1e-9, atol=1e-12)
+    full, full_scaled = hessian(net).evaluate(values), hessian(net).evaluate(scaled)
+    assert not np.allclose(full_scaled, full / 9.0, rtol=1e-3)   # the full Hessian has no such law
