@@ -119,7 +119,8 @@ def test_the_weight_block_satisfies_the_theorems_h_w_equals_minus_gradient_and_o
     values = {"x": rng.standard_normal((3, 2)), "t": rng.standard_normal((3, 1)),
               "W1": rng.standard_normal((2, 2)),
               "b1": rng.standard_normal((1, 2)), "gamma1": rng.uniform(0.5, 2, (1, 2)),
-              "beta1": rng.standard_normal((1, 2)), "W2": rng.standard_normal((1, 2)), "b2": rng.standard_normal((1, 1))}
+              "beta1": rng.standard_normal((1, 2)), "W2": rng.standard_normal((1, 2)),
+              "b2": rng.standard_normal((1, 1))}
     block = hessian(net, ["W1"])
     H = block.evaluate(values)
     w = values["W1"].ravel()
