@@ -80,6 +80,9 @@ class HigherDerivative:
         """
         from .evaluation import _substitution, named_symbols
 
+        if getattr(self.network, "symbolic", False):
+            raise NetworkSpecError("a symbolic batch has no entries to give values for: take network.at(m) for a "
+                                   "concrete m, or substitute into .value")
         names = named_symbols(self.network)
         substitution = _substitution(self.network, names, values)
         missing = [name for name, symbols in names.items() if any(s not in substitution for s in symbols)]
@@ -157,7 +160,13 @@ def _direction(variables, names, network, direction: Mapping) -> dict[Symbol, Ex
 
 def hessian(network, names: Sequence[str] | None = None) -> HigherDerivative:
     """The Hessian ``∂²J/∂θ_a∂θ_b`` over the parameters ``names`` (default: all, in the network's order), by one
-    forward tangent sweep per parameter entry over the engine's gradient (forward over reverse).
+    forward tangent sweep per parameter entry over the engine's gradient (forward over reverse). Over a symbolic
+    batch (scalar parameters): the engine's index-form gradients, explicit in the parameters, differentiated again
+    (entries are sums over the batch; a gradient the kernel proves zero gives a zero row).
+
+    >>> from bnsym import chain
+    >>> hessian(chain(2, batch="m", loss="mse")).value[0, 0].doit()
+    Sum(2*w2**2*x[j]**2/m, (j, 1, m))
 
     >>> from bnsym import two_layer
     >>> net = two_layer(activation="identity", bn="pre", batch=3, loss="mse")
@@ -167,6 +176,8 @@ def hessian(network, names: Sequence[str] | None = None) -> HigherDerivative:
     >>> np.abs(H.evaluate(values)[1]).max() < 1e-12   # b1 shifts z1 by a constant, which BN removes
     np.True_
     """
+    if getattr(network, "symbolic", False) and getattr(network, "has_loss", False):
+        return _index_hessian(network, names)
     names, variables, gradient, shared = _setup(network, names)
     columns, base = [], tuple(shared)
     for variable in variables:
@@ -175,6 +186,23 @@ def hessian(network, names: Sequence[str] | None = None) -> HigherDerivative:
         columns.append([tangents.of(g) for g in gradient])
     value = Matrix(len(variables), len(variables), lambda a, b: columns[b][a])
     return HigherDerivative(network, "Hessian", variables, value, tuple(shared))
+
+
+def _index_hessian(network, names: Sequence[str] | None) -> HigherDerivative:
+    """A symbolic batch: each index-form gradient, explicit in the parameters (a sum over the batch), differentiated
+    once more; a gradient the kernel proves identically 0 has a zero row. Scalar parameters only."""
+    names = list(network.parameters) if names is None else list(names)
+    for name in names:
+        network.parameter(name)
+    gradients = network.index_gradients()
+    derivations = [gradients[name] for name in names]
+    if any(d.indices for d in derivations):
+        raise NetworkSpecError("the Hessian over a symbolic batch is written for scalar parameters (chain, "
+                               "two_layer); for matrix parameters use network.at(m) for a concrete batch size")
+    variables = tuple(d.parameter for d in derivations)
+    rows = [[sympy.S.Zero] * len(variables) if d.is_zero else [sympy.diff(d.explicit(), v) for v in variables]
+            for d in derivations]
+    return HigherDerivative(network, "Hessian", variables, Matrix(rows), ())
 
 
 def hvp(network, direction: Mapping, names: Sequence[str] | None = None) -> HigherDerivative:

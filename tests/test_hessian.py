@@ -129,3 +129,20 @@ def test_the_weight_block_satisfies_the_theorems_h_w_equals_minus_gradient_and_o
     np.testing.assert_allclose(block.evaluate(scaled), H / 9.0, rtol=1e-9, atol=1e-12)
     full, full_scaled = hessian(net).evaluate(values), hessian(net).evaluate(scaled)
     assert not np.allclose(full_scaled, full / 9.0, rtol=1e-3)   # the full Hessian has no such law
+
+
+def test_symbolic_batch_hessian_at_m_3_equals_the_concrete_one():
+    net = two_layer(activation="sigmoid", bn="pre", batch="m", loss="mse")
+    H = hessian(net)
+    assert H.value[1, :] == sympy.zeros(1, 6)  # ∂J/∂b1 ≡ 0 (kernel proof): its row vanishes for every m
+    m = sympy.Symbol("m", integer=True, positive=True)
+    x, t = sympy.IndexedBase("x", real=True), sympy.IndexedBase("t", real=True)
+    numbers = {net.parameters[n][0, 0]: sympy.nsimplify(P[n]) for n in P}
+    values = hessian(_net()).evaluate(_values())
+    for a, b in [(0, 0), (0, 4), (2, 3), (4, 5), (5, 5)]:
+        entry = H.value[a, b].xreplace({m: 3}).doit()
+        entry = entry.xreplace({**{x[k + 1]: sympy.nsimplify(X[k]) for k in range(3)},
+                                **{t[k + 1]: sympy.nsimplify(T[k]) for k in range(3)}, **numbers})
+        assert float(entry.evalf(30)) == pytest.approx(values[a, b], rel=1e-10, abs=1e-12)
+    with pytest.raises(NetworkSpecError, match="symbolic batch"):
+        H.evaluate(_values())
