@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy
+from tools import need_module
 
 from bnsym import chain, two_layer
 from bnsym.dynamics import symbolic_hessian
@@ -63,7 +64,7 @@ def test_hvp_and_third_directional_match_sympy_diff_along_the_line():
 
 
 def test_compiled_routes_agree_with_the_symbolic_ones():
-    pytest.importorskip("jax")
+    need_module("jax", "pip install jax")
     net = _net()
     model = VectorizedNetwork.from_network(net)
     params = {n: np.array([[value]]) for n, value in P.items()}
@@ -92,7 +93,7 @@ def test_hessian_matches_torch_autograd_on_a_hand_written_forward(torch):
 
 
 def test_block_hessian_scales_as_one_over_c_squared_but_the_full_hessian_does_not():
-    pytest.importorskip("jax")
+    need_module("jax", "pip install jax")
     out = block_vs_full_scaling((0.5, 1.0, 3.0))
     assert np.ptp(out.block_products) <= 1e-8 * max(out.block_products)
     assert np.ptp(out.full_products) > 1e-2 * max(out.full_products)

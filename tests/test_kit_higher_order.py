@@ -72,7 +72,7 @@ def test_a_backward_that_detaches_sigma_fails_at_order_two_naming_the_mode(torch
 
 
 def test_numpy_style_routines_are_checked_by_name():
-    mpmath = pytest.importorskip("mpmath")
+    import mpmath  # a SymPy dependency
 
     def routine(order, point, direction, cotangent):  # mpmath's numerical derivative of the layer norm
         def phi(s):
@@ -98,7 +98,7 @@ def test_numpy_style_routines_are_checked_by_name():
 
 
 def test_the_exact_reference_agrees_with_mpmath_in_eval_mode_batch_norm():
-    mpmath = pytest.importorskip("mpmath")
+    import mpmath  # a SymPy dependency
     layout = _Layout("batch", (4, 2), EPS, 1, True, True)
     point, direction, u = _point(layout, 3, False)
     exact = exact_directional(layout, point, direction, u, (1, 2, 3), False)
