@@ -331,6 +331,28 @@ class Network:
         self.parameter(name)
         return self.gradients()[name]
 
+    def hessian(self, names: Sequence[str] | None = None):
+        """The exact Hessian of the loss over ``names`` through the engine (:func:`bnsym.hessian.hessian`).
+
+        >>> from bnsym.builders import chain
+        >>> chain(1, loss="mse").hessian().closed_form
+        Matrix([[2*x**2]])
+        """
+        from .hessian import hessian
+
+        return hessian(self, names)
+
+    def hvp(self, direction, names: Sequence[str] | None = None):
+        """The exact Hessian-vector product ``H v`` (:func:`bnsym.hessian.hvp`).
+
+        >>> from bnsym.builders import chain
+        >>> chain(1, loss="mse").hvp({"w1": 3}).closed_form
+        Matrix([[6*x**2]])
+        """
+        from .hessian import hvp
+
+        return hvp(self, direction, names)
+
     def __repr__(self) -> str:
         return f"<Network {self.description or 'custom'}: {' -> '.join(n.name for n in self.nodes)}>"
 
