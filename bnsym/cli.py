@@ -286,13 +286,16 @@ def _with_verdict(d) -> str:
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="bnsym-report", show_default=True,
               help="Directory for report.md, report.html, report.tex/.pdf, the figures and the sweep results.")
 @click.option("--quick", is_flag=True, help="Tiny settings (a few seconds): for trying the command out.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="A TOML file of experiment settings (network, data, optimizer, grid, rules; see "
+                   "examples/explain.toml); with --quick, the keys it leaves out take the quick values.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes for the sweeps (default: all cores).")
 @click.option("--no-pdf", is_flag=True, help="Do not compile report.pdf even if pdflatex is installed.")
 @click.option("--mathjax", type=click.Path(file_okay=False), default=None,
               help="A MathJax 3 copy (a directory with es5/tex-svg.js) for report.html (default: $BNSYM_MATHJAX, "
                    "else the one scripts/build-docs.sh installed in bnsym's source tree, else SVG images).")
-def explain(outdir, quick, workers, no_pdf, mathjax):
+def explain(outdir, quick, config_file, workers, no_pdf, mathjax):
     """Answer 'how does BN allow larger learning rates?' with derivations and measurements: writes a report.
 
     \b
@@ -310,8 +313,14 @@ def explain(outdir, quick, workers, no_pdf, mathjax):
 
     start = time.perf_counter()
     settings = ExplainSettings.tiny() if quick else ExplainSettings()
+    if config_file is not None:
+        from .config import load_config
+
+        base = dataclasses.replace(settings, progress=True) if quick else None  # progress bars unless it says not
+        settings = load_config(config_file, base=base).settings
     settings = dataclasses.replace(settings, workers=workers if workers is not None else settings.workers,
-                                   pdf=settings.pdf and not no_pdf, progress=True)
+                                   pdf=settings.pdf and not no_pdf,
+                                   progress=settings.progress if config_file is not None else True)
     find_mathjax(mathjax)  # a named copy that is not MathJax: refused before the run, not after it
     with output_lock(outdir) as out, _warnings_as_lines():
         try:

@@ -15,6 +15,7 @@ __all__ = [
     "LatexError",
     "KitUsageError",
     "MissingDependencyError",
+    "ConfigError",
 ]
 
 
@@ -56,3 +57,8 @@ class KitUsageError(BnsymError, TypeError):
 class MissingDependencyError(BnsymError, ImportError):
     """An optional dependency is not installed (e.g. ``hypothesis`` for :mod:`bnsym.testing`:
     ``pip install bnsym[testing]``)."""
+
+
+class ConfigError(BnsymError, ValueError):
+    """A configuration file (``bnsym explain --config``) or a file it names is malformed: an unknown key, a
+    value of the wrong type, a data set or parameter file of the wrong shape."""

@@ -32,13 +32,16 @@ from .sweep import SweepConfig, outcome, run_sweep
 from .vectorized import reference_mlp
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from .config import ExplainConfig
     from .plots import Figure
 
 #: The report's grid: 25 rates, four per decade from 10⁻⁴ to 10², past the rates where BN fails.
 EXPLAIN_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, 2, 25))
 
-__all__ = ["EXPLAIN_GRID", "ExplainSettings", "Explanation", "find_figure", "run_explain", "prepare_output",
-           "output_lock", "LOCK_NAME"]
+__all__ = ["EXPLAIN_GRID", "ExplainSettings", "Explanation", "find_figure", "run_explain", "sweep_configs",
+           "prepare_output", "output_lock", "LOCK_NAME"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class ExplainSettings:
     workers: int | None = None
     progress: bool = True
     pdf: bool = True
+    normalized: tuple[bool, ...] = (False, True)  # the sweeps without and with BN
+    options: tuple[tuple[str, Any], ...] = ()     # further SweepConfig fields (bnsym.config: optimizer, data...)
 
     @classmethod
     def tiny(cls) -> ExplainSettings:
@@ -126,16 +131,28 @@ class Explanation:
         return find_figure(self.figures, name)
 
 
-def _sweeps(s: ExplainSettings, outdir: Path | None) -> SweepResult:
-    """Both outcomes per configuration over the seeds; summary and training rates by cell."""
-    common: dict[str, Any] = dict(width=s.width, batch=s.batch, steps=s.steps, train_fraction=s.train_fraction)
-    configs = [SweepConfig(depth=d, bn=bn, seed=seed, **common) for d in s.depths for bn in (False, True)
+def sweep_configs(s: ExplainSettings) -> list[SweepConfig]:
+    """The sweeps' configurations: every depth without and with BN for every seed, then the extra init scales
+    at ``scale_depth``; ``s.options`` (from :func:`bnsym.config.load_config`) fill in the other fields.
+
+    >>> [(c.depth, c.bn, c.scale) for c in sweep_configs(ExplainSettings.tiny()) if c.seed == 0]
+    [(2, False, 1.0), (2, True, 1.0), (3, False, 1.0), (3, True, 1.0), (2, False, 2.0), (2, True, 2.0)]
+    """
+    common: dict[str, Any] = dict(width=s.width, batch=s.batch, steps=s.steps, train_fraction=s.train_fraction,
+                                  **dict(s.options))
+    configs = [SweepConfig(depth=d, bn=bn, seed=seed, **common) for d in s.depths for bn in s.normalized
                for seed in s.seeds]
     configs += [SweepConfig(depth=s.scale_depth, bn=bn, seed=seed, scale=c, **common)
-                for c in s.scales for bn in (False, True) for seed in s.seeds]
+                for c in s.scales for bn in s.normalized for seed in s.seeds]
+    return configs
+
+
+def _sweeps(s: ExplainSettings, outdir: Path | None, executor: Executor | None = None) -> SweepResult:
+    """Both outcomes per configuration over the seeds; summary and training rates by cell."""
+    configs = sweep_configs(s)
     path = outdir / "sweep.jsonl" if outdir is not None else None
     records = run_sweep(configs, s.lrs, results=path, workers=s.workers, progress=s.progress,
-                        label="learning-rate sweep (bnsym)")
+                        label="learning-rate sweep (bnsym)", executor=executor)
     stable: dict[SweepKey, list] = {}
     training: dict[SweepKey, list] = {}
     for r in records:
@@ -174,7 +191,7 @@ def _torch_check(config: SweepConfig, record: Mapping[str, Any], grid: Sequence[
                      max(diff) if diff else None)
 
 
-def _torch(s: ExplainSettings, sweep: SweepResult) -> SweepResult:
+def _torch(s: ExplainSettings, sweep: SweepResult, executor: Executor | None = None) -> SweepResult:
     """The PyTorch rerun, per configuration (first ``torch_seeds`` seeds, init scale 1), in a process pool."""
     if not s.torch or importlib.util.find_spec("torch") is None:
         return sweep
@@ -183,14 +200,17 @@ def _torch(s: ExplainSettings, sweep: SweepResult) -> SweepResult:
         c = r["config"]
         if c["scale"] == 1.0 and c["seed"] in s.seeds[:s.torch_seeds]:
             jobs.append((SweepConfig(**dict(c.items())), r, s.lrs))
-    return replace(sweep, agreement=tuple(_pooled(s, _torch_check, jobs)))
+    return replace(sweep, agreement=tuple(_pooled(s, _torch_check, jobs, executor)))
 
 
-def _pooled(s: ExplainSettings, fn, jobs: Sequence[tuple]) -> list:
-    """``[fn(*job) for job in jobs]``, in a process pool of ``s.workers`` (default: every core)."""
+def _pooled(s: ExplainSettings, fn, jobs: Sequence[tuple], executor: Executor | None = None) -> list:
+    """``[fn(*job) for job in jobs]``, on ``executor`` or in a process pool of ``s.workers`` (default: every
+    core)."""
     import os
     from concurrent.futures import ProcessPoolExecutor
 
+    if executor is not None and jobs:
+        return list(executor.map(fn, *zip(*jobs, strict=True)))
     workers = min(s.workers or os.cpu_count() or 1, len(jobs))
     if workers <= 1:
         return [fn(*job) for job in jobs]
@@ -238,11 +258,11 @@ def _cap_one(s: ExplainSettings, depth: int, seed: int) -> tuple[float | None, f
     return out[0], out[1], 2.0 / lam if lam > 0 else float("inf")
 
 
-def _cap(s: ExplainSettings, sweep: SweepResult) -> tuple[RateCap, ...]:
+def _cap(s: ExplainSettings, sweep: SweepResult, executor: Executor | None = None) -> tuple[RateCap, ...]:
     """What caps BN's rate, by measurement: train only the normalized weights, or only the others."""
     seeds = s.seeds[:s.cap_seeds]
     jobs = [(depth, seed) for depth in s.depths for seed in seeds]
-    done = dict(zip(jobs, _pooled(s, _cap_one, [(s, d, seed) for d, seed in jobs]), strict=True))
+    done = dict(zip(jobs, _pooled(s, _cap_one, [(s, d, seed) for d, seed in jobs], executor), strict=True))
     caps = []
     for depth in s.depths:
         rows = [done[(depth, seed)] for seed in seeds]
@@ -450,8 +470,14 @@ def _santurkar(seed: int = 0, m: int = 16) -> GradientNormIdentity:
     return GradientNormIdentity(lhs, rhs, abs(lhs - rhs) / lhs, m, violated)
 
 
-def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | None = None) -> Explanation:
+def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | None = None, *,
+                config: ExplainConfig | str | Path | None = None, executor: Executor | None = None) -> Explanation:
     """Run every measurement of the report and make its figures (the files are written by :mod:`bnsym.report`).
+
+    ``config`` is an :class:`~bnsym.config.ExplainConfig` or the path of a TOML file for
+    :func:`~bnsym.config.load_config` (instead of ``settings``). ``executor`` is any
+    :class:`concurrent.futures.Executor` the sweeps, the PyTorch rerun and the rate-cap runs go to (default: a
+    process pool, see :func:`~bnsym.sweep.run_sweep`), e.g. a ``dask.distributed`` client's ``get_executor()``.
 
     ``outdir`` holds the sweeps' JSON-lines result files, so an interrupted run resumes (damaged records are
     skipped with a warning and run again, see :func:`~bnsym.sweep.run_sweep`); a directory that cannot be
@@ -467,7 +493,7 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
     from . import plots
 
     plots.require_matplotlib()
-    s = settings or ExplainSettings()
+    s = _chosen_settings(settings, config)
     outdir = prepare_output(outdir) if outdir is not None else None
     timings: dict[str, float] = {}
 
@@ -482,8 +508,8 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
     began = time.perf_counter()
     with ProcessPoolExecutor(max_workers=1) as background:  # the proofs run alongside the measurements
         proofs = background.submit(_timed_statements)
-        sweep = timed("sweeps (bnsym)", _sweeps, s, outdir)
-        sweep = timed("PyTorch rerun", _torch, s, sweep)
+        sweep = timed("sweeps (bnsym)", _sweeps, s, outdir, executor)
+        sweep = timed("PyTorch rerun", _torch, s, sweep, executor)
         results = Results(
             sweep=sweep, curves=timed("loss curves", _curves, s, sweep),
             growth=timed("weight-norm growth", _norm_growth, s),
@@ -492,12 +518,27 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
             goodfellow=timed("Goodfellow's example", _goodfellow, s),
             santurkar=timed("gradient-norm identity", _santurkar),
             two_layer_bn=timed("two-layer network with BN", _two_layer_bn),
-            cap=timed("what caps BN's rate", _cap, s, sweep))
+            cap=timed("what caps BN's rate", _cap, s, sweep, executor))
         statements, seconds = timed("waiting for the proofs", proofs.result)
     timings["proofs (in a separate process, alongside the rest)"] = seconds
     timings["all measurements (wall clock)"] = time.perf_counter() - began
     results = replace(results, statements=statements)
     return Explanation(s, results, _figures(s, results), timings)
+
+
+def _chosen_settings(settings: ExplainSettings | None, config: ExplainConfig | str | Path | None) -> ExplainSettings:
+    """The settings to run: ``settings``, or those of ``config`` (a path is loaded), else the defaults."""
+    if config is not None and settings is not None:
+        raise BnsymError("give run_explain either settings or config, not both")
+    if isinstance(config, (str, Path)):
+        from .config import load_config
+
+        config = load_config(config)
+    s = config.settings if config is not None else settings or ExplainSettings()
+    if set(s.normalized) != {False, True}:
+        raise BnsymError("the report compares the network without and with normalization, so it needs both; "
+                         "for sweeps of one kind, run bnsym.sweep.run_sweep(bnsym.explain.sweep_configs(settings))")
+    return s
 
 
 def _timed_statements() -> tuple[dict[str, Statement], float]:

@@ -26,21 +26,24 @@ import json
 import os
 import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from collections.abc import Iterable, Sequence
 
 import click
 import numpy as np
 
+from .datafiles import cached_npz
 from .dynamics import DIVERGENCE_FACTOR, gradient_descent, reference_data
 from .errors import BnsymError, ValuesError
 from .numeric import init_mlp
+from .optimizers import Optimizer, train
+from .torchref import torch_gradient_descent
 from .vectorized import VectorizedNetwork, reference_mlp
 
 __all__ = ["LR_GRID", "SweepConfig", "largest_stable_lr", "trains", "outcome", "run_sweep", "summarize",
-           "torch_gradient_descent"]
+           "torch_gradient_descent", "sweep_data", "initial_parameters"]
 
 #: The default grid: 17 rates, four per decade from 1e-4 to 1.
 LR_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, 0, 17))
@@ -73,6 +76,20 @@ class SweepConfig:
     gain: float = 2.0
     backend: str = "bnsym"
     train_fraction: float | None = None
+    # added with configurable experiments; at these defaults they are left out of the key and the record
+    placement: str = "pre"                 # BN before ("pre") or after ("post") each hidden activation
+    outputs: int = 1
+    optimizer: str = "gd"                  # see bnsym.optimizers
+    minibatch: int | None = None
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    divergence_factor: float = DIVERGENCE_FACTOR
+    data: str = "reference"                # or an .npz file with x, t
+    data_digest: str = ""
+    init: str = "seeded"                   # or an .npz file of initial parameters
+    init_digest: str = ""
 
     @property
     def widths(self) -> list[int]:
@@ -81,7 +98,7 @@ class SweepConfig:
         >>> SweepConfig(depth=2, width=4).widths
         [2, 4, 1]
         """
-        return [self.inputs] + [self.width] * (self.depth - 1) + [1]
+        return [self.inputs] + [self.width] * (self.depth - 1) + [self.outputs]
 
     def key(self) -> str:
         """A stable string identifying the configuration (the results file's key).
@@ -89,23 +106,81 @@ class SweepConfig:
         >>> SweepConfig(depth=2).key() == SweepConfig(depth=2).key() != SweepConfig(depth=3).key()
         True
         """
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self.record(), sort_keys=True)
+
+    def record(self) -> dict:
+        """The configuration as the results file stores it: every field, but the ones added with configurable
+        experiments only where they differ from their defaults (so older results files still resume).
+
+        >>> "optimizer" in SweepConfig(depth=2).record(), SweepConfig(depth=2, optimizer="adam").record()["optimizer"]
+        (False, 'adam')
+        """
+        out = asdict(self)
+        for name in _LATER_FIELDS:
+            if out[name] == _DEFAULTS[name]:
+                del out[name]
+        return out
+
+    @property
+    def optimizer_rule(self) -> Optimizer:
+        """The :class:`~bnsym.optimizers.Optimizer` of this configuration.
+
+        >>> SweepConfig(depth=2, optimizer="sgd", minibatch=4).optimizer_rule.stochastic
+        True
+        """
+        return Optimizer(self.optimizer, self.minibatch, self.momentum, self.beta1, self.beta2, self.adam_epsilon)
+
+
+_LATER_FIELDS = ("placement", "outputs", "optimizer", "minibatch", "momentum", "beta1", "beta2", "adam_epsilon",
+                 "divergence_factor", "data", "data_digest", "init", "init_digest")
+_DEFAULTS = {f.name: f.default for f in fields(SweepConfig)}
 
 
 def _engine(config: SweepConfig) -> VectorizedNetwork:
     """The configuration's network (built once per process by :func:`~bnsym.vectorized.reference_mlp`)."""
-    return reference_mlp(config.widths, config.activation, bn="pre" if config.bn else None, eps=config.eps)
+    return reference_mlp(config.widths, config.activation, bn=config.placement if config.bn else None,
+                         eps=config.eps)
+
+
+def sweep_data(config: SweepConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The configuration's data: :func:`~bnsym.dynamics.reference_data` or the ``x, t`` of its ``.npz`` file.
+
+    >>> x, t = sweep_data(SweepConfig(depth=2, batch=4))
+    >>> x.shape, t.shape
+    ((4, 2), (4, 1))
+    """
+    if config.data == "reference":
+        return reference_data(seed=0, batch=config.batch, inputs=config.inputs)
+    arrays = cached_npz(config.data, config.data_digest, ("x", "t"), "the data set")
+    return arrays["x"], arrays["t"]
+
+
+def initial_parameters(config: SweepConfig) -> dict[str, np.ndarray]:
+    """The starting point: :func:`~bnsym.numeric.init_mlp` from the seed, or the arrays of the ``init`` file
+    (weights times ``scale``; without BN, its ``gamma``, ``beta`` are dropped).
+
+    >>> sorted(initial_parameters(SweepConfig(depth=2, width=3)))
+    ['W1', 'W2', 'b1', 'b2']
+    """
+    if config.init == "seeded":
+        return init_mlp(config.widths, bn=config.bn, seed=config.seed, gain=config.gain, scale=config.scale)
+    arrays = cached_npz(config.init, config.init_digest, None, "the initial parameters")
+    return {k: (v * config.scale if k.startswith("W") else v).copy() for k, v in arrays.items()
+            if config.bn or not k.startswith(("gamma", "beta"))}
 
 
 def _run(config: SweepConfig, lr: float) -> dict:
-    x, t = reference_data(seed=0, batch=config.batch, inputs=config.inputs)
-    params = init_mlp(config.widths, bn=config.bn, seed=config.seed, gain=config.gain, scale=config.scale)
+    x, t = sweep_data(config)
+    params = initial_parameters(config)
+    rule = config.optimizer_rule
     if config.backend == "torch":
         losses, diverged = torch_gradient_descent(config, params, x, t, lr)
-    else:
-        model = _engine(config)
-        trace = gradient_descent(model, params, x, t, lr=lr, steps=config.steps, record=False)
+    elif rule.kind == "gd" and config.divergence_factor == DIVERGENCE_FACTOR:
+        trace = gradient_descent(_engine(config), params, x, t, lr=lr, steps=config.steps, record=False)
         losses, diverged = trace.loss, trace.diverged
+    else:
+        losses, diverged = train(_engine(config), params, x, t, rule, lr=lr, steps=config.steps, seed=config.seed,
+                                 divergence_factor=config.divergence_factor)
     run = {"lr": float(lr), "diverged": bool(diverged), "steps_run": len(losses) - 1,
            "final_loss": float(losses[-1]) if np.isfinite(losses[-1]) else None, "initial_loss": float(losses[0])}
     if config.train_fraction is not None:
@@ -155,7 +230,7 @@ def largest_stable_lr(config: SweepConfig, lrs: Sequence[float] = LR_GRID) -> di
             training = lr
         if found is not None and (fraction is None or training is not None):
             break
-    record = {"key": config.key(), "config": asdict(config), "runs": runs, "largest_stable": found}
+    record = {"key": config.key(), "config": config.record(), "runs": runs, "largest_stable": found}
     if fraction is not None:
         record["largest_training"] = training
     return record
@@ -213,7 +288,7 @@ def _load(path: Path) -> dict[str, dict]:
 
 
 def _resumable(record: dict | None, config: SweepConfig, grid: list[float]) -> bool:
-    return record is not None and record["config"] == asdict(config) and record["grid"] == grid
+    return record is not None and record["config"] == config.record() and record["grid"] == grid
 
 
 def _warm(configs: Iterable[SweepConfig]) -> None:
@@ -225,7 +300,7 @@ def _warm(configs: Iterable[SweepConfig]) -> None:
 
 def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
               results: str | os.PathLike | None = None, workers: int | None = None, progress: bool = True,
-              label: str = "sweep") -> list[dict]:
+              label: str = "sweep", executor: Executor | None = None) -> list[dict]:
     """Run :func:`largest_stable_lr` for every configuration, in parallel, resumably.
 
     ``results`` is a JSON-lines file: configurations already recorded there (same configuration, same grid)
@@ -233,8 +308,10 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
     not well-formed records (not UTF-8, not JSON, no ``config``, a ``largest_stable`` not on the grid) are
     skipped with a :class:`RuntimeWarning` and their configurations run again; a ``results`` path that is
     a directory, or a file that cannot be written, raises :class:`~bnsym.errors.BnsymError`. ``workers``
-    defaults to the number of cores; ``workers=1`` runs in this process. A progress bar goes to standard
-    error.
+    defaults to the number of cores; ``workers=1`` runs in this process. ``executor`` is any
+    :class:`concurrent.futures.Executor` to run the configurations on instead (``workers`` is then unused, and
+    the executor is not shut down): e.g. ``dask.distributed.Client(...).get_executor()`` for a cluster. A
+    progress bar goes to standard error.
 
     >>> recs = run_sweep([SweepConfig(depth=2, steps=5, batch=8)], lrs=[0.01], workers=1, progress=False)
     >>> recs[0]["largest_stable"]
@@ -254,7 +331,7 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
             todo.append(cfg)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     handle = _open_results(path) if path is not None else None
-    if workers > 1:
+    if workers > 1 and executor is None:
         _warm(todo)
     bar = click.progressbar(length=len(todo), label=f"{label} ({len(configs) - len(todo)} resumed)",
                             file=sys.stderr, show_pos=True) if progress else None
@@ -274,15 +351,17 @@ def run_sweep(configs: Iterable[SweepConfig], lrs: Sequence[float] = LR_GRID, *,
             if bar is not None:
                 bar.update(1)
 
-        if workers == 1:
+        # longest first (deep, BN) so the workers stay busy to the end
+        ordered = sorted(todo, key=lambda c: (c.depth * (2 if c.bn else 1)), reverse=True)
+        if executor is not None:
+            for future in as_completed([executor.submit(largest_stable_lr, cfg, grid) for cfg in ordered]):
+                accept(future.result())
+        elif workers == 1:
             for cfg in todo:
                 accept(largest_stable_lr(cfg, grid))
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                # longest first (deep, BN) so the pool stays busy to the end
-                ordered = sorted(todo, key=lambda c: (c.depth * (2 if c.bn else 1)), reverse=True)
-                futures = [pool.submit(largest_stable_lr, cfg, grid) for cfg in ordered]
-                for future in as_completed(futures):
+                for future in as_completed([pool.submit(largest_stable_lr, cfg, grid) for cfg in ordered]):
                     accept(future.result())
     finally:
         if bar is not None:
@@ -323,66 +402,6 @@ def summarize(records: Iterable[dict]) -> dict[tuple, float | None]:
         else:
             out[key] = min(out[key], value)
     return dict(sorted(out.items(), key=lambda kv: tuple(str(v) for v in kv[0])))
-
-
-def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: np.ndarray,
-                           lr: float) -> tuple[list[float], bool]:
-    """The same run with PyTorch autograd (``nn.Linear``, ``nn.BatchNorm1d``, ``torch.optim.SGD``), float64.
-
-    ``params`` (from :func:`~bnsym.numeric.init_mlp`) are loaded into the torch modules, so both runs start
-    from the same point. Returns the losses and whether the run diverged (same rule as bnsym's).
-
-    >>> import pytest; torch = pytest.importorskip("torch")  # (this example needs PyTorch)
-    >>> from bnsym.dynamics import reference_data
-    >>> cfg = SweepConfig(depth=2, bn=True, steps=3, batch=8)
-    >>> x, t = reference_data(batch=8)
-    >>> params = init_mlp(cfg.widths, bn=True)
-    >>> losses, diverged = torch_gradient_descent(cfg, params, x, t, 0.1)
-    >>> ours = gradient_descent(_engine(cfg), params, x, t, lr=0.1, steps=cfg.steps)  # bnsym's own run
-    >>> len(losses), diverged, np.allclose(losses, ours.loss, rtol=1e-10)
-    (4, False, True)
-    """
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ValuesError("backend='torch' needs PyTorch: pip install 'bnsym[torch]'") from exc
-    torch.set_num_threads(1)
-    activations = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
-                   "identity": torch.nn.Identity}
-    layers: list[torch.nn.Module] = []
-    widths = config.widths
-    with torch.no_grad():
-        for k in range(1, len(widths)):
-            lin = torch.nn.Linear(widths[k - 1], widths[k]).double()
-            lin.weight.copy_(torch.as_tensor(params[f"W{k}"]))
-            lin.bias.copy_(torch.as_tensor(params[f"b{k}"][0]))
-            layers.append(lin)
-            if k < len(widths) - 1:
-                if config.bn:
-                    bn = torch.nn.BatchNorm1d(widths[k], eps=config.eps).double()
-                    bn.weight.copy_(torch.as_tensor(params[f"gamma{k}"][0]))
-                    bn.bias.copy_(torch.as_tensor(params[f"beta{k}"][0]))
-                    layers.append(bn)
-                layers.append(activations[config.activation]())
-    net = torch.nn.Sequential(*layers).train()
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
-    X, T = torch.as_tensor(x), torch.as_tensor(t)
-    losses: list[float] = []
-    bound = None
-    for step in range(config.steps + 1):
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(net(X), T, reduction="sum") / X.shape[0]
-        value = float(loss.detach())
-        losses.append(value)
-        if bound is None:
-            bound = DIVERGENCE_FACTOR * max(value, 1.0)
-        if not np.isfinite(value) or value > bound:
-            return losses, True
-        if step == config.steps:
-            break
-        loss.backward()
-        opt.step()
-    return losses, False
 
 
 def outcome(config: SweepConfig, lr: float) -> dict:

@@ -84,3 +84,27 @@ def test_notebook_latex_and_the_callable_catalogue():
     assert len(bnsym.theorems()) == len(list(bnsym.theorems.theorems()))
     shown = bnsym.two_layer().gradient("w1")._repr_latex_()
     assert shown.startswith("$$") and "\\begin{aligned}" in shown and "\\partial" in shown
+
+
+def test_explain_config_on_the_command_line(tmp_path):
+    path = tmp_path / "explain.toml"
+    path.write_text("[sweep]\nsteps = 'x'\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["explain", "--quick", "--config", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "sweep.steps must be an integer" in result.output and not (tmp_path / "out").exists()
+    result = CliRunner().invoke(main, ["explain", "--config", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_explain_runs_the_configured_optimizer(tmp_path):
+    import json
+
+    path = tmp_path / "explain.toml"
+    path.write_text('[optimizer]\nkind = "momentum"\nmomentum = 0.5\n[sweep]\ntorch = false\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["explain", "--quick", "--config", str(path), "--no-pdf", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (out / "sweep.jsonl").read_text().splitlines()]
+    assert records and all(r["config"]["optimizer"] == "momentum" and r["config"]["momentum"] == 0.5
+                           for r in records)
+    assert (out / "report.md").is_file() and not (out / "sweep-torch.jsonl").exists()

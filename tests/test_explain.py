@@ -310,3 +310,17 @@ def test_the_sweep_scans_on_to_the_largest_rate_that_trains(tmp_path):
     with pytest.warns(RuntimeWarning, match="malformed"):
         again = run_sweep([config], grid, results=path, workers=1, progress=False)
     assert again[0]["largest_training"] == out["largest_training"]
+
+
+def test_explain_takes_a_config_file_and_an_executor(explanation, tmp_path):
+    """The quick preset from a file, on a thread pool: the same sweep records as the tiny settings."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "explain.toml"
+    path.write_text('preset = "quick"\n[sweep]\ntorch = false\n', encoding="utf-8")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ours = run_explain(config=path, executor=pool)
+    assert ours.settings == dataclasses.replace(ExplainSettings.tiny(), torch=False)
+    assert ours.results.sweep.records == explanation.results.sweep.records
+    assert ours.results.cap == explanation.results.cap
+    assert ours.results.sweep.agreement == ()
