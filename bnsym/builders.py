@@ -15,7 +15,8 @@ from sympy import Expr, Symbol
 from .errors import NetworkSpecError
 from .layers import (ACTIVATIONS, Activation, Layer, Linear, Normalize, ScaleShift, check_eps, check_name)
 from .network import Network, _inputs
-from .spec import LIMITS, NormChoice, check_batch, check_choice, check_flag, check_int, check_norm, check_size, too_large
+from .spec import (LIMITS, NormChoice, check_batch, check_choice, check_flag, check_int, check_norm, check_size,
+                   too_large)
 
 __all__ = ["chain", "two_layer", "mlp"]
 

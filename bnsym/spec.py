@@ -237,14 +237,15 @@ def check_norm(what: str, *, bn, norm, placement, mode, groups, positions, width
     >>> check_norm("MLP", bn="pre", norm=None, placement=None, mode="train", groups=None, positions=1, widths=[4])
     NormChoice(norm='batch', placement='pre', mode='train', groups=None, positions=1)
     >>> check_norm("MLP", bn="pre", norm="layer", placement=None, mode="train", groups=None, positions=1,
-    ...            widths=[4])
+    ...            widths=[4])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    bnsym.errors.NetworkSpecError: bn='pre' means norm='batch', placement='pre', but norm='layer' was given; give one of bn= or norm=
-    >>> check_norm("MLP", bn=None, norm="group", placement=None, mode="train", groups=3, positions=1, widths=[4])
+    bnsym.errors.NetworkSpecError: bn='pre' means norm='batch', placement='pre', but norm='layer' was given; ...
+    >>> check_norm("MLP", bn=None, norm="group", placement=None, mode="train", groups=3, positions=1,
+    ...            widths=[4])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    bnsym.errors.NetworkSpecError: groups=3 must divide the width of every normalized layer (4 = channels × positions, with 4 channels); widths [4]
+    bnsym.errors.NetworkSpecError: groups=3 must divide the width of every normalized layer (4 = channels × ...
     """
     check_choice(norm, "norm", NORMS)
     check_choice(placement, "placement", _PLACES)

@@ -202,7 +202,9 @@ class ChannelNormalize(Layer):
 
         >>> cn = ChannelNormalize("y", samples=2, channels=2, positions=2)
         >>> x = np.array([[1.0, 2.0, 5.0, 5.0], [3.0, 4.0, 5.0, 5.0]])
-        >>> print(cn.numpy_undefined(x, cn.numpy_forward(x, {})[1]))
+        >>> with np.errstate(invalid="ignore"):
+        ...     saved = cn.numpy_forward(x, {})[1]
+        >>> print(cn.numpy_undefined(x, saved))
         batch normalization 'y' is undefined for this batch: channel 2 is constant (σ = 0) and ε = 0
         """
         if float(self.eps) > 0:
@@ -214,7 +216,8 @@ class ChannelNormalize(Layer):
             return None
         which = ("channel " if len(constant) == 1 else "channels ") + ", ".join(constant)
         verb = "is" if len(constant) == 1 else "are"
-        return f"batch normalization {self.name!r} is undefined for this batch: {which} {verb} constant (σ = 0) and ε = 0"
+        return (f"batch normalization {self.name!r} is undefined for this batch: {which} {verb} constant (σ = 0) "
+                "and ε = 0")
 
     def torch_forward(self, x, params: dict):
         import torch

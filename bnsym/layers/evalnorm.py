@@ -149,7 +149,9 @@ class EvalNormalize(Layer):
 
         >>> import numpy as np
         >>> ev = EvalNormalize("y", features=1, running_mean=0, running_var=0)
-        >>> print(ev.numpy_undefined(np.zeros((2, 1)), ev.numpy_forward(np.zeros((2, 1)), {})[1]))
+        >>> with np.errstate(invalid="ignore"):
+        ...     saved = ev.numpy_forward(np.zeros((2, 1)), {})[1]
+        >>> print(ev.numpy_undefined(np.zeros((2, 1)), saved))
         eval-mode batch normalization 'y' is undefined: feature 1 has running_var + ε = 0
         """
         zero = [str(j + 1) for j in range(np.size(saved)) if not np.asarray(saved).reshape(-1)[j] > 0]
