@@ -187,7 +187,7 @@ def names(*tags: str, without: tuple[str, ...] = ()) -> list[str]:
     ['two-layer-relu-bn-pre-m3', 'two-layer-relu-bn-pre-m4', 'two-layer-sigmoid-bn-pre-m3',
      'two-layer-sigmoid-bn-pre-m4']
     >>> names("derive", without=("exact",))[:2]
-    ['chain3-bn-m3', 'mlp-2-1-2-sigmoid-bn-post-m2-eps0.01']
+    ['chain3-batch-eval', 'chain3-bn-m3']
     >>> names("bn", "symbolic", "mse")
     ['mlp-2-2-1-sigmoid-bn-pre-m-mse', 'mlp-2-3-2-tanh-bn-post-m-out-sigmoid-mse']
     """
