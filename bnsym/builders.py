@@ -142,7 +142,7 @@ def chain(depth: int, names: str | Sequence[str] | None = None, *, bn: bool = Fa
     depth = check_int(depth, "depth", 1)
     bn, affine = check_flag(bn, "bn"), check_flag(affine, "affine")
     choice = check_norm("chain", bn=True if bn else None, norm=norm, placement=placement, mode=mode, groups=groups,
-                        positions=positions, widths=[1] * (depth - 1), activation=False)
+                        positions=positions, widths=[1] if depth > 1 else [], activation=False)  # all 1 wide
     if bn and depth < 2:
         raise NetworkSpecError("chain(1, bn=True) would have no BN: BN follows every layer but the last, so a "
                                "chain with BN needs depth >= 2")
