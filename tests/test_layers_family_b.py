@@ -378,3 +378,24 @@ def test_registered_family_b_networks_build():
                  "mlp-2-2-1-sigmoid-weight-m-mse"):
         net = networks.build(name)
         assert net.gradients()
+
+
+def test_per_channel_bn_removes_only_the_channel_mean_of_the_bias():
+    """Per-channel BN subtracts each channel's mean over m·P entries, so ∂J/∂b summed over a channel's columns is
+    0, while a single column's ∂J/∂b is not (contrast: per-feature BN makes every ∂J/∂b_r zero)."""
+    from bnsym.vectorized import VectorizedNetwork
+
+    route = VectorizedNetwork.from_network(bnsym.mlp([1, 4, 1], "tanh", norm="batch", positions=2, batch=3,
+                                                     eps=1e-3, loss="mse"))
+    rng = np.random.default_rng(10)
+    params = {name: rng.normal(size=shape) for name, shape in route.shapes.items()}
+    _, grads = route.loss_and_gradients(params, rng.normal(size=(3, 1)), rng.normal(size=(3, 1)))
+    per_channel = grads["b1"].reshape(2, 2).sum(axis=1)
+    np.testing.assert_allclose(per_channel, 0, atol=1e-12)
+    assert np.abs(grads["b1"]).max() > 1e-6
+
+
+def test_symbolic_eval_network_gradients_leave_out_the_running_statistics():
+    net = bnsym.mlp([1, 2, 1], norm="batch", mode="eval", batch="m")
+    assert set(net.gradients()) == set(net.parameters) == {"W1", "b1", "gamma1", "beta1", "W2", "b2"}
+    assert "murun1" in str(net.output)
