@@ -60,7 +60,8 @@ class Spec:
         ['bn', 'readme']
         """
         kw = self.kwargs
-        derived = {"bn": bool(kw.get("bn")), "symbolic": isinstance(kw.get("batch"), str),
+        batch_norm = kw.get("norm") == "batch" and kw.get("mode", "train") == "train"  # norm= with batch statistics
+        derived = {"bn": bool(kw.get("bn")) or batch_norm, "symbolic": isinstance(kw.get("batch"), str),
                    "mse": kw.get("loss") == "mse", "eps": kw.get("eps", 0) != 0}
         return self.extra_tags | {tag for tag, present in derived.items() if present}
 
