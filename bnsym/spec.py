@@ -21,7 +21,8 @@ from sympy import Symbol
 from .errors import NetworkSpecError
 from .layers import NAME_PATTERN, check_name
 
-__all__ = ["Limits", "LIMITS", "check_int", "check_batch", "check_choice", "check_flag", "too_large", "check_size"]
+__all__ = ["Limits", "LIMITS", "check_int", "check_batch", "check_choice", "check_flag", "too_large", "check_size",
+           "NORMS", "NormChoice", "check_norm"]
 
 
 @dataclass(slots=True)
@@ -156,7 +157,7 @@ def too_large(what: str, description: str, count: int, limit: str) -> NetworkSpe
 
 
 def check_size(what: str, widths: Sequence[int], batch: int | None, *, bn: bool, affine: bool,
-                hidden_activation: bool, output_activation: bool, loss: str) -> None:
+                hidden_activation: bool, output_activation: bool, loss: str, positions: int = 1) -> None:
     """Refuse, before building, a network beyond :data:`LIMITS` (counted as :class:`Limits` describes).
 
     >>> check_size("mlp", [2, 1000, 1], 2000, bn=False, affine=False, hidden_activation=True,
@@ -178,7 +179,7 @@ def check_size(what: str, widths: Sequence[int], batch: int | None, *, bn: bool,
         layers, terms = layers + 1, terms + m * widths[k - 1] * n
         if k < depth:
             if bn:
-                layers, terms = layers + 1 + affine, terms + (m * m + 40) * n + affine * m * n
+                layers, terms = layers + 1 + affine, terms + (m * m * positions + 40) * n + affine * m * n
             if hidden_activation:
                 layers, terms = layers + 1, terms + m * n
         elif output_activation:
@@ -191,4 +192,118 @@ def check_size(what: str, widths: Sequence[int], batch: int | None, *, bn: bool,
         hint = "; a BN step costs about m² per feature" if bn else ""
         raise too_large(what, f"about {terms} terms (batch m = {m}{hint})", terms, "terms")
 
+
+#: the normalizations the builders place on hidden layers (``None``: none)
+NORMS = (None, "batch", "layer", "rms", "group", "instance", "weight")
+_PLACES = (None, "pre", "post")
+_MODES = ("train", "eval")
+
+
+@dataclass(frozen=True, slots=True)
+class NormChoice:
+    """A builder's normalization, checked: ``norm`` (one of :data:`NORMS`), ``placement`` (``"pre"``/``"post"``:
+    before or after the activation; ``None`` for ``norm=None`` and weight norm), ``mode`` (``"eval"``: BN with
+    running statistics), ``groups`` (GroupNorm) and ``positions`` (spatial positions per channel).
+
+    >>> NormChoice("batch", "pre").bn
+    'pre'
+    """
+
+    norm: str | None
+    placement: str | None
+    mode: str = "train"
+    groups: int | None = None
+    positions: int = 1
+
+    @property
+    def bn(self) -> str | None:
+        """The old ``bn=`` value this choice equals (``"pre"``/``"post"``), or ``None`` if it is not plain
+        training-mode per-feature BN."""
+        plain = self.norm == "batch" and self.mode == "train" and self.positions == 1
+        return self.placement if plain else None
+
+    @property
+    def needs_batch(self) -> bool:
+        """Whether the normalization takes statistics over the batch (training-mode BN)."""
+        return self.norm == "batch" and self.mode == "train"
+
+
+def check_norm(what: str, *, bn, norm, placement, mode, groups, positions, widths: Sequence[int],
+               activation: bool = True) -> NormChoice:
+    """The checked normalization of a builder call: ``bn=`` (the old argument: ``"pre"``/``"post"``, or ``True``
+    for the chain) and ``norm=``/``placement=`` must agree; ``widths`` are the widths of the normalized hidden
+    layers; ``activation=False`` (the chain) has no activation to place a norm before or after.
+
+    >>> check_norm("MLP", bn="pre", norm=None, placement=None, mode="train", groups=None, positions=1, widths=[4])
+    NormChoice(norm='batch', placement='pre', mode='train', groups=None, positions=1)
+    >>> check_norm("MLP", bn="pre", norm="layer", placement=None, mode="train", groups=None, positions=1,
+    ...            widths=[4])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: bn='pre' means norm='batch', placement='pre', but norm='layer' was given; ...
+    >>> check_norm("MLP", bn=None, norm="group", placement=None, mode="train", groups=3, positions=1,
+    ...            widths=[4])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.NetworkSpecError: groups=3 must divide the width of every normalized layer (4 = channels × ...
+    """
+    check_choice(norm, "norm", NORMS)
+    check_choice(placement, "placement", _PLACES)
+    check_choice(mode, "mode", _MODES)
+    positions = check_int(positions, "positions", 1)
+    if bn is not None and bn is not False:
+        implied = "pre" if bn is True else bn
+        if norm not in (None, "batch") or placement not in (None, implied):
+            raise NetworkSpecError(f"bn={bn!r} means norm='batch', placement={implied!r}, but "
+                                   + (f"norm={norm!r}" if norm not in (None, "batch") else f"placement={placement!r}")
+                                   + " was given; give one of bn= or norm=")
+        norm, placement = "batch", implied
+    if not activation and placement == "post":
+        raise NetworkSpecError(f"this {what} has no activation, so placement='post' means nothing; leave placement "
+                               "out")
+    if norm is None:
+        for name, value, default in (("placement", placement, None), ("mode", mode, "train"), ("groups", groups, None),
+                                     ("positions", positions, 1)):
+            if value != default:
+                raise NetworkSpecError(f"{name}={value!r} needs a normalization: give norm= (one of "
+                                       f"{', '.join(map(repr, NORMS[1:]))})")
+        return NormChoice(None, None)
+    if mode == "eval" and norm != "batch":
+        raise NetworkSpecError(f"mode='eval' is batch normalization's evaluation mode; norm={norm!r} normalizes "
+                               "each sample alone and has no running statistics")
+    if mode == "eval" and positions > 1:
+        raise NetworkSpecError("mode='eval' with positions > 1 (per-channel running statistics) is not supported; "
+                               "use positions=1")
+    if norm == "weight":
+        if placement is not None:
+            raise NetworkSpecError("norm='weight' reparametrizes the hidden Linear layers' weights: placement "
+                                   "means nothing for it; leave placement out")
+        if groups is not None or positions != 1:
+            raise NetworkSpecError("norm='weight' takes neither groups= nor positions=")
+        return NormChoice("weight", None)
+    if groups is not None and norm != "group":
+        raise NetworkSpecError(f"groups= is GroupNorm's argument; give norm='group' (got norm={norm!r})")
+    if norm == "group":
+        groups = check_int(groups, "groups", 1) if groups is not None else None
+        if groups is None:
+            raise NetworkSpecError("norm='group' needs groups= (the number of channel groups)")
+    if norm in ("layer", "rms") and positions != 1:
+        raise NetworkSpecError(f"norm={norm!r} normalizes all features of a sample: positions= means nothing "
+                               "for it; leave it out")
+    if norm == "instance" and positions < 2:
+        raise NetworkSpecError("norm='instance' normalizes each channel over its spatial positions: it needs "
+                               f"positions >= 2 (got positions={positions}); with one position every output is 0")
+    for width in widths:
+        if width % positions:
+            raise NetworkSpecError(f"positions={positions} must divide the width of every normalized layer "
+                                   f"(channels × positions); widths {list(widths)}")
+        if groups is not None and (width // positions) % groups:
+            raise NetworkSpecError(f"groups={groups} must divide the width of every normalized layer "
+                                   f"({width} = channels × positions, with {width // positions} channels); "
+                                   f"widths {list(widths)}")
+        if norm == "layer" and width < 2 or norm == "group" and width // groups < 2 and positions < 2:
+            raise NetworkSpecError(f"norm={norm!r} over {'one feature' if norm == 'layer' else 'groups of one'} "
+                                   f"is 0 (or undefined with eps = 0) for every sample: widths {list(widths)} "
+                                   "need at least 2 features per normalized group")
+    return NormChoice(norm, placement or "pre", mode, groups, positions)
 

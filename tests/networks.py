@@ -8,7 +8,8 @@ the others say what a suite needs (:data:`TAGS`: small enough for an exact compa
 Names read ``<builder>[-<activation>][-bn-<pre|post>][-m<batch>][-<extras>]`` (``-m`` alone: a symbolic
 batch ``m``; extras in the order ``2in``, ``nobias``, ``out-<activation>``, ``eps<value>``, ``mse``). The
 LaTeX seed networks keep their historical names, which leave out ``-m2`` (BN's smallest batch) and mlp's
-default ReLU.
+default ReLU. The other normalizations (``norm=``) read ``-<norm>[-<placement>]`` in place of ``-bn-…``, with
+``-eval`` for BN in evaluation mode and ``-p<P>`` for ``positions=P``.
 """
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ class Spec:
         ['bn', 'readme']
         """
         kw = self.kwargs
-        derived = {"bn": bool(kw.get("bn")), "symbolic": isinstance(kw.get("batch"), str),
+        batch_norm = kw.get("norm") == "batch" and kw.get("mode", "train") == "train"  # norm= with batch statistics
+        derived = {"bn": bool(kw.get("bn")) or batch_norm, "symbolic": isinstance(kw.get("batch"), str),
                    "mse": kw.get("loss") == "mse", "eps": kw.get("eps", 0) != 0}
         return self.extra_tags | {tag for tag, present in derived.items() if present}
 
@@ -171,6 +173,13 @@ _add("mlp-2-3-1-relu-bn-pre-m4-eps0.001-mse", "mlp", [2, 3, 1], activation="relu
 _add("mlp-2-2-2-tanh-bn-post-m3-eps0.001", "mlp", [2, 2, 2], activation="tanh", bn="post", batch=3, eps=TORCH_EPS,
      tags="torch")
 
+# -- the normalization family (norm=): weight norm, eval-mode BN, per-channel BN ----------------------------------
+_add("two-layer-tanh-weight-m3-mse", "two_layer", "tanh", norm="weight", batch=3, loss="mse", tags="derive")
+_add("chain3-batch-eval", "chain", 3, norm="batch", mode="eval", tags="derive")
+_add("mlp-1-4-1-tanh-batch-pre-m2-p2", "mlp", [1, 4, 1], activation="tanh", norm="batch", positions=2, batch=2,
+     eps=E10, tags="derive")
+_add("mlp-2-2-1-sigmoid-weight-m-mse", "mlp", [2, 2, 1], "sigmoid", norm="weight", batch="m", loss="mse")
+
 
 def names(*tags: str, without: tuple[str, ...] = ()) -> list[str]:
     """The sorted names of the networks that have every one of ``tags`` and none of ``without``.
@@ -179,7 +188,7 @@ def names(*tags: str, without: tuple[str, ...] = ()) -> list[str]:
     ['two-layer-relu-bn-pre-m3', 'two-layer-relu-bn-pre-m4', 'two-layer-sigmoid-bn-pre-m3',
      'two-layer-sigmoid-bn-pre-m4']
     >>> names("derive", without=("exact",))[:2]
-    ['chain3-bn-m3', 'mlp-2-1-2-sigmoid-bn-post-m2-eps0.01']
+    ['chain3-batch-eval', 'chain3-bn-m3']
     >>> names("bn", "symbolic", "mse")
     ['mlp-2-2-1-sigmoid-bn-pre-m-mse', 'mlp-2-3-2-tanh-bn-post-m-out-sigmoid-mse']
     """

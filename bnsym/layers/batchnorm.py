@@ -301,57 +301,122 @@ class Normalize(Layer):
 class ScaleShift(Layer):
     """Batch normalization's learnable affine step ``y = γ x̂ + β`` per feature.
 
+    ``shift=False`` (with ``beta=None``) drops ``β``: the scale-only affine of ``torch.nn.RMSNorm`` (it has only a
+    weight). ``positions=P > 1`` shares ``γ_c``, ``β_c`` over the ``P`` columns of channel ``c`` in the
+    channel-major layout (:mod:`bnsym.layers.convnorm`; ``features = C·P``, parameters of length ``C``);
+    ``positions=1`` is one ``γ``, ``β`` per feature.
+
     >>> ss = ScaleShift("ztilde1", gamma="gamma1", beta="beta1", features=1)
     >>> ss.forward(sympy.Matrix([[sympy.Symbol("zhat1", real=True)]]))
     Matrix([[beta1 + gamma1*zhat1]])
+    >>> ScaleShift("y", gamma="g", features=4, positions=2, shift=False).forward(sympy.Matrix([[1, 2, 3, 4]]))
+    Matrix([[g[1], 2*g[1], 3*g[2], 4*g[2]]])
     """
 
     kind = "scale_shift"
     latex_name = r"\mathrm{BN}_{\gamma,\beta}"
     affine = True
 
-    def __init__(self, name: str, *, gamma: str, beta: str, features: int) -> None:
+    def __init__(self, name: str, *, gamma: str, beta: str | None = None, features: int, shift: bool = True,
+                 positions: int = 1) -> None:
         super().__init__(name)
+        if shift and beta is None:
+            raise NetworkSpecError(f"ScaleShift {name!r} needs a name for beta (or shift=False for a scale only)")
+        if not shift and beta is not None:
+            raise NetworkSpecError(f"ScaleShift {name!r} has shift=False but a beta name {beta!r}: give beta=None")
+        if isinstance(positions, bool) or not isinstance(positions, int) or positions < 1 or features % positions:
+            raise NetworkSpecError(f"positions must be an integer >= 1 dividing features = {features}, "
+                                   f"got {positions!r}")
         self.gamma, self.beta = gamma, beta
+        self.shift, self.positions = shift, positions
         self.features = features
-        self.parameters[gamma] = entry_symbols(gamma, None, features)
-        self.parameters[beta] = entry_symbols(beta, None, features)
+        self.channels = features // positions
+        self.parameters[gamma] = entry_symbols(gamma, None, self.channels)
+        if beta is not None:
+            self.parameters[beta] = entry_symbols(beta, None, self.channels)
 
     def forward(self, x: Matrix) -> Matrix:
-        gamma, beta = self.parameters[self.gamma], self.parameters[self.beta]
+        gamma, P = self.parameters[self.gamma], self.positions
+        if self.beta is None:
+            return Matrix(x.rows, x.cols, lambda i, j: gamma[j // P] * x[i, j])
+        beta = self.parameters[self.beta]
+        if P > 1:
+            return Matrix(x.rows, x.cols, lambda i, j: gamma[j // P] * x[i, j] + beta[j // P])
         return Matrix(x.rows, x.cols, lambda i, j: gamma[j] * x[i, j] + beta[j])
 
     # index form
     def index_parameters(self) -> dict:
         def base(name):
-            return Symbol(name, real=True) if self.features == 1 else IndexedBase(name, real=True)
-        return {self.gamma: (base(self.gamma), (self.features,)), self.beta: (base(self.beta), (self.features,))}
+            return Symbol(name, real=True) if self.channels == 1 else IndexedBase(name, real=True)
+        out = {self.gamma: (base(self.gamma), (self.channels,))}
+        if self.beta is not None:
+            out[self.beta] = (base(self.beta), (self.channels,))
+        return out
 
     def _p(self, name, r) -> Expr:
-        return parameter_entry(self.index_parameters()[name][0], r if self.features > 1 else None)
+        if self.positions > 1:
+            from .convnorm import channel_of
+
+            r = channel_of(r, self.positions)
+        return parameter_entry(self.index_parameters()[name][0], r if self.channels > 1 else None)
 
     def index_forward(self, x: Port, y: Port, i, r) -> list[IndexDefinition]:
-        return [IndexDefinition(y.base, y.indices(i, r), self._p(self.gamma, r) * x.entry(i, r) + self._p(self.beta, r),
-                                "scale and shift")]
+        value = self._p(self.gamma, r) * x.entry(i, r)
+        if self.beta is not None:
+            value = value + self._p(self.beta, r)
+        return [IndexDefinition(y.base, y.indices(i, r), value, "scale and shift" if self.shift else "scale")]
 
     def index_vjp(self, x: Port, y: Port, ybar: Port, i, r) -> Expr:
         return self._p(self.gamma, r) * ybar.entry(i, r)
 
     def index_parameter_vjp(self, x: Port, y: Port, ybar: Port, name: str, indices: tuple) -> Expr:
         (r,) = indices
+        if self.positions > 1:  # r is the channel: sum over its columns too
+            P, l_ = self.positions, index_symbol("l")
+            c = r if r is not None else 1
+            col = (c - 1) * P + l_
+            term = ybar.entry(_J, col) * x.entry(_J, col) if name == self.gamma else ybar.entry(_J, col)
+            return Sum(Sum(term, (l_, 1, P)), (_J, 1, x.m))
         if name == self.gamma:
             return Sum(ybar.entry(_J, r) * x.entry(_J, r), (_J, 1, x.m))
         return Sum(ybar.entry(_J, r), (_J, 1, x.m))
 
     # numerics
+    def _per_column(self, p):
+        if self.positions == 1:
+            return p.reshape(1, -1)
+        return array_module(p).repeat(p.reshape(-1), self.positions).reshape(1, -1)
+
+    def _per_channel(self, total, like):
+        if self.positions == 1:
+            return total.reshape(like.shape)
+        return array_module(total).add.reduce(total.reshape(self.channels, self.positions), axis=1).reshape(like.shape)
+
     def numpy_forward(self, x, params: dict):
-        gamma, beta = params[self.gamma], params[self.beta]
+        gamma = params[self.gamma]
+        if self.beta is None:
+            return self._per_column(gamma) * x, x
+        beta = params[self.beta]
+        if self.positions > 1:
+            return self._per_column(gamma) * x + self._per_column(beta), x
         return gamma.reshape(1, -1) * x + beta.reshape(1, -1), x
 
     def numpy_vjp(self, saved, g, params: dict):
         gamma, xp = params[self.gamma], array_module(g)
+        if self.beta is None or self.positions > 1:
+            grads = {self.gamma: self._per_channel(xp.add.reduce(g * saved, axis=0), gamma)}
+            if self.beta is not None:
+                grads[self.beta] = self._per_channel(xp.add.reduce(g, axis=0), params[self.beta])
+            return self._per_column(gamma) * g, grads
         return gamma.reshape(1, -1) * g, {self.gamma: xp.add.reduce(g * saved, axis=0).reshape(gamma.shape),
                                           self.beta: xp.add.reduce(g, axis=0).reshape(params[self.beta].shape)}
 
     def torch_forward(self, x, params: dict):
-        return params[self.gamma].reshape(1, -1) * x + params[self.beta].reshape(1, -1)
+        P = self.positions
+        gamma = params[self.gamma].reshape(-1).repeat_interleave(P).reshape(1, -1) if P > 1 else \
+            params[self.gamma].reshape(1, -1)
+        if self.beta is None:
+            return gamma * x
+        beta = params[self.beta].reshape(-1).repeat_interleave(P).reshape(1, -1) if P > 1 else \
+            params[self.beta].reshape(1, -1)
+        return gamma * x + beta
