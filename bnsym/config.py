@@ -115,7 +115,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
               "divergence_factor": _number(), "train_fraction": _number(below=1.0), "torch": _flag,
               "torch_seeds": _integer(1), "workers": _integer(1)},
     "report": {"curve_depth": _integer(2), "hessian_depths": _list(_integer(2)), "goodfellow_depth": _integer(1),
-               "cap_seeds": _integer(1), "pdf": _flag, "progress": _flag},
+               "cap_seeds": _integer(1), "pdf": _flag, "progress": _flag, "later": _flag},
 }
 
 #: config keys that are ExplainSettings fields of the same meaning
@@ -126,7 +126,7 @@ _SETTINGS = {("data", "batch"): "batch", ("network", "width"): "width", ("init",
              ("sweep", "train_fraction"): "train_fraction", ("sweep", "torch_seeds"): "torch_seeds",
              ("report", "cap_seeds"): "cap_seeds",
              ("report", "hessian_depths"): "hessian_depths", ("report", "goodfellow_depth"): "goodfellow_depth",
-             ("report", "pdf"): "pdf", ("report", "progress"): "progress"}
+             ("report", "pdf"): "pdf", ("report", "progress"): "progress", ("report", "later"): "later"}
 #: config keys that are SweepConfig fields
 _OPTIONS = {("network", "activation"): "activation", ("network", "placement"): "placement",
             ("network", "eps"): "eps", ("data", "inputs"): "inputs", ("init", "gain"): "gain",

@@ -74,6 +74,7 @@ class ExplainSettings:
     pdf: bool = True
     normalized: tuple[bool, ...] = (False, True)  # the sweeps without and with BN
     options: tuple[tuple[str, Any], ...] = ()     # further SweepConfig fields (bnsym.config: optimizer, data...)
+    later: bool = True                          # the later-work experiments (bnsym.laterwork; quick ones if smoke)
 
     @classmethod
     def tiny(cls) -> ExplainSettings:
@@ -508,6 +509,7 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
     began = time.perf_counter()
     with ProcessPoolExecutor(max_workers=1) as background:  # the proofs run alongside the measurements
         proofs = background.submit(_timed_statements)
+        later = background.submit(_timed_later, s.smoke) if s.later else None
         sweep = timed("sweeps (bnsym)", _sweeps, s, outdir, executor)
         sweep = timed("PyTorch rerun", _torch, s, sweep, executor)
         results = Results(
@@ -520,10 +522,20 @@ def run_explain(settings: ExplainSettings | None = None, outdir: str | Path | No
             two_layer_bn=timed("two-layer network with BN", _two_layer_bn),
             cap=timed("what caps BN's rate", _cap, s, sweep, executor))
         statements, seconds = timed("waiting for the proofs", proofs.result)
+        later_work, later_seconds = timed("waiting for the later work", later.result) if later else (None, 0.0)
     timings["proofs (in a separate process, alongside the rest)"] = seconds
+    if later_work is not None:
+        timings["later work (in the same separate process, after the proofs)"] = later_seconds
     timings["all measurements (wall clock)"] = time.perf_counter() - began
-    results = replace(results, statements=statements)
-    return Explanation(s, results, _figures(s, results), timings)
+    later_results = {} if later_work is None else {f.name: getattr(later_work, f.name) for f in fields(later_work)
+                                                   if f.name != "seconds"}
+    results = replace(results, statements=statements, later=later_results)
+    figures = _figures(s, results)
+    if later_work is not None:
+        from .laterwork.suite import figures_all
+
+        figures += tuple(figures_all(later_work))
+    return Explanation(s, results, figures, timings)
 
 
 def _chosen_settings(settings: ExplainSettings | None, config: ExplainConfig | str | Path | None) -> ExplainSettings:
@@ -539,6 +551,14 @@ def _chosen_settings(settings: ExplainSettings | None, config: ExplainConfig | s
         raise BnsymError("the report compares the network without and with normalization, so it needs both; "
                          "for sweeps of one kind, run bnsym.sweep.run_sweep(bnsym.explain.sweep_configs(settings))")
     return s
+
+
+def _timed_later(quick: bool):
+    """The later-work experiments (:func:`bnsym.laterwork.suite.run_all`) and the seconds they took."""
+    from .laterwork.suite import run_all
+
+    start = time.perf_counter()
+    return run_all(quick=quick), time.perf_counter() - start
 
 
 def _timed_statements() -> tuple[dict[str, Statement], float]:

@@ -20,7 +20,9 @@ from bnsym.report import (FigureRef, Math, Report, Section, Table, Text, build_r
 from bnsym.report.answer import SECTIONS
 
 FIGURES = ["lr_vs_depth.png", "loss_curves.png", "weight_norm_effective_lr.png", "gradient_norm_per_layer.png",
-           "goodfellow.png", "curvature_scaling.png"]
+           "goodfellow.png", "curvature_scaling.png", "laterwork_gradient_explosion.png",
+           "laterwork_edge_of_stability.png", "laterwork_auto_rate.png", "laterwork_smoothness.png",
+           "laterwork_rate_speedup.png"]
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +143,10 @@ def test_results_are_frozen_dataclasses(explanation):
         elif field.name == "statements":
             assert value and all(isinstance(v, typed.Statement) and v.holds for v in value.values())
         elif field.name == "later":
-            assert value == {}  # filled only by the later-work parts
+            from bnsym.report.claims import LATER_WORK
+
+            assert set(value) == {key for key, _, _ in LATER_WORK}
+            assert all(type(v).__dataclass_params__.frozen for v in value.values())
         else:
             assert dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen, field.name
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -205,18 +210,23 @@ def test_the_claims_table_comes_first_and_links_to_sections(explanation):
     for key in {c.link for c in claims if c.link}:
         assert f'<a href="#{key}">' in page and f'<h2 id="{key}">' in page
     later = {source for _, _, source in LATER_WORK}
-    assert [r for r in table.rows if r[1] in later] and all(r[3] == NOT_RUN for r in table.rows if r[1] in later)
+    assert {r[1] for r in table.rows} >= later  # every later work has its rows, all measured in this run
+    assert all(r[3] != NOT_RUN and str(r[5]) == f"§{numbers['later']}" for r in table.rows if r[1] in later)
     assert all(r[3] != NOT_RUN for r in table.rows if r[1] not in later)  # own claims are all measured
+    without = build_claims(dataclasses.replace(explanation, results=dataclasses.replace(explanation.results,
+                                                                                         later={})))
+    assert [c.measured for c in without if c.source in later] == [NOT_RUN] * len(LATER_WORK)
 
 
 def test_a_later_work_result_replaces_its_placeholder_row(explanation):
     from bnsym.report.claims import NOT_RUN, Claim, build_claims
 
     row = Claim("edge of stability", "Cohen et al. 2021", "derived", "λ_max measured", "holds", "sweep")
+    bare = dataclasses.replace(explanation, results=dataclasses.replace(explanation.results, later={}))
     results = dataclasses.replace(explanation.results, later={"edge_of_stability": row})
     claims = build_claims(dataclasses.replace(explanation, results=results))
     assert row in claims and sum(c.measured == NOT_RUN for c in claims) == sum(
-        c.measured == NOT_RUN for c in build_claims(explanation)) - 1
+        c.measured == NOT_RUN for c in build_claims(bare)) - 1
     # a result that cannot state its claim yet is shown as run, never judged by a made-up value
     results = dataclasses.replace(explanation.results, later={"smoothness": object()})
     shown = [c for c in build_claims(dataclasses.replace(explanation, results=results)) if "smoother" in c.claim]

@@ -206,3 +206,26 @@ def test_suite_runs_all_five_quick(tmp_path):
 
     figs = figures_all(work)
     assert len({f.name for f in figs}) == len(EXPERIMENTS)
+
+
+def test_claims_table_verdicts_follow_the_results():
+    """Each later-work row's verdict is computed from its result: change the result, the verdict follows."""
+    import dataclasses
+
+    from bnsym.laterwork.suite import run_all
+    from bnsym.laterwork.verdicts import claims
+    from bnsym.report.claims import CONTRADICTED, HOLDS
+
+    work = run_all(quick=True)
+    auto = work.auto_rate
+    rows = claims("auto_rate", auto)
+    assert len(rows) == 1 and rows[0].link == "later"
+    broken = dataclasses.replace(auto.conditions[0], diverged=1)
+    worse = dataclasses.replace(auto, conditions=(broken, *auto.conditions[1:]))
+    assert claims("auto_rate", worse)[0].verdict == CONTRADICTED
+    speed = claims("rate_speedup", work.rate_speedup)
+    assert len(speed) == len(work.rate_speedup.with_bn)
+    for row, entry in zip(speed, work.rate_speedup.with_bn, strict=True):
+        assert (row.verdict == HOLDS) == (work.rate_speedup.speedup(entry) > 1)
+    for key in ("gradient_explosion", "edge_of_stability", "smoothness"):
+        assert claims(key, getattr(work, key))[0].verdict in ("holds", "holds under stated conditions", "contradicted")

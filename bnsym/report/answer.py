@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from collections.abc import Callable, Sequence
 
 from .claims import build_claims, claims_rows
+from .later import later_section
 from .model import Block, FigureRef, Math, Report, Section, Table, Text
 from ..dynamics import DIVERGENCE_FACTOR
 from .write import MATH_PLACEHOLDER
@@ -468,10 +469,10 @@ def _method_section(ex: Explanation) -> Section:
 #: (the first also gets the section numbers, for the claims table's links).
 SECTIONS: tuple[Callable[..., Section], ...] = (
     _introduction, _sweep_section, _goodfellow_section, _gradients_section, _two_layer_section,
-    _identities_section, _santurkar_section, _method_section)
+    _identities_section, _santurkar_section, later_section, _method_section)
 
 #: The key of each section after the first, in order (the claims table links to them).
-KEYS = ("sweep", "goodfellow", "gradients", "two_layer", "identities", "santurkar", "method")
+KEYS = ("sweep", "goodfellow", "gradients", "two_layer", "identities", "santurkar", "later", "method")
 
 
 def build_report(ex: Explanation) -> Report:
@@ -483,7 +484,7 @@ def build_report(ex: Explanation) -> Report:
     >>> [s.title for s in rep.sections][1]  # doctest: +SKIP
     '1. The largest learning rate against depth, with and without BN'
     >>> len(SECTIONS)
-    8
+    9
     """
     numbers = {key: f"§{n}" for n, key in enumerate(KEYS, start=1)}
     rest = [section(ex) for section in SECTIONS[1:]]

@@ -1,8 +1,8 @@
 """The claims table: each claim about BN and learning rates, what bnsym derived, what it measured, a verdict.
 
 A :class:`Claim` is one row, built from the run's results by :func:`build_claims` (never typed by hand);
-rows for later work are appended from ``Results.later`` (a value that is a :class:`Claim`, or has a
-``claim()`` method returning one). A later-work claim whose result is absent from the run is a row whose
+rows for later work are appended from ``Results.later`` (each result read by
+:func:`bnsym.laterwork.verdicts.claims`). A later-work claim whose result is absent from the run is a row whose
 *measured* cell says :data:`NOT_RUN`.
 
 >>> c = Claim("BN(aWu) = BN(Wu)", "Ioffe & Szegedy 2015, §3.3", "proved", "—", HOLDS_UNDER, "identities")
@@ -36,13 +36,13 @@ LATER_WORK: tuple[tuple[str, str, str], ...] = (
     ("rate_speedup", "BN allows 5× and 30× larger learning rates (Inception on ImageNet)",
      "Ioffe & Szegedy 2015 (arXiv 1502.03167), §4.2.1"),
     ("gradient_explosion", "BN causes gradient explosion at initialization in deep networks",
-     "Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019 (arXiv 1902.08129)"),
+     "Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019 (arXiv 1902.08129), §3–4"),
     ("edge_of_stability", "gradient descent trains at the edge of stability, λ_max ≈ 2/η",
-     "Cohen, Kaur, Li, Kolter & Talwalkar 2021 (arXiv 2103.00065)"),
+     "Cohen, Kaur, Li, Kolter & Talwalkar 2021 (arXiv 2103.00065), §3"),
     ("auto_rate", "BN tunes its rate automatically: the weights' norm grows, η/‖W‖² falls",
-     "Arora, Li & Lyu 2018 (arXiv 1812.03981)"),
+     "Arora, Li & Lyu 2018 (arXiv 1812.03981), §2–3"),
     ("smoothness", "BN makes the loss landscape smoother (smaller gradient changes along a step)",
-     "Santurkar, Tsipras, Ilyas & Madry 2018 (arXiv 1805.11604)"),
+     "Santurkar, Tsipras, Ilyas & Madry 2018 (arXiv 1805.11604), §3.2"),
 )
 
 
@@ -216,10 +216,12 @@ def _later_claims(later: Any) -> list[Claim]:
             rows.append(Claim(claim, source, "—", NOT_RUN, NOT_JUDGED, ""))
         elif isinstance(result, Claim):
             rows.append(result)
-        elif callable(getattr(result, "claim", None)):
-            rows.append(result.claim())
         else:
-            rows.append(Claim(claim, source, "—", "run: see its section", NOT_JUDGED, key))
+            from ..laterwork.verdicts import claims
+
+            judged = claims(key, result)
+            rows.extend(judged if judged is not None else
+                        [Claim(claim, source, "—", "run: see its section", NOT_JUDGED, key)])
     return rows
 
 
