@@ -220,3 +220,33 @@ def test_rms_norm_is_invariant_to_scaling_up_to_its_sign_but_not_to_a_shift(m, n
     assert all(_close(p, q) for p, q in zip(rms.forward(scaled), want, strict=True))
     shifted = z + sympy.ones(m, n)
     assert not all(_close(p, q) for p, q in zip(rms.forward(shifted), rms.forward(z), strict=True))
+
+
+@pytest.mark.parametrize("key", ["ln3", "gn-p1", "rms2"])
+def test_local_jacobian_equals_sympy_diff_of_the_forward(key):
+    make, n, *_ = KINDS[key]
+    layer = make(sympy.Rational(1, 10))
+    x = entry_symbols("z", 2, n)
+    y = layer.forward(x)
+    rng = random.Random(key)
+    point = dict(zip(x, _rationals(rng, len(x)), strict=True))
+    statistics = {}
+    for symbol, value in layer.statistics(x):
+        statistics[symbol] = value.xreplace(statistics)
+    closed = layer.jacobian(x, y).xreplace(statistics)  # in the outputs and the statistics
+    want = y.reshape(len(y), 1).jacobian(x.reshape(len(x), 1))
+    assert all(_close(p.xreplace(point), q.xreplace(point)) for p, q in zip(closed, want, strict=True))
+
+
+@pytest.mark.parametrize("key", ["ln3", "gn-p2", "rms3"])
+def test_per_entry_numeric_route_equals_the_vectorized_one(key):
+    make, *_ = KINDS[key]
+    net = _network(make(0), 3)
+    vectorized = VectorizedNetwork.from_network(net)
+    rng = np.random.default_rng(3)
+    params = {name: rng.standard_normal(shape) for name, shape in vectorized.shapes.items()}
+    x, t = rng.standard_normal((3, 2)), rng.standard_normal((3, 1))
+    _, grads = vectorized.loss_and_gradients(params, x, t)
+    per_entry = net.gradients().evaluate({**params, "x": x, "t": t})
+    for name, value in grads.items():
+        np.testing.assert_allclose(np.asarray(per_entry[name]).reshape(value.shape), value, rtol=1e-9, atol=1e-12)

@@ -204,6 +204,27 @@ class SampleNormalize(Layer):
         return Matrix(x.rows, x.cols,
                       lambda a, j: expand_entries(generic, x.rows, entries, {_I: a + 1, _R: j + 1}))
 
+    def jacobian_entries(self, x: Matrix, y: Matrix) -> dict[tuple[int, int], Expr]:
+        """``∂y[a, s]/∂x[a, r] = (δ_sr − 1/w − y[a, s] y[a, r]/w)/σ`` within a group (RMS: without ``1/w``, over
+        ``ν``); zero across samples and groups.
+
+        >>> from bnsym.layers import RMSNorm
+        >>> x, y = sympy.Matrix([sympy.symbols("x1:3")]), sympy.Matrix([sympy.symbols("y1:3")])
+        >>> RMSNorm("y", features=2).jacobian_entries(x, y)[(0, 1)]
+        -y1*y2/(2*nu)
+        """
+        _, entries = self._entries(x)
+        n, w, out = self.features, self.width, {}
+        for a in range(x.rows):
+            for q in range(self.groups):
+                divisor = self._symbol(entries, len(self.names) - 1, a, q)
+                for s in range(q * w, (q + 1) * w):
+                    for r in range(q * w, (q + 1) * w):
+                        value = (1 if r == s else 0) - y[a, s] * y[a, r] / w
+                        value = value - sympy.Rational(1, w) if self.centre else value
+                        out[(a * n + s, a * n + r)] = value / divisor
+        return out
+
     def _check(self, x: Matrix) -> None:
         if x.cols != self.features:
             raise NetworkSpecError(f"{self.what} {self.name!r} has {self.features} features, its input {x.cols}")
