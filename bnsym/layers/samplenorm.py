@@ -82,7 +82,12 @@ class SampleNormalize(Layer):
 
     # -- index form ------------------------------------------------------------------------------------
     def group_of(self, r) -> Expr:
-        """The group ``g(r) = ⌊(r − 1)/w⌋ + 1`` of feature ``r`` (``1`` with one group)."""
+        """The group ``g(r) = ⌊(r − 1)/w⌋ + 1`` of feature ``r`` (``1`` with one group).
+
+        >>> gn = SampleNormalize("y", features=4, groups=2)
+        >>> [gn.group_of(r) for r in (1, 2, 3, 4)], gn.column(2, 1), gn.stat(gn.bases[0], 1, 2)
+        ([1, 1, 2, 2], 3, mu[1, 2])
+        """
         return sympy.S.One if self.groups == 1 else sympy.floor((r - 1) / self.width) + 1
 
     def column(self, q, s) -> Expr:
@@ -264,7 +269,9 @@ class SampleNormalize(Layer):
         >>> from bnsym.layers import LayerNorm
         >>> ln = LayerNorm("zhat1", features=2)
         >>> x = np.array([[1.0, 2.0], [3.0, 3.0]])
-        >>> print(ln.numpy_undefined(x, ln.numpy_forward(x, {})[1]))
+        >>> with np.errstate(invalid="ignore"):   # 0/0 in the constant sample
+        ...     saved = ln.numpy_forward(x, {})[1]
+        >>> print(ln.numpy_undefined(x, saved))
         layer normalization 'zhat1' is undefined for this batch: sample 2 is constant over its features (σ = 0) and
         ε = 0; give the features different values or use eps > 0
         """
