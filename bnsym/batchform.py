@@ -356,8 +356,8 @@ def _entry_lookup(network, graph: IndexGraph):
             it = iter(idx)
             position = [next(it) if n > 1 else 1 for n in sizes[str(label)]]
             matrix = network.parameters[str(label)]
-        elif e.base in statistics:  # a per-feature statistic (a 1 × features row)
-            matrix, position = statistics[e.base], [1, idx[0]]
+        elif e.base in statistics:  # a per-feature (or per-sample) statistic: a row; two indices: a matrix
+            matrix, position = statistics[e.base], idx if len(idx) == 2 else [1, idx[0]]
         else:
             raise KeyError(f"no per-entry symbol for {e}")
         row, col = (position[0], position[1]) if len(position) == 2 else \

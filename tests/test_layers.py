@@ -6,8 +6,8 @@ import pytest
 import sympy
 from sympy import Matrix
 
-from bnsym.layers import (ACTIVATIONS, Activation, Linear, MSELoss, Normalize, Port, ScaleShift, entry_symbols,
-                          expand_entries, index_symbol)
+from bnsym.layers import (ACTIVATIONS, Activation, GroupNorm, InstanceNorm, LayerNorm, Linear, MSELoss, Normalize, Port,
+                          RMSNorm, ScaleShift, entry_symbols, expand_entries, index_symbol)
 
 M = 3
 KINDS = {
@@ -18,8 +18,13 @@ KINDS = {
     "normalize-1": lambda: Normalize("yhat1", samples=M, features=1),
     "normalize-2-eps": lambda: Normalize("yhat1", samples=M, features=2, eps=sympy.Rational(1, 10)),
     "scale-shift-2": lambda: ScaleShift("y", gamma="gamma1", beta="beta1", features=2),
+    "layer-norm-3": lambda: LayerNorm("yhat1", features=3, statistic="1"),
+    "group-norm-4-2-eps": lambda: GroupNorm("yhat1", features=4, groups=2, eps=sympy.Rational(1, 10), statistic="1"),
+    "instance-norm-2x2": lambda: InstanceNorm("yhat1", channels=2, positions=2, statistic="1"),
+    "rms-norm-2-eps": lambda: RMSNorm("yhat1", features=2, eps=sympy.Rational(1, 10), statistic="1"),
 }
-WIDTH_IN = {"linear-2-3": 2, "linear-1-1": 1, "linear-3-1-nobias": 3, "normalize-2-eps": 2, "scale-shift-2": 2}
+WIDTH_IN = {"linear-2-3": 2, "linear-1-1": 1, "linear-3-1-nobias": 3, "normalize-2-eps": 2, "scale-shift-2": 2,
+            "layer-norm-3": 3, "group-norm-4-2-eps": 4, "instance-norm-2x2": 4, "rms-norm-2-eps": 2}
 
 
 def _setup(key):
@@ -71,9 +76,7 @@ def test_index_form_written_out_is_the_per_entry_form(key):
     i, r = index_symbol("i"), index_symbol("r")
     px, py = Port("x", n, m), Port(layer.name, Y.cols, m)
     definitions = layer.index_forward(px, py, i, r)
-    stats = {}
-    if isinstance(layer, Normalize):
-        stats = {layer.mu_base: layer.mu, layer.sigma_base: layer.sigma} if layer.features > 1 else {}
+    stats = layer.at(M).statistic_entries()  # the per-entry symbols of the statistics the index form names
     params = {base: Matrix(layer.parameters[name]).reshape(1, len(layer.parameters[name]))
               if len(size) == 1 or 1 in size else layer.parameters[name]
               for name, (base, size) in layer.index_parameters().items() if isinstance(base, sympy.IndexedBase)}
