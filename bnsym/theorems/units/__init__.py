@@ -3,3 +3,4 @@
 Importing this package registers every unit in :mod:`bnsym.theorems.registry`, in catalogue order.
 """
 from . import scale, jacobian, backward, norm, weights, goodfellow  # noqa: F401
+from . import layernorm  # noqa: F401
