@@ -4,3 +4,5 @@ Importing this package registers every unit in :mod:`bnsym.theorems.registry`, i
 """
 from . import scale, jacobian, backward, norm, weights, goodfellow  # noqa: F401
 from . import layernorm  # noqa: F401
+from . import rmsnorm  # noqa: F401
+from . import weightnorm  # noqa: F401
