@@ -29,10 +29,13 @@ from ..kernel import core as K
 from ..kernel.index import index_symbol
 from .batch import (Options, V, W, _stats, beta, gamma, j, mu, mut, n, q, sigma, sigmat, t, u, xhat, xt, z, zt)
 
-__all__ = ["Options", "ln_context", "rms_context", "wn_context", "group_context", "eval_context", "size_of",
+__all__ = ["GROUPS", "Options", "ln_context", "rms_context", "wn_context", "group_context", "eval_context", "size_of",
            "d", "p", "s", "nu", "nut", "y", "yt", "v", "w", "wt", "gn", "h", "hhat", "muh", "sigmah", "murun",
            "varrun", "b", "C", "ln_jacobian", "rms_jacobian", "check_library_tie"]
 
+#: the catalogue groups of the family (docs/normalization.md) and the size each proof is general in
+GROUPS = {8: ("number of features", "n"), 9: ("number of features", "n"), 10: ("length of v", "n"),
+          11: ("group size", "p"), 12: ("batch size", "m")}
 d = Symbol("d", integer=True, positive=True)  # inputs of the weights feeding LayerNorm
 p = Symbol("p", integer=True, positive=True)  # entries of one group (GroupNorm)
 s = index_symbol("s")  # a second weight index
