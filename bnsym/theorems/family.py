@@ -71,23 +71,25 @@ def _eps(ctx: K.Context, opts: Options) -> K.Context:
 
 
 def ln_context(opts: Options, *, free=(), scaled: str | None = None, linear: bool = False,
-               size_symbol=n) -> K.Context:
+               size_symbol=n, inputs: int | None = None) -> K.Context:
     """LayerNorm of one sample's ``n`` features (``size_symbol``: ``p`` for one group of GroupNorm).
 
     ``scaled``: ``"affine"`` (``z̃ := a z + b``), ``"weights"`` (``z̃_t := Σ_q V_tq u_q`` at ``V = aW``), ``"rows"``
-    (``z̃_t := C_t z_t``, a scale per row of ``W``). Hypothesis: the features are not all equal (``σ > 0``)."""
+    (``z̃_t := C_t z_t``, a scale per row of ``W``); ``inputs``: a concrete ``d`` (for a witness). Hypothesis:
+    the features are not all equal (``σ > 0``)."""
     size = size_of(opts, size_symbol)
+    width = d if inputs is None else sympy.Integer(inputs)
     eps = opts.eps_symbol
     ctx = K.Context(m=size, free=tuple(free), size=size_symbol)
     if linear:
-        ctx = ctx.define(z, Sum(W[t, q] * u[q], (q, 1, d)), index=t, text="features z_t = Σ_q W_tq u_q")
+        ctx = ctx.define(z, Sum(W[t, q] * u[q], (q, 1, width)), index=t, text="features z_t = Σ_q W_tq u_q")
     ctx = _eps(_stats(ctx, z, mu, sigma, xhat, eps, size), opts)
     ctx = ctx.assume_positive(sigma**2, "features not all equal (σ > 0)")
     ctx = K.positive_fact(ctx, sigma**2 + eps, "σ² + ε > 0")
     if scaled == "affine":
         ctx = ctx.define(zt, opts.a * z[t] + b, index=t, text="the features scaled by a and shifted by b")
     elif scaled == "weights":
-        ctx = ctx.define(zt, Sum(V[t, q] * u[q], (q, 1, d)), index=t, text="features with weights V")
+        ctx = ctx.define(zt, Sum(V[t, q] * u[q], (q, 1, width)), index=t, text="features with weights V")
     elif scaled == "rows":
         ctx = ctx.define(zt, C[t] * z[t], index=t, text="row t of W scaled by C_t")
     if scaled:

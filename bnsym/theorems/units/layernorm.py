@@ -169,15 +169,11 @@ def gradient_scaling(opts: Options):
         f = rec.eq(D(xt[i], V[r, s]), D(xhat[i], W[r, s]) / c, "V u at V = cW is c z: x̃ = x̂, one factor 1/c")
         rec.eq(grad(V, xt), grad() / c, "sum over i with the same upstream g (the output is unchanged)", cites=[f])
         return rec.proved(scaling_claims(opts))
-    scaled = D(xhat[i], W[r, s]) / Abs(c) if opts.eps_is_zero else None
-    if scaled is not None:
-        rec.eq(D(xt[i], V[r, s]), scaled, "c < 0: x̃ = −x̂ and the factor is 1/|c|")
     wopts, zs = witness(opts)
-    vals = {c: sympy.Integer(2 if opts.sign == "positive" else -2), d: sympy.Integer(2), u[1]: sympy.Integer(1),
-            u[2]: sympy.Integer(0)}
+    vals = {c: sympy.Integer(2 if opts.sign == "positive" else -2), u[1]: sympy.Integer(1), u[2]: sympy.Integer(0)}
     vals.update({W[p + 1, 1]: x for p, x in enumerate(zs)})
     vals.update({W[p + 1, 2]: sympy.Integer(1) for p in range(len(zs))})
-    return refute(rec, ln_context(wopts, linear=True, scaled="weights"), D(xt[1], V[1, 1]),
+    return refute(rec, ln_context(wopts, linear=True, scaled="weights", inputs=2), D(xt[1], V[1, 1]),
                   D(xhat[1], W[1, 1]) / c, vals, "at W = ((0, 1), (1, 1), (3, 1), …), u = (1, 0)",
                   reason="fails unless c > 0 and ε = 0",
                   replacement="∂LN(Vu)/∂V at V = cW is (1/|c|)·(c/|c|)·∂LN_{ε/c²}(Wu)/∂W",
@@ -205,13 +201,15 @@ def orthogonality(opts: Options):
     f = rec.eq(per, value, "∂x̂_i/∂W_rs = J_ir u_s; Σ_s W_rs u_s = z_r; Σ_r J_ir z_r = x̂_i ε/(σ² + ε)")
     if not opts.eps_is_zero:
         wopts, zs = witness(opts)
-        vals = {d: sympy.Integer(1), u[1]: sympy.Integer(1)}
+        vals = {u[1]: sympy.Integer(1), u[2]: sympy.Integer(0)}
         vals.update({W[p + 1, 1]: x for p, x in enumerate(zs)})
-        return refute(rec, ln_context(wopts, linear=True), per.xreplace({i: 1, n: wopts.batch}), 0, vals,
-                      f"at W = {tuple(int(x) for x in zs)}ᵀ, u = (1)", reason="⟨W, ∇ℓ⟩ = 0 needs ε = 0",
+        vals.update({W[p + 1, 2]: sympy.Integer(1) for p in range(len(zs))})
+        return refute(rec, ln_context(wopts, linear=True, inputs=2), per.xreplace({i: 1, n: wopts.batch, d: 2}), 0,
+                      vals, "at W = ((0, 1), (1, 1), (3, 1), …), u = (1, 0)", reason="⟨W, ∇ℓ⟩ = 0 needs ε = 0",
                       replacement="Σ_rs W_rs ∂x̂_i/∂W_rs = x̂_i·ε/(σ² + ε)",
                       replacement_latex=sympy.latex(sympy.Eq(per, value, evaluate=False)),
-                      numbers={"n": wopts.batch, "W": [float(x) for x in zs], "u": [1.0], "eps": float(wopts.eps)})
+                      numbers={"n": wopts.batch, "W": [[float(x), 1.0] for x in zs], "u": [1.0, 0.0],
+                               "eps": float(wopts.eps)})
     rec.eq(_inner(), 0, "⟨W, ∂ℓ/∂W⟩ = Σ_i g_i ⟨W, ∂x̂_i/∂W⟩", cites=[f])
     return rec.proved(orth_claims(opts))
 
