@@ -18,6 +18,7 @@ from ..batch import Options, V, W, g, i, k, l, mu, mut, n, r, sigma, sigmat, u, 
 from ..family import C, b, d, ln_context, ln_jacobian, s
 from ..family_checks import features, jacobian as num_jac, layer_norm, ln_weight_grad, rel
 from ...kernel import core as K
+from ...kernel.index import substitute
 from ..proof import Step, Theorem
 from ..record import Recorder
 from ..registry import lemma, register
@@ -137,7 +138,7 @@ def null_space(opts: Options):
     rec.eq(Sum(J * xhat[l], (l, 1, n)), jx, "Σ_l x̂_l = 0 and Σ_l x̂_l² = n σ²/(σ² + ε)")
     if not opts.eps_is_zero:
         wopts, zs = witness(opts)
-        J1 = ln_jacobian(wopts, 1, l)
+        J1 = substitute(ln_jacobian(wopts, 1, l), {n: sympy.Integer(wopts.batch)})
         return refute(rec, ln_context(wopts), Sum(J1 * xhat[l], (l, 1, wopts.batch)), 0,
                       {z[p + 1]: x for p, x in enumerate(zs)}, f"z = {tuple(int(x) for x in zs)}, ε = {wopts.eps}",
                       reason="J·x̂ = 0 only when ε = 0", replacement="J·x̂ = x̂·ε/(√(σ² + ε)(σ² + ε)) (ε > 0)",
