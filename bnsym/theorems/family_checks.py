@@ -5,6 +5,8 @@ A draw (keys as for :mod:`bnsym.theorems.checks`) gives the features of one samp
 the weights feeding LayerNorm are the matrix ``u`` (one row per feature) applied to the input ``W``.
 
 >>> import numpy as np
+
+from .checks import rel
 >>> [round(float(x), 12) for x in layer_norm(np.array([1.0, 3.0]))]
 [-1.0, 1.0]
 """
@@ -18,17 +20,6 @@ __all__ = ["layer_norm", "rms_norm", "weight_norm", "eval_norm", "jacobian", "fe
            "rel"]
 
 _H = 1e-30
-
-
-def rel(x, y) -> float:
-    """The largest difference of ``x`` and ``y``, relative to ``max(1, |x|, |y|)``.
-
-    >>> rel([1.0], [1.5])
-    0.5
-    """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    scale = max(1.0, float(np.max(np.abs(x), initial=0.0)), float(np.max(np.abs(y), initial=0.0)))
-    return float(np.max(np.abs(x - y), initial=0.0)) / scale
 
 
 def layer_norm(z: np.ndarray, eps: float = 0.0) -> np.ndarray:

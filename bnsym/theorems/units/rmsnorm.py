@@ -89,7 +89,8 @@ def eps_deviation(opts: Options):
         return rec.proved(eps_claims(opts))
     wopts, zs = witness(opts)
     vals = {opts.a: sympy.Integer(-2), **{z[p + 1]: x for p, x in enumerate(zs)}}
-    return refute(rec, rms_context(wopts, scaled="scale"), yt[2], _at(eps_claims(wopts)[0].rhs.xreplace({i: 2}), wopts), vals,
+    rhs = _at(eps_claims(wopts)[0].rhs.xreplace({i: 2}), wopts)
+    return refute(rec, rms_context(wopts, scaled="scale"), yt[2], rhs, vals,
                   "a = −2: the sign flips", reason="needs a > 0", replacement="RMS_ε(a z) = −RMS_{ε/a²}(z), a < 0",
                   replacement_latex=sympy.latex(sympy.Eq(yt[i], f1.rhs, evaluate=False)),
                   numbers=_numbers(wopts, vals, zs, a=-2.0))
@@ -143,7 +144,8 @@ def null_space(opts: Options):
     rec.eq(Sum(J * y[l], (l, 1, n)), value, "Σ_l y_l² = n (Σ_j z_j²/n)/ν² = n − nε/ν²")
     if not opts.eps_is_zero:
         wopts, zs = witness(opts)
-        return refute(rec, rms_context(wopts), _at(Sum(rms_jacobian(wopts, 2, l) * y[l], (l, 1, wopts.batch)), wopts), 0,
+        jy = _at(Sum(rms_jacobian(wopts, 2, l) * y[l], (l, 1, wopts.batch)), wopts)
+        return refute(rec, rms_context(wopts), jy, 0,
                       {z[p + 1]: x for p, x in enumerate(zs)}, f"z = {tuple(int(x) for x in zs)}, ε = {wopts.eps}",
                       reason="J·y = 0 only when ε = 0", replacement="J·y = y·ε/ν³",
                       replacement_latex=sympy.latex(sympy.Eq(Sum(J * y[l], (l, 1, n)), value, evaluate=False)),
