@@ -5,8 +5,6 @@ A draw (keys as for :mod:`bnsym.theorems.checks`) gives the features of one samp
 the weights feeding LayerNorm are the matrix ``u`` (one row per feature) applied to the input ``W``.
 
 >>> import numpy as np
-
-from .checks import rel
 >>> [round(float(x), 12) for x in layer_norm(np.array([1.0, 3.0]))]
 [-1.0, 1.0]
 """
@@ -15,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from .checks import rel
 
 __all__ = ["layer_norm", "rms_norm", "weight_norm", "eval_norm", "jacobian", "features", "ln_weight_grad",
            "rel"]
