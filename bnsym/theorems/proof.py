@@ -42,7 +42,8 @@ def unicode_subscripts(text: str) -> str:
                   sub, text)
 
 
-_SHOWN = {"xhat": "x̂", "xtilde": "x̃", "ztilde": "z̃", "mutilde": "μ̃", "sigmatilde": "σ̃"}
+_SHOWN = {"xhat": "x̂", "xtilde": "x̃", "ztilde": "z̃", "mutilde": "μ̃", "sigmatilde": "σ̃", "ytilde": "ỹ",
+          "wtilde": "w̃", "nutilde": "ν̃", "hhat": "ĥ"}
 
 
 def _display(expr):

@@ -35,14 +35,15 @@ BN_EVAL = "Ioffe & Szegedy 2015 (arXiv 1502.03167), §3.1 (inference with popula
 
 
 def witness(opts: Options, base=(0, 1, 3)) -> tuple[Options, list]:
-    """Options of the witness (its size ``opts.witness_m``, ``ε`` as asked or ``1/10`` for a symbolic ``ε``) and
-    its exact entries.
+    """Options of the witness (its size ``opts.witness_m``; ``ε`` as asked, ``0`` for a statement about every
+    ``ε ≥ 0``, ``1/10`` for a symbolic ``ε > 0``) and its exact entries.
 
     >>> o, zs = witness(Options(eps="positive"))
-    >>> o.batch, o.eps, zs
-    (3, 1/10, [0, 1, 3])
+    >>> o.batch, o.eps, zs, witness(Options(eps="any"))[0].eps
+    (3, 1/10, [0, 1, 3], 0)
     """
-    eps = sympy.Rational(1, 10) if isinstance(opts.eps, str) else sympy.sympify(opts.eps)
+    eps = {"any": sympy.S.Zero, "positive": sympy.Rational(1, 10)}.get(opts.eps) if isinstance(opts.eps, str) \
+        else sympy.sympify(opts.eps)
     return replace(opts, batch=opts.witness_m, eps=eps), list(witness_batch(opts.witness_m, tuple(map(sympy.Integer,
                                                                                                           base))))
 
