@@ -44,10 +44,11 @@ def _points(ctx: K.Context) -> dict:
     out = {}
     for d in ctx.definitions:
         if d.at and d.index is not None and isinstance(d.value, sympy.Mul):
-            bases = [f for f in d.value.args if isinstance(f, sympy.Indexed) and f.indices == (d.index,)]
+            names = d.index if isinstance(d.index, tuple) else (d.index,)  # V[t, s] := c·W[t, s] too
+            bases = [f for f in d.value.args if isinstance(f, sympy.Indexed) and f.indices == names]
             if len(bases) == 1:
                 c = d.value / bases[0]
-                if d.index not in c.free_symbols:
+                if not set(names) & c.free_symbols:
                     out[d.symbol] = (bases[0].base, c)
     return out
 
@@ -85,6 +86,13 @@ def _ordered(definitions) -> list:
     return out
 
 
+def _bounds(ctx: K.Context) -> set:
+    """The size symbols other than the batch that bound a sum in the definitions (the width ``n`` of BN's
+    weights, the input width ``d`` of the weights feeding LayerNorm)."""
+    return {str(lim[2]) for d in ctx.definitions for total in d.value.atoms(sympy.Sum) for lim in total.limits
+            if isinstance(lim[2], sympy.Symbol) and lim[2] != ctx.m}
+
+
 def _context_part(proof, ctx: K.Context) -> dict:
     batch = int(ctx.m) if ctx.concrete else str(ctx.m)
     plain = _plain_symbols(ctx)
@@ -103,8 +111,7 @@ def _context_part(proof, ctx: K.Context) -> dict:
                   for sym, (b, d) in _points(ctx).items()])
     return {"format": PART_FORMAT, "theorem": proof.name, "statement": proof.statement, "holds": proof.holds,
             "_points": _points(ctx), "batch": batch,
-            "sizes": sizes or (["n"] if any(d.value.has(sympy.Symbol("n", integer=True, positive=True))
-                                            for d in ctx.definitions) else []),
+            "sizes": sorted(set(sizes) | _bounds(ctx)),
             "ranges": ranges, "hypotheses": hyps, "definitions": defs, "steps": [], "narrative": narrative,
             "_plain": plain}
 

@@ -42,7 +42,8 @@ def unicode_subscripts(text: str) -> str:
                   sub, text)
 
 
-_SHOWN = {"xhat": "x̂", "xtilde": "x̃", "ztilde": "z̃", "mutilde": "μ̃", "sigmatilde": "σ̃"}
+_SHOWN = {"xhat": "x̂", "xtilde": "x̃", "ztilde": "z̃", "mutilde": "μ̃", "sigmatilde": "σ̃", "ytilde": "ỹ",
+          "wtilde": "w̃", "nutilde": "ν̃", "hhat": "ĥ"}
 
 
 def _display(expr):
@@ -195,3 +196,6 @@ class Theorem:
     options: tuple[str, ...] = ()
     #: the statement still means something on a constant batch when ε > 0 (so it is attempted there)
     constant_batch: bool = False
+    #: the statement is false as stated: its proof refutes it at an explicit witness (``holds=False``) and proves
+    #: what holds instead; its numeric check is that of the replacement
+    refuted: bool = False

@@ -32,7 +32,8 @@ from sphinx import addnodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-MATH_REFERENCE = "math"  # the page every catalogue theorem must appear on
+MATH_REFERENCE = "math"  # the page every BN theorem of the catalogue must appear on
+FAMILY_PAGE = "normalization"  # the page of the normalization family's theorems (bnsym.theorems.family.GROUPS)
 PROVE_LABEL = "math-prove"  # the section of that page that explains ``bnsym prove``
 _logger = logging.getLogger(__name__)
 
@@ -180,6 +181,26 @@ def theorem_latex(name: str) -> dict:
             "conditions": conditions, "source": unit.source}
 
 
+def theorem_page(name: str) -> str:
+    """The page that shows theorem ``name``: the math reference, or the normalization family's page.
+
+    >>> theorem_page("bn_jacobian"), theorem_page("layer_norm_jacobian")
+    ('math', 'normalization')
+    """
+    from bnsym.theorems import registry
+    from bnsym.theorems.family import GROUPS
+
+    return FAMILY_PAGE if registry.get(name).group in GROUPS else MATH_REFERENCE
+
+
+def _size_of(name: str) -> tuple[str, str]:
+    from bnsym.theorems import registry
+    from bnsym.theorems.family import GROUPS
+
+    group = registry.get(name).group
+    return GROUPS[group] if group in GROUPS else ("batch size", "m")
+
+
 def _math_block(tex: str, docname: str | None) -> nodes.math_block:
     node = nodes.math_block(tex, r"\[" + tex + r"\]", nowrap=True, number=None)
     if docname is not None:
@@ -209,9 +230,10 @@ def render_theorem(name: str, docname: str | None = None) -> nodes.admonition:
     box += _math_block(t["statement"], docname)
     proved = nodes.paragraph()
     if t["claims"]:
+        word, size = _size_of(name)
         proved += _label("Proved")
-        proved += nodes.Text(" for every batch size ")
-        proved += nodes.math("m", "m")
+        proved += nodes.Text(f" for every {word} ")
+        proved += nodes.math(size, size)
         proved += nodes.Text(" (the relation" + ("s" if len(t["claims"]) > 1 else "") + " bnsym's kernel concludes):")
         box += proved
         for tex in t["claims"]:
@@ -287,16 +309,18 @@ def _merge_theorems(app, env, docnames, other):
 
 
 def _check_catalogue(app, env):
-    """Every catalogue theorem has a ``bnsym-theorem`` block on the math reference (a warning, so -W fails)."""
+    """Every catalogue theorem has a ``bnsym-theorem`` block on its page (:func:`theorem_page`: the math reference
+    or the normalization family's page), a warning otherwise, so -W fails."""
     from bnsym.theorems import registry
 
-    if MATH_REFERENCE not in env.found_docs:
-        return
-    shown = env.__dict__.get("bnsym_theorems", {}).get(MATH_REFERENCE, set())
-    missing = [n for n in registry.names() if n not in shown]
-    if missing:
-        _logger.warning("the math reference (docs/%s.md) has no bnsym-theorem block for: %s",
-                        MATH_REFERENCE, ", ".join(missing), location=MATH_REFERENCE)
+    for page in (MATH_REFERENCE, FAMILY_PAGE):
+        if page not in env.found_docs:
+            continue
+        shown = env.__dict__.get("bnsym_theorems", {}).get(page, set())
+        missing = [n for n in registry.names() if theorem_page(n) == page and n not in shown]
+        if missing:
+            _logger.warning("the page docs/%s.md has no bnsym-theorem block for: %s", page, ", ".join(missing),
+                            location=page)
 
 
 def _optional_pages(app, docname, source):
