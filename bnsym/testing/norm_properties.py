@@ -254,6 +254,7 @@ def prop_scale_invariance(impl, case, tol):
     bs = bounds(impl, case, tol)
     problems = [_mismatch("dy_scaled", at_ax["y"] - beta - sign * (at_x["y"] - beta), sign * (y1 - y2),
                           bs["y"].scaled(2))]
+    quantity = "y" if problems[0] else "dx"
     dxb = bs["dx"].scaled(2)
     problems.append(_mismatch("dx_scaled", abs(a) * at_ax["grads"][0] - at_x["grads"][0], d1[0] - d2[0],
                               Bound(dxb.atol, dxb.rtol)))
@@ -265,7 +266,8 @@ def prop_scale_invariance(impl, case, tol):
         scaled = NormCase(spec, ax, case.gamma, case.beta, case.dy, case.running_mean, case.running_var, a)
         header = f"a = {a!r}, ε = {eps!r}: expected = the exact ε-deviation between ε and ε/a² = {e2!r}"
         _fail("scale_invariance", impl, case, [header, *problems],
-              diagnose(impl, scaled, "y", at_ax["y"], bounds(impl, scaled, tol)["y"], tol))
+              diagnose(impl, scaled, quantity, at_ax["y"] if quantity == "y" else at_ax["grads"][0],
+                       bounds(impl, scaled, tol)[quantity], tol))
 
 
 def prop_running_statistics(impl, case, tol):
