@@ -40,6 +40,7 @@ from .properties import (
     assert_scale_invariance,
 )
 from .strategies import INFORMATIVE_SCALE, bn_cases, informative_cases, scales
+from .torch_adapters import route
 from .timing import CALL_DEADLINE, TIME_BUDGET, Clock, TimeLimitExceeded
 from .tolerance import Tolerance
 
@@ -265,6 +266,12 @@ def check_batchnorm(
     ...
     bnsym.errors.KitUsageError: give either forward=... and backward=... (functions) or module=... (a torch module)
     """
+    __tracebackhide__ = True
+    if module is not None and forward is None and backward is None and route(module) == "batch":
+        from .normalization import check_normalization  # BatchNorm2d/3d or a wrapper: read, never changed
+
+        return check_normalization("batch", module=module, eps=eps, properties=properties, tolerance=tolerance,
+                                   profile=profile, settings=settings)
     running: dict = dict(momentum_convention=momentum_convention, running_var_unbiased=running_var_unbiased)
     if module is None:
         running.update(momentum=0.1 if momentum is None else momentum, update_running=update_running,
