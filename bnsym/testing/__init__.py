@@ -21,7 +21,7 @@ one of :data:`KINDS` (``"batch"``, ``"layer"``, ``"rms"``, ``"group"``, ``"insta
 layout of :data:`LAYOUTS` (channels-last too), eval mode of batch norm (``training=False`` or ``module.eval()``)
 and a torch module in its own dtype (float64, float32, float16, bfloat16), never changed by the kit;
 ``check_batchnorm`` is its ``kind="batch"`` on ``(N, C)`` functions. The known mistakes of each kind:
-:func:`mistakes` (matched by the diagnosis on several batches before one is named) and :func:`implementations`
+:func:`mistakes` (matched by the diagnosis on several batches before one is named) and :func:`implementations_of`
 (NumPy implementations of them, in the function convention). ``orders=(1,)`` is the only derivative order today.
 
 >>> import torch
@@ -54,7 +54,7 @@ _PUBLIC = {
     "NormPropertyError": "norm_properties",
     "KINDS": "kinds",
     "LAYOUTS": "kinds",
-    "implementations": "norm_mistakes",
+    "implementations_of": "norm_mistakes",
     "mistakes": "norm_mistakes",
     "check_batchnorm": "check",
     "CheckReport": "check",
@@ -116,7 +116,7 @@ __all__ = [
     "check_batchnorm",
     "check_normalization",
     "gammas",
-    "implementations",
+    "implementations_of",
     "mistakes",
     "running_statistics",
     "scales",
@@ -165,7 +165,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .check import PROFILES, BatchNormCheckError, CheckReport, check_batchnorm, set_default_profile
     from .implementations import BNImplementation, bn_implementations
     from .kinds import KINDS, LAYOUTS
-    from .norm_mistakes import implementations, mistakes
+    from .norm_mistakes import implementations_of, mistakes
     from .norm_properties import NormPropertyError
     from .normalization import NormalizationCheckError, check_normalization
     from .properties import (

@@ -40,7 +40,7 @@ from .properties import (
     assert_scale_invariance,
 )
 from .strategies import INFORMATIVE_SCALE, bn_cases, informative_cases, scales
-from .torch_adapters import route
+from .torch_adapters import route, route_layout
 from .timing import CALL_DEADLINE, TIME_BUDGET, Clock, TimeLimitExceeded
 from .tolerance import Tolerance
 
@@ -270,8 +270,9 @@ def check_batchnorm(
     if module is not None and forward is None and backward is None and route(module) == "batch":
         from .normalization import check_normalization  # BatchNorm2d/3d or a wrapper: read, never changed
 
+        layout = None if route_layout(module) else "NC"  # a wrapper takes (samples, features) here
         return check_normalization("batch", module=module, eps=eps, properties=properties, tolerance=tolerance,
-                                   profile=profile, settings=settings)
+                                   profile=profile, settings=settings, layout=layout)
     running: dict = dict(momentum_convention=momentum_convention, running_var_unbiased=running_var_unbiased)
     if module is None:
         running.update(momentum=0.1 if momentum is None else momentum, update_running=update_running,

@@ -176,6 +176,7 @@ class NormModule(NormAdapter):
         params = dict(module.named_parameters())
         self._w, self._b = prefix + "weight", prefix + "bias"
         self.affine, self.bias = self._w in params, self._b in params
+        self.weight_shape = tuple(params[self._w].shape) if self.affine else None
         self._buffers = dict(module.named_buffers())
         core = self.core
         self.tracks = kind == "batch" and f"{prefix}running_mean" in self._buffers

@@ -1,4 +1,4 @@
-"""The catalogue of known mistakes for every normalization kind: :func:`implementations` (NumPy implementations
+"""The catalogue of known mistakes for every normalization kind: :func:`implementations_of` (NumPy implementations
 in the kit's function convention, the correct one and one mistake each) and :func:`mistakes` (what the diagnosis
 matches a failing output against).
 
@@ -6,7 +6,7 @@ A mistake is a change of the closed form of :mod:`bnsym.testing.norm_reference`:
 mean where there is none, ``ε`` dropped or misplaced, a term of the backward pass dropped, batch statistics in
 eval mode. Its backward pass is the exact gradient of its own forward pass unless the mistake *is* the backward.
 
->>> sorted(implementations("rms"))
+>>> sorted(implementations_of("rms"))
 ['eps_ignored', 'mean_subtracted', 'reference']
 >>> print(mistakes("group")["wrong_group_size"].cause)
 GroupNorm with groups of the wrong size (C/groups channels per group expected)
@@ -22,7 +22,7 @@ import numpy as np
 from . import norm_reference as ref
 from .kinds import KINDS, Spec
 
-__all__ = ["Mistake", "NormImplementation", "mistakes", "implementations"]
+__all__ = ["Mistake", "NormImplementation", "mistakes", "implementations_of"]
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class NormImplementation:
     ``backward(dy, x, gamma, beta, eps)``), correct (``cause`` empty) or one known mistake; the geometry
     (``normalized``, ``groups``) is fixed, the shape is read from ``x``.
 
-    >>> impl = implementations("layer")["reference"]
+    >>> impl = implementations_of("layer")["reference"]
     >>> impl.forward(np.array([[0.0, 2.0]]), np.ones(2), np.zeros(2), 0.0).tolist()
     [[-1.0, 1.0]]
     """
@@ -216,18 +216,18 @@ def _spec_of(kind: str, x, normalized: int, groups: int, gamma, beta) -> Spec:
                 groups=groups, bias=beta is not None)
 
 
-def implementations(kind: str, *, normalized: int = 1, groups: int = 1) -> Mapping[str, NormImplementation]:
+def implementations_of(kind: str, *, normalized: int = 1, groups: int = 1) -> Mapping[str, NormImplementation]:
     """``{"reference": ..., mistake name: ...}`` for ``kind`` (``normalized``: the number of trailing axes of
     ``layer``/``rms``; ``groups`` of ``group``). Eval-mode mistakes are not in this function convention (they
     need running statistics: see :func:`mistakes`).
 
-    >>> sorted(implementations("group", groups=2))
+    >>> sorted(implementations_of("group", groups=2))
     ['eps_ignored', 'reference', 'wrong_group_size']
     """
     if kind not in KINDS or kind == "weight":
         from ..errors import KitUsageError
 
-        raise KitUsageError(f"implementations(kind) takes one of {list(KINDS[:-1])}, got {kind!r}")
+        raise KitUsageError(f"implementations_of(kind) takes one of {list(KINDS[:-1])}, got {kind!r}")
     entries = [Mistake("reference", "", ref.forward, ref.backward), *mistakes(kind).values()]
     out = {}
     for m in entries:

@@ -313,7 +313,7 @@ def run_property(name: str, impl: NormAdapter, case: NormCase, tol: Tolerance) -
     >>> from bnsym.testing.norm_adapters import NormFunctions
     >>> from bnsym.testing.norm_mistakes import implementations
     >>> from bnsym.testing.kinds import Spec
-    >>> good = implementations("layer")["reference"]
+    >>> good = implementations_of("layer")["reference"]
     >>> impl = NormFunctions(good.forward, good.backward, eps=1e-5)
     >>> case = NormCase(Spec("layer", (2, 3)), np.array([[0.0, 1.0, 3.0], [2.0, -1.0, 0.5]]), np.full(3, 1.5),
     ...                 np.zeros(3), np.array([[1.0, 0.0, -2.0], [0.5, 0.25, 1.0]]))

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from ..errors import KitUsageError
 from .arguments import check_count, check_flag
 from .check import CheckReport, _one_torch_thread, _settings, check_batchnorm
-from .kinds import LAYOUTS, Spec
+from .adapter_base import ImplementationCrash
+from .kinds import LAYOUTS, Spec, to_layout
 from .norm_adapters import NormAdapter, NormFunctions, NormModule, check_kind, check_layout, round_to
 from .norm_diagnosis import confirm_cases
 from .norm_properties import PROPERTIES, NormCase, NormPropertyError, run_property
@@ -51,6 +52,9 @@ def _geometry(impl: NormAdapter, kind: str, module: Any, features, normalized_sh
     """``(template shape with -1 for the drawn axes, params, normalized, groups)`` on the canonical layout."""
     core = getattr(impl, "core", None)
     c = getattr(core, "num_features", None) or getattr(core, "num_channels", None) or features
+    own = getattr(impl, "weight_shape", None)
+    if c is None and own is not None and len(own) == 1 and kind not in ("layer", "rms"):
+        c = own[0]  # your own module: one weight per channel
     if kind in ("layer", "rms"):
         ns = getattr(core, "normalized_shape", None) or normalized_shape
         if ns is None:
@@ -220,6 +224,7 @@ def check_normalization(
     if "running_statistics" not in applicable and mode == "training":
         report.skipped["running_statistics"] = "only batch normalization with running statistics has them"
     strategy, fixed = _cases(impl, spec, max_batch, kind), _fixed(impl, spec, kind)
+    _probe(impl, fixed[0])
     failures = []
     with _one_torch_thread():
         for name in wanted:
@@ -229,6 +234,21 @@ def check_normalization(
     if failures:
         raise NormalizationCheckError(impl, kind, failures, profile_name)
     return report
+
+
+def _probe(impl: NormAdapter, case: NormCase) -> None:
+    """One call on the kit's first batch: a crash or an output of another shape there means the layout or the
+    geometry does not fit the implementation (misuse, said with what to pass), not a failed property."""
+    try:
+        out = impl.run(case.spec, case.x, case.gamma, case.beta)
+    except ImplementationCrash as exc:
+        raise KitUsageError(
+            f"{impl!r} raised {exc} on a batch of shape {to_layout(case.x, impl.layout).shape} (layout "
+            f"{impl.layout or 'N, *normalized_shape'}): pass the layout your implementation takes (layout=..., one of "
+            f"{list(LAYOUTS)}) and its geometry (features=, normalized_shape=, groups=)") from None
+    if out["y"].shape != case.x.shape:
+        raise KitUsageError(f"{impl!r} returned shape {out['y'].shape} for an input of shape {case.x.shape}: a "
+                            "normalization keeps the shape; check layout=... and the geometry arguments")
 
 
 def _wanted(properties, applicable: list, mode: str) -> list:

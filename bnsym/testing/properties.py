@@ -38,6 +38,7 @@ from . import reference as ref
 from .adapters import Adapter, ImplementationCrash
 from .arguments import check_case
 from .case import BNCase, format_array
+from .confirm import confirmed
 from .diagnosis import format_causes, inference_causes, running_causes, training_causes
 from .implementations import bn_implementations
 from .tolerance import Bound, Tolerance, conditioning
@@ -219,7 +220,8 @@ def assert_forward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = No
     bound = _bounds(impl, case, tol, impl.eps)["y"]
     problem = _mismatch("y", y, ref.forward(case.x, case.gamma, case.beta, impl.eps), bound)
     if problem:
-        causes = functools.partial(training_causes, "y", y, case.x, case.gamma, case.beta, case.dy, impl.eps, bound)
+        causes = confirmed(impl, "y", impl.eps, functools.partial(
+            training_causes, "y", y, case.x, case.gamma, case.beta, case.dy, impl.eps, bound), tol, case.features)
         raise BatchNormPropertyError("forward", impl, case, [problem], [causes])
 
 
@@ -249,8 +251,9 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = N
                 wrong = bn_implementations[f"{name}_wrong_axis"]
                 causes.append((wrong.name, wrong.cause))
             else:
-                causes.append(functools.partial(training_causes, name, actual, case.x, case.gamma, case.beta,
-                                                case.dy, impl.eps, bounds[name]))
+                causes.append(confirmed(impl, name, impl.eps, functools.partial(
+                    training_causes, name, actual, case.x, case.gamma, case.beta, case.dy, impl.eps, bounds[name]),
+                    tol, case.features))
     if problems:
         raise BatchNormPropertyError("backward", impl, case, problems, causes)
 
@@ -273,7 +276,8 @@ def assert_null_space(impl: Adapter, case: BNCase, tolerance: Tolerance | None =
     problems = [p for p in (_mismatch("sum", sums, np.zeros(case.features), bound),
                             _mismatch("dot", dots, along_xhat, bound)) if p]
     if problems:
-        causes = functools.partial(training_causes, "dx", dx, case.x, case.gamma, case.beta, case.dy, eps, dxb)
+        causes = confirmed(impl, "dx", eps, functools.partial(
+            training_causes, "dx", dx, case.x, case.gamma, case.beta, case.dy, eps, dxb), tol, case.features)
         raise BatchNormPropertyError("null_space", impl, case, problems, [causes])
 
 
@@ -302,8 +306,9 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
         if problem:
             problems.append(problem)
             for x_in, eps_in, gamma_in, actual_in in inputs:
-                causes.append(functools.partial(training_causes, name, actual_in, x_in, gamma_in, case.beta,
-                                                case.dy, eps_in, bound))
+                causes.append(confirmed(impl, name, eps_in, functools.partial(
+                    training_causes, name, actual_in, x_in, gamma_in, case.beta, case.dy, eps_in, bound), tol,
+                    case.features))
 
     y_scaled = impl.forward(ax, case.gamma, case.beta)
     y_ref = impl.forward(case.x, case.gamma, case.beta, eps2)

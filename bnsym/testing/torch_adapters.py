@@ -119,6 +119,18 @@ def route(module: Any) -> str | None:
     return "batch"
 
 
+def route_layout(module: Any) -> bool:
+    """Whether ``module`` is itself a torch normalization (it takes its own layout) rather than a wrapper.
+
+    >>> import torch
+    >>> route_layout(torch.nn.BatchNorm2d(2)), route_layout(torch.nn.Sequential(torch.nn.BatchNorm1d(2)))
+    (True, False)
+    """
+    from .norm_adapters import torch_kind
+
+    return torch_kind(module) is not None
+
+
 class TorchModuleAdapter(Adapter):
     """A module called like ``torch.nn.BatchNorm1d``; deep-copied and converted to ``dtype`` before each use."""
 
