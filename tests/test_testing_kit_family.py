@@ -155,7 +155,7 @@ def test_channels_last_functions_are_checked_in_their_layout():
 
     assert check_normalization("batch", forward=nhwc, backward=nhwc_backward, features=3, layout="NHWC",
                                settings=QUICK).passed
-    with pytest.raises(NormalizationCheckError):  # the same functions read as channels-first are wrong
+    with pytest.raises(KitUsageError, match="pass the layout"):  # the wrong layout is misuse, said as such
         check_normalization("batch", forward=nhwc, backward=nhwc_backward, features=3, layout="NCHW",
                             settings=QUICK)
 
@@ -211,7 +211,8 @@ MISUSE = {
     "weight-plain-linear": (dict(kind="weight", module=torch.nn.Linear(3, 2)), "weight_norm"),
     "two-norms": (dict(kind="batch", module=torch.nn.Sequential(torch.nn.BatchNorm1d(2), torch.nn.BatchNorm1d(2))),
                   "2 normalization modules"),
-    "layer-without-shape": (dict(kind="layer", forward=lambda x, g, b, e: x, backward=lambda *a: a), "normalized_shape"),
+    "layer-without-shape": (dict(kind="layer", forward=lambda x, g, b, e: x, backward=lambda *a: a),
+                            "normalized_shape"),
     "instance-without-space": (dict(kind="instance", module=torch.nn.InstanceNorm1d(2), layout="NC"), "layout"),
 }
 

@@ -23,7 +23,9 @@ the canonical array and permutes it before each call (and the results back).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +113,7 @@ class Spec:
         shape = [self.shape[a] if a in self.params else 1 for a in range(len(self.shape))]
         return np.asarray(p, np.float64).reshape(shape)
 
-    def channel(self, p: np.ndarray) -> np.ndarray:
+    def channel(self, p: Any) -> np.ndarray:
         """A per-channel array broadcast against ``x``."""
         shape = [self.shape[1] if a == 1 else 1 for a in range(len(self.shape))]
         return np.asarray(p, np.float64).reshape(shape)
@@ -130,10 +132,7 @@ class Spec:
         >>> Spec("rms", (2, 3)).replaced(kind="layer").centred
         True
         """
-        fields = dict(kind=self.kind, shape=self.shape, params=self.params, normalized=self.normalized,
-                      groups=self.groups, bias=self.bias, axes=self.axes)
-        fields.update(changes)
-        return Spec(**fields)
+        return dataclasses.replace(self, **changes)
 
 
 def _permutation(rank: int, last: bool) -> tuple:

@@ -35,7 +35,7 @@ _TORCH = {"BatchNorm1d": ("batch", "NC"), "BatchNorm2d": ("batch", "NCHW"), "Bat
 _ALLOWED = {"BatchNorm1d": ("NC", "NCL")}
 
 
-def torch_kind(module: Any) -> tuple | None:
+def torch_kind(module: Any) -> tuple[str, str, str | None] | None:
     """``(kind, class name, canonical layout)`` of a torch normalization module, else ``None``.
 
     >>> import torch
@@ -113,7 +113,8 @@ class NormFunctions(NormAdapter):
         self.description = f"NumPy functions {_name(forward)} / {_name(backward)}"
 
     def run(self, spec: Spec, x, gamma, beta, dy=None, running=None) -> dict:
-        cast = (lambda a: None if a is None else np.asarray(a, np.float64).astype(self.dtype))
+        def cast(a):
+            return (None if a is None else np.asarray(a, np.float64).astype(self.dtype))
         args = (cast(to_layout(x, self.layout)), cast(gamma), cast(beta), self.eps)
         out: dict = {}
         try:
@@ -135,7 +136,8 @@ def _canonical(out: dict, layout: str | None) -> dict:
             raise KitUsageError("backward must return (dx, dgamma, dbeta)")
         dx, dg, db = grads
         res["grads"] = (from_layout(real_array(dx, "dx"), layout),
-                        None if dg is None else real_array(dg, "dgamma"), None if db is None else real_array(db, "dbeta"))
+                        None if dg is None else real_array(dg, "dgamma"),
+                        None if db is None else real_array(db, "dbeta"))
     for key in ("running_mean", "running_var"):
         if key in out:
             res[key] = real_array(out[key], key)
@@ -152,7 +154,7 @@ class NormModule(NormAdapter):
         if torch is None or not isinstance(module, torch.nn.Module):
             raise KitUsageError(f"module must be a torch.nn.Module, got {type(module).__name__}")
         self._module, self.kind = module, kind
-        found = [(name, sub, torch_kind(sub)) for name, sub in module.named_modules() if torch_kind(sub)]
+        found = [(name, sub, k) for name, sub in module.named_modules() if (k := torch_kind(sub)) is not None]
         if len(found) > 1:
             raise KitUsageError(f"{type(module).__name__} holds {len(found)} normalization modules "
                                 f"({', '.join(f[2][1] for f in found)}): check each one on its own")
@@ -223,8 +225,9 @@ class NormModule(NormAdapter):
     def run(self, spec: Spec, x, gamma, beta, dy=None, running=None) -> dict:
         torch = _torch()
         dt = getattr(torch, self.dtype)
-        t = (lambda a, grad=False: torch.tensor(np.asarray(a, np.float64), dtype=dt, device=self._device,
-                                                 requires_grad=grad))
+        def t(a, grad=False):
+            return (torch.tensor(np.asarray(a, np.float64), dtype=dt, device=self._device,
+                                                         requires_grad=grad))
         grad = dy is not None
         xt = t(to_layout(x, self.layout), grad)
         state = {k: v.detach().clone() for k, v in self._buffers.items()}
@@ -262,7 +265,7 @@ def check_kind(kind: Any) -> str:
     >>> check_kind("batchnorm")
     Traceback (most recent call last):
     ...
-    bnsym.errors.KitUsageError: unknown kind 'batchnorm'; choose one of ['batch', 'layer', 'rms', 'group', 'instance', 'weight']
+    bnsym.errors.KitUsageError: unknown kind 'batchnorm'; choose one of ['batch', 'layer', 'rms', ...]
     """
     if not isinstance(kind, str) or kind not in KINDS:
         raise KitUsageError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
@@ -275,7 +278,7 @@ def check_layout(layout: Any) -> str | None:
     >>> check_layout("NWHC")
     Traceback (most recent call last):
     ...
-    bnsym.errors.KitUsageError: unknown layout 'NWHC'; choose one of ['NC', 'NCL', 'NCHW', 'NCDHW', 'NLC', 'NHWC', 'NDHWC']
+    bnsym.errors.KitUsageError: unknown layout 'NWHC'; choose one of ['NC', 'NCL', 'NCHW', ...]
     """
     if layout is not None and (not isinstance(layout, str) or layout not in LAYOUTS):
         raise KitUsageError(f"unknown layout {layout!r}; choose one of {list(LAYOUTS)}")

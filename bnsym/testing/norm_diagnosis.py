@@ -43,11 +43,13 @@ def confirm_cases(spec: Spec, impl, like, count: int = CONFIRM) -> list:
     rng = np.random.default_rng(20260)
     out = []
     for k in range(count):
-        r = (lambda a: round_to(a, impl.dtype))
+        def r(a):
+            return (round_to(a, impl.dtype))
         x = r(rng.normal(size=spec.shape) * (1.0 + k) + rng.normal(size=spec.shape[1:2]).reshape(
             [1, -1] + [1] * (len(spec.shape) - 2)) * (0.5 + k))
         pshape = spec.param_shape
-        gamma = None if like is None or like.gamma is None else r(rng.choice([-1, 1], pshape) * rng.uniform(0.4, 2.5, pshape))
+        gamma = None if like is None or like.gamma is None else r(
+            rng.choice([-1, 1], pshape) * rng.uniform(0.4, 2.5, pshape))
         beta = None if like is None or like.beta is None else r(rng.uniform(-1, 1, pshape))
         c = spec.shape[1]
         rm = None if like is None or like.running_mean is None else r(rng.uniform(-1, 1, c))
@@ -73,7 +75,9 @@ def _candidate(m, case, quantity: str, eps: float):
     with np.errstate(all="ignore"):
         if m.eval:
             r = (case.running_mean, case.running_var)
-            return m.forward(*args, *r) if quantity == "y" else m.backward(case.spec, case.dy, *args[1:], *r)[_INDEX[quantity]]
+            if quantity == "y":
+                return m.forward(*args, *r)
+            return m.backward(case.spec, case.dy, *args[1:], *r)[_INDEX[quantity]]
         return m.forward(*args) if quantity == "y" else m.backward(case.spec, case.dy, *args[1:])[_INDEX[quantity]]
 
 

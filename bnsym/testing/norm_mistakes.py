@@ -97,7 +97,8 @@ def _numeric_backward(fwd: Callable) -> Callable:
             xp, xm = x.copy(), x.copy()
             xp[i] += h
             xm[i] -= h
-            dx[i] = (np.asarray(dy) * (fwd(spec, xp, gamma, beta, eps) - fwd(spec, xm, gamma, beta, eps))).sum() / (2 * h)
+            diff = fwd(spec, xp, gamma, beta, eps) - fwd(spec, xm, gamma, beta, eps)
+            dx[i] = (np.asarray(dy) * diff).sum() / (2 * h)
         _, dg, db = ref.backward(spec, dy, x, gamma, beta, eps)
         return dx, dg, db
 
@@ -147,7 +148,8 @@ _CATALOGUE: dict[str, list[Mistake]] = {
         _entry("eps_outside_sqrt", "ε added outside the square root: (x - μ)/(σ + ε)",
                (_outside, _numeric_backward(_outside))),
         _COMMON["eps_ignored"],
-        _entry("no_mean_term", "the mean term was dropped from ∂ℓ/∂x (the path through μ)", (_SAME[0], _dropped("mean"))),
+        _entry("no_mean_term", "the mean term was dropped from ∂ℓ/∂x (the path through μ)",
+               (_SAME[0], _dropped("mean"))),
         _entry("no_xhat_term", "the x̂·mean(g x̂) term was dropped from ∂ℓ/∂x (the path through σ²)",
                (_SAME[0], _dropped("xhat"))),
         Mistake("eval_batch_statistics", "eval mode normalizes with the batch statistics instead of the running "

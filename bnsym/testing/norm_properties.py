@@ -102,7 +102,8 @@ class NormPropertyError(AssertionError):
                      "failing batch:", "  " + self.case.describe().replace("\n", "\n  "),
                      *[d() if callable(d) else d for d in self._details]]
             if causes:
-                lines += [f"likely cause: {text} [mistakes({self.case.spec.kind!r})[{name!r}]]" for name, text in causes]
+                kind = self.case.spec.kind
+                lines += [f"likely cause: {text} [mistakes({kind!r})[{name!r}]]" for name, text in causes]
             else:
                 lines.append(verdict or "likely cause: no known mistake explains this output")
             self._message = "\n".join(lines)
@@ -163,7 +164,8 @@ def _text(name, actual, expected, b: Bound) -> str:
     ok = b.holds(actual, expected)
     where = np.unravel_index(int(np.argmax(np.where(ok, -1.0, np.nan_to_num(err, nan=np.inf)))), np.shape(expected))
     allowed = np.broadcast_to(b.allowed(expected), np.shape(expected))[where]
-    return head + f"\n  largest error {float(err[where]):.3g} at index {list(map(int, where))}, allowed {float(allowed):.3g}"
+    return head + (f"\n  largest error {float(err[where]):.3g} at index {list(map(int, where))}, "
+                   f"allowed {float(allowed):.3g}")
 
 
 def _fail(prop, impl, case, problems, causes=None):
@@ -222,7 +224,8 @@ def prop_null_space(impl, case, tol):
     dx = _grads(impl, case)["grads"][0]
     st = ref.statistics(spec, case.x, eps)
     gp = case.dy * (1.0 if case.gamma is None else spec.broadcast(case.gamma))
-    view = (lambda a: np.asarray(a, np.float64).reshape(spec.view_shape))
+    def view(a):
+        return (np.asarray(a, np.float64).reshape(spec.view_shape))
     xh = view(st.xhat)
     expect_dot = (eps / (st.s * (st.var + eps)) * (view(gp) * xh).sum(axis=spec.reduce, keepdims=True))
     db = bounds(impl, case, tol)["dx"]
@@ -289,7 +292,8 @@ def prop_running_statistics(impl, case, tol):
 def prop_no_scale_invariance(impl, case, tol):
     __tracebackhide__ = True
     spec = case.spec
-    run = (lambda x: impl.run(spec, x, case.gamma, case.beta, running=(case.running_mean, case.running_var))["y"])
+    def run(x):
+        return (impl.run(spec, x, case.gamma, case.beta, running=(case.running_mean, case.running_var))["y"])
     beta = 0.0 if case.beta is None else spec.broadcast(case.beta)
     g = 1.0 if case.gamma is None else spec.broadcast(case.gamma)
     expected = np.broadcast_to(g * spec.channel(case.running_mean) / np.sqrt(spec.channel(case.running_var)

@@ -85,7 +85,8 @@ def _geometry(impl: NormAdapter, kind: str, module: Any, features, normalized_sh
 
 
 def _cases(impl: NormAdapter, template: Spec, max_batch: int, kind: str) -> st.SearchStrategy:
-    r = (lambda a: round_to(a, impl.dtype))
+    def r(a):
+        return (round_to(a, impl.dtype))
     lo_spatial = 2 if kind == "instance" else 1
 
     @st.composite

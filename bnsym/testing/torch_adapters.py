@@ -108,7 +108,8 @@ def route(module: Any) -> str | None:
     torch = _torch()
     if torch is None or isinstance(module, torch.nn.BatchNorm1d):
         return None
-    found = [torch_kind(sub) for sub in module.modules() if torch_kind(sub)] if isinstance(module, torch.nn.Module) else []
+    subs = module.modules() if isinstance(module, torch.nn.Module) else []
+    found = [k for sub in subs if (k := torch_kind(sub)) is not None]
     if not found:
         return None
     kind, cls, _ = found[0]

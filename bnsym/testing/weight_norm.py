@@ -100,10 +100,12 @@ def check_weight_norm(module: Any, *, forward: Any = None, tolerance: Tolerance 
     out_f, in_f = weight.original1.shape
     has_bias = module.bias is not None
     u = _unit_roundoff(dtype)
-    r = (lambda a: round_to(a, dtype))
+    def r(a):
+        return (round_to(a, dtype))
 
     def run(x, g, v, b, dy):
-        t = (lambda a, grad=True: torch.tensor(np.asarray(a, np.float64), dtype=dt, requires_grad=grad))
+        def t(a, grad=True):
+            return (torch.tensor(np.asarray(a, np.float64), dtype=dt, requires_grad=grad))
         xt, gt, vt = t(x), t(g), t(v)
         params = {"parametrizations.weight.original0": gt, "parametrizations.weight.original1": vt}
         if has_bias:
@@ -117,8 +119,9 @@ def check_weight_norm(module: Any, *, forward: Any = None, tolerance: Tolerance 
     @st.composite
     def cases(draw):
         n = draw(st.integers(1, max_batch))
-        arr = (lambda shape, lo, hi: r(np.array(draw(st.lists(st.floats(lo, hi), min_size=int(np.prod(shape)),
-                                                               max_size=int(np.prod(shape))))).reshape(shape)))
+        def arr(shape, lo, hi):
+            return (r(np.array(draw(st.lists(st.floats(lo, hi), min_size=int(np.prod(shape)),
+                                                                       max_size=int(np.prod(shape))))).reshape(shape)))
         v = arr((out_f, in_f), -3, 3)
         assume_ok = (np.linalg.norm(v, axis=1) > 0.1).all()
         v = v if assume_ok else v + r(np.eye(out_f, in_f))
