@@ -84,33 +84,58 @@ def _geometry(impl: NormAdapter, kind: str, module: Any, features, normalized_sh
     return (-1, c, *([-2] * (rank - 2))), ((1,) if impl.affine else ()), 1, g
 
 
+SMALL = 16
+"""Arrays up to this many elements are drawn element by element (Hypothesis shrinks each value); larger ones
+from a drawn seed and distribution (Hypothesis still shrinks the shape and the seed). Drawing every element of a
+large batch one by one was most of the kit's time (see benchmarks/bench_kit.py)."""
+
+
+def _array(draw, shape: tuple, element: st.SearchStrategy, make) -> np.ndarray:
+    size = int(np.prod(shape)) if shape else 1
+    if size <= SMALL:
+        return np.array(draw(st.lists(element, min_size=size, max_size=size)), np.float64).reshape(shape)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return np.asarray(make(rng, draw(st.sampled_from(["uniform", "normal", "grid"])), shape), np.float64)
+
+
+def _values(lo: float, hi: float):
+    def make(rng, how, shape):
+        if how == "uniform":
+            return rng.uniform(lo, hi, shape)
+        if how == "normal":
+            return np.clip(rng.normal((lo + hi) / 2, (hi - lo) / 6, shape), lo, hi)
+        return rng.integers(0, 8, shape) * (hi - lo) / 8 + lo  # few distinct values: ties, repeated entries
+
+    return make
+
+
+def _magnitudes(rng, how, shape):
+    small = rng.uniform(0.25, 0.85, shape)
+    return np.where(rng.random(shape) < 0.5, small, rng.uniform(1.15, 4.0, shape)) * rng.choice([-1.0, 1.0], shape)
+
+
 def _cases(impl: NormAdapter, template: Spec, max_batch: int, kind: str) -> st.SearchStrategy:
     def r(a):
-        return (round_to(a, impl.dtype))
+        return round_to(a, impl.dtype)
+
     lo_spatial = 2 if kind == "instance" else 1
+    signed = st.tuples(st.floats(0.25, 0.85) | st.floats(1.15, 4.0), st.sampled_from([-1.0, 1.0])).map(
+        lambda t: t[0] * t[1])
 
     @st.composite
     def cases(draw):
         shape = tuple(draw(st.integers(2, max_batch)) if d == -1 else
                       draw(st.integers(lo_spatial, 3)) if d == -2 else d for d in template.shape)
         spec = template.with_shape(shape)
-        size = int(np.prod(shape))
-        unit = st.floats(-4, 4, width=32, allow_subnormal=False)
-        x = np.array(draw(st.lists(unit, min_size=size, max_size=size))).reshape(shape)
-        offset = draw(st.sampled_from([0.0, 0.0, 3.0, -20.0]))
-        x = r(x + offset)
+        x = _array(draw, shape, st.floats(-4, 4, width=32, allow_subnormal=False), _values(-4.0, 4.0))
+        x = r(x + draw(st.sampled_from([0.0, 0.0, 3.0, -20.0])))
         ps = spec.param_shape
-        pn = int(np.prod(ps)) if ps else 0
-        mag = st.floats(0.25, 0.85) | st.floats(1.15, 4.0)
-        gamma = r(np.array(draw(st.lists(mag, min_size=pn, max_size=pn))).reshape(ps) *
-                  np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=pn, max_size=pn))).reshape(ps)
-                  ) if impl.affine else None
-        beta = r(np.array(draw(st.lists(st.floats(-2, 2), min_size=pn, max_size=pn))).reshape(ps)) \
-            if impl.bias and impl.affine else None
-        dy = r(np.array(draw(st.lists(st.floats(-2, 2), min_size=size, max_size=size))).reshape(shape))
+        gamma = r(_array(draw, ps, signed, _magnitudes)) if impl.affine else None
+        beta = r(_array(draw, ps, st.floats(-2, 2), _values(-2.0, 2.0))) if impl.bias and impl.affine else None
+        dy = r(_array(draw, shape, st.floats(-2, 2), _values(-2.0, 2.0)))
         c = shape[1]
-        rm = r(np.array(draw(st.lists(st.floats(-2, 2), min_size=c, max_size=c))))
-        rv = r(np.array(draw(st.lists(st.floats(0.25, 4), min_size=c, max_size=c))))
+        rm = r(_array(draw, (c,), st.floats(-2, 2), _values(-2.0, 2.0)))
+        rv = r(_array(draw, (c,), st.floats(0.25, 4), _values(0.25, 4.0)))
         a = draw(st.sampled_from([2.0, 0.5, -2.0, 4.0, -0.25]))
         if impl.eps == 0:
             stats = np.asarray(x).reshape(spec.view_shape)
