@@ -237,3 +237,22 @@ def test_a_copy_keeps_the_check_independent_of_the_module_mode():
     report = check_normalization("batch", module=module, training=True, settings=QUICK)
     assert "running_statistics" in report.passed and not module.training
     assert all(torch.equal(before[k], module.state_dict()[k]) for k in before)
+
+
+def test_pytest_shows_the_failure_message_not_the_kits_source(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "test_user.py").write_text(
+        "from bnsym.testing import check_normalization, implementations_of\n"
+        "def test_mine():\n"
+        "    bad = implementations_of('layer')['wrong_axis']\n"
+        "    check_normalization('layer', forward=bad.forward, backward=bad.backward, normalized_shape=3)\n")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    out = done.stdout
+    assert done.returncode == 1 and "likely cause: LayerNorm statistics over the wrong axis" in out
+    assert "def check_normalization" not in out and "def prop_forward" not in out and "_run(" not in out

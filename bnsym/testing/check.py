@@ -139,6 +139,7 @@ def _run(name: str, strategy, body: Callable, hyp: Settings, explicit: list) -> 
     """The property on the kit's fixed informative examples first (whatever the budget), then under Hypothesis
     (when the settings let it generate). A failure found by Hypothesis is shrunk and preferred; a failure of a
     fixed example alone is reported as such."""
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     first = None
     for drawn in explicit:
         try:
@@ -156,6 +157,7 @@ def _run(name: str, strategy, body: Callable, hyp: Settings, explicit: list) -> 
 
 
 def _hypothesis(name: str, strategy, body: Callable, hyp: Settings) -> BatchNormPropertyError | None:
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     try:
         @hyp
         @given(strategy)

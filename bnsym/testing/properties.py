@@ -126,6 +126,7 @@ def _property(name: str):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(impl, case, *args, **kwargs):
+            __tracebackhide__ = True  # pytest shows the message, not the kit's frames
             if not isinstance(impl, Adapter):
                 raise KitUsageError(f"the implementation must be an adapter from bnsym.testing.adapt(...), got "
                                     f"{type(impl).__name__}")
@@ -215,6 +216,7 @@ def assert_forward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = No
     ...
     likely cause: ε added outside the square root: ... [bn_implementations['eps_outside_sqrt']]
     """
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     tol = _tolerance(tolerance)
     y = impl.forward(case.x, case.gamma, case.beta)
     bound = _bounds(impl, case, tol, impl.eps)["y"]
@@ -234,6 +236,7 @@ def _require_backward(impl: Adapter, prop: str) -> None:
 def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """``∂ℓ/∂x``, ``∂ℓ/∂γ`` and ``∂ℓ/∂β`` match the closed forms (property ``backward``); the ``μ`` path may or
     may not carry the identically-zero second term of ``∂ℓ/∂μ`` (both are correct)."""
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     _require_backward(impl, "backward")
     tol = _tolerance(tolerance)
     grads = impl.backward(case.dy, case.x, case.gamma, case.beta)
@@ -261,6 +264,7 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = N
 @_property("null_space")
 def assert_null_space(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """``∂ℓ/∂x`` has no component along ``1`` and the ``ε``-exact component along ``x̂`` (property ``null_space``)."""
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     _require_backward(impl, "null_space")
     tol = _tolerance(tolerance)
     dx = impl.backward(case.dy, case.x, case.gamma, case.beta)[0]
@@ -290,6 +294,7 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
 
     Use scales that are powers of two (:func:`~bnsym.testing.strategies.scales`) so that ``a·x`` is exact.
     """
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     a = float(a)
     if not np.isfinite(a) or a == 0:
         raise KitUsageError(f"the scale a must be a finite non-zero number, got {a!r}")
@@ -337,6 +342,7 @@ def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Tolerance 
     """One training step from ``case.running_mean``/``case.running_var`` updates them by the implementation's
     momentum convention (PyTorch's by default: unbiased variance, ``new = (1 - momentum)·old + momentum·batch``),
     and inference mode on ``x`` is the affine map of those running statistics (property ``running_statistics``)."""
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     if not impl.has_running:
         raise KitUsageError(f"{impl!r} has no running statistics or inference mode to check")
     if case.running_mean is None or case.running_var is None:
