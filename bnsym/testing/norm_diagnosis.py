@@ -32,7 +32,7 @@ def confirm_cases(spec: Spec, impl, like, count: int = CONFIRM) -> list:
 
     >>> from bnsym.testing.kinds import Spec
     >>> from bnsym.testing.norm_adapters import NormFunctions
-    >>> from bnsym.testing.norm_mistakes import implementations
+    >>> from bnsym.testing.norm_mistakes import implementations_of
     >>> ref_impl = implementations_of("batch")["reference"]
     >>> len(confirm_cases(Spec("batch", (4, 2)), NormFunctions(ref_impl.forward, ref_impl.backward, eps=1e-5), None))
     3

@@ -315,7 +315,7 @@ def run_property(name: str, impl: NormAdapter, case: NormCase, tol: Tolerance) -
     """Check property ``name`` on ``case``; a crash of the implementation fails the property (with the batch).
 
     >>> from bnsym.testing.norm_adapters import NormFunctions
-    >>> from bnsym.testing.norm_mistakes import implementations
+    >>> from bnsym.testing.norm_mistakes import implementations_of
     >>> from bnsym.testing.kinds import Spec
     >>> good = implementations_of("layer")["reference"]
     >>> impl = NormFunctions(good.forward, good.backward, eps=1e-5)
