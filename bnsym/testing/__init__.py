@@ -16,6 +16,19 @@ a malformed case, a complex or ``None`` output: see :mod:`bnsym.testing.argument
 fixed informative cases, then on Hypothesis's draws; each call of the code under test has a deadline and the
 whole check a time budget (:mod:`bnsym.testing.timing`).
 
+Every normalization kind: ``check_normalization(kind, forward=..., backward=... | module=..., ...)`` with ``kind``
+one of :data:`KINDS` (``"batch"``, ``"layer"``, ``"rms"``, ``"group"``, ``"instance"``, ``"weight"``), any
+layout of :data:`LAYOUTS` (channels-last too), eval mode of batch norm (``training=False`` or ``module.eval()``)
+and a torch module in its own dtype (float64, float32, float16, bfloat16), never changed by the kit;
+``check_batchnorm`` is its ``kind="batch"`` on ``(N, C)`` functions. The known mistakes of each kind:
+:func:`mistakes` (matched by the diagnosis on several batches before one is named) and :func:`implementations_of`
+(NumPy implementations of them, in the function convention). ``orders=(1,)`` is the only derivative order today.
+
+>>> import torch
+>>> from bnsym.testing import check_normalization
+>>> check_normalization("group", module=torch.nn.GroupNorm(2, 4), max_batch=2).passed
+['forward', 'backward', 'null_space', 'scale_invariance']
+
 Contents: :func:`check_batchnorm` (all properties, under Hypothesis); the assertion helpers
 ``assert_forward``, ``assert_backward``, ``assert_null_space``, ``assert_scale_invariance``,
 ``assert_running_statistics`` (one :class:`BNCase` each); the strategies ``bn_cases``, ``batches``, ``gammas``,
@@ -36,6 +49,13 @@ from typing import TYPE_CHECKING
 from ..errors import MissingDependencyError
 
 _PUBLIC = {
+    "check_normalization": "normalization",
+    "NormalizationCheckError": "normalization",
+    "NormPropertyError": "norm_properties",
+    "KINDS": "kinds",
+    "LAYOUTS": "kinds",
+    "implementations_of": "norm_mistakes",
+    "mistakes": "norm_mistakes",
     "check_batchnorm": "check",
     "CheckReport": "check",
     "BatchNormCheckError": "check",
@@ -73,6 +93,10 @@ __all__ = [
     "BatchNormCheckError",
     "BatchNormPropertyError",
     "CheckReport",
+    "KINDS",
+    "LAYOUTS",
+    "NormPropertyError",
+    "NormalizationCheckError",
     "NumpyAdapter",
     "PROFILES",
     "PROPERTIES",
@@ -90,7 +114,10 @@ __all__ = [
     "bn_cases",
     "bn_implementations",
     "check_batchnorm",
+    "check_normalization",
     "gammas",
+    "implementations_of",
+    "mistakes",
     "running_statistics",
     "scales",
     "set_default_profile",
@@ -137,6 +164,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .case import BNCase
     from .check import PROFILES, BatchNormCheckError, CheckReport, check_batchnorm, set_default_profile
     from .implementations import BNImplementation, bn_implementations
+    from .kinds import KINDS, LAYOUTS
+    from .norm_mistakes import implementations_of, mistakes
+    from .norm_properties import NormPropertyError
+    from .normalization import NormalizationCheckError, check_normalization
     from .properties import (
         PROPERTIES,
         BatchNormPropertyError,

@@ -40,6 +40,7 @@ from .properties import (
     assert_scale_invariance,
 )
 from .strategies import INFORMATIVE_SCALE, bn_cases, informative_cases, scales
+from .torch_adapters import route, route_layout
 from .timing import CALL_DEADLINE, TIME_BUDGET, Clock, TimeLimitExceeded
 from .tolerance import Tolerance
 
@@ -138,6 +139,7 @@ def _run(name: str, strategy, body: Callable, hyp: Settings, explicit: list) -> 
     """The property on the kit's fixed informative examples first (whatever the budget), then under Hypothesis
     (when the settings let it generate). A failure found by Hypothesis is shrunk and preferred; a failure of a
     fixed example alone is reported as such."""
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     first = None
     for drawn in explicit:
         try:
@@ -155,6 +157,7 @@ def _run(name: str, strategy, body: Callable, hyp: Settings, explicit: list) -> 
 
 
 def _hypothesis(name: str, strategy, body: Callable, hyp: Settings) -> BatchNormPropertyError | None:
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     try:
         @hyp
         @given(strategy)
@@ -265,6 +268,13 @@ def check_batchnorm(
     ...
     bnsym.errors.KitUsageError: give either forward=... and backward=... (functions) or module=... (a torch module)
     """
+    __tracebackhide__ = True
+    if module is not None and forward is None and backward is None and route(module) == "batch":
+        from .normalization import check_normalization  # BatchNorm2d/3d or a wrapper: read, never changed
+
+        layout = None if route_layout(module) else "NC"  # a wrapper takes (samples, features) here
+        return check_normalization("batch", module=module, eps=eps, properties=properties, tolerance=tolerance,
+                                   profile=profile, settings=settings, layout=layout)
     running: dict = dict(momentum_convention=momentum_convention, running_var_unbiased=running_var_unbiased)
     if module is None:
         running.update(momentum=0.1 if momentum is None else momentum, update_running=update_running,

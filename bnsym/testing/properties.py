@@ -38,6 +38,7 @@ from . import reference as ref
 from .adapters import Adapter, ImplementationCrash
 from .arguments import check_case
 from .case import BNCase, format_array
+from .confirm import confirmed
 from .diagnosis import format_causes, inference_causes, running_causes, training_causes
 from .implementations import bn_implementations
 from .tolerance import Bound, Tolerance, conditioning
@@ -125,6 +126,7 @@ def _property(name: str):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(impl, case, *args, **kwargs):
+            __tracebackhide__ = True  # pytest shows the message, not the kit's frames
             if not isinstance(impl, Adapter):
                 raise KitUsageError(f"the implementation must be an adapter from bnsym.testing.adapt(...), got "
                                     f"{type(impl).__name__}")
@@ -214,12 +216,14 @@ def assert_forward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = No
     ...
     likely cause: ε added outside the square root: ... [bn_implementations['eps_outside_sqrt']]
     """
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     tol = _tolerance(tolerance)
     y = impl.forward(case.x, case.gamma, case.beta)
     bound = _bounds(impl, case, tol, impl.eps)["y"]
     problem = _mismatch("y", y, ref.forward(case.x, case.gamma, case.beta, impl.eps), bound)
     if problem:
-        causes = functools.partial(training_causes, "y", y, case.x, case.gamma, case.beta, case.dy, impl.eps, bound)
+        causes = confirmed(impl, "y", impl.eps, functools.partial(
+            training_causes, "y", y, case.x, case.gamma, case.beta, case.dy, impl.eps, bound), tol, case.features)
         raise BatchNormPropertyError("forward", impl, case, [problem], [causes])
 
 
@@ -232,6 +236,7 @@ def _require_backward(impl: Adapter, prop: str) -> None:
 def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """``∂ℓ/∂x``, ``∂ℓ/∂γ`` and ``∂ℓ/∂β`` match the closed forms (property ``backward``); the ``μ`` path may or
     may not carry the identically-zero second term of ``∂ℓ/∂μ`` (both are correct)."""
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     _require_backward(impl, "backward")
     tol = _tolerance(tolerance)
     grads = impl.backward(case.dy, case.x, case.gamma, case.beta)
@@ -249,8 +254,9 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = N
                 wrong = bn_implementations[f"{name}_wrong_axis"]
                 causes.append((wrong.name, wrong.cause))
             else:
-                causes.append(functools.partial(training_causes, name, actual, case.x, case.gamma, case.beta,
-                                                case.dy, impl.eps, bounds[name]))
+                causes.append(confirmed(impl, name, impl.eps, functools.partial(
+                    training_causes, name, actual, case.x, case.gamma, case.beta, case.dy, impl.eps, bounds[name]),
+                    tol, case.features))
     if problems:
         raise BatchNormPropertyError("backward", impl, case, problems, causes)
 
@@ -258,6 +264,7 @@ def assert_backward(impl: Adapter, case: BNCase, tolerance: Tolerance | None = N
 @_property("null_space")
 def assert_null_space(impl: Adapter, case: BNCase, tolerance: Tolerance | None = None) -> None:
     """``∂ℓ/∂x`` has no component along ``1`` and the ``ε``-exact component along ``x̂`` (property ``null_space``)."""
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     _require_backward(impl, "null_space")
     tol = _tolerance(tolerance)
     dx = impl.backward(case.dy, case.x, case.gamma, case.beta)[0]
@@ -273,7 +280,8 @@ def assert_null_space(impl: Adapter, case: BNCase, tolerance: Tolerance | None =
     problems = [p for p in (_mismatch("sum", sums, np.zeros(case.features), bound),
                             _mismatch("dot", dots, along_xhat, bound)) if p]
     if problems:
-        causes = functools.partial(training_causes, "dx", dx, case.x, case.gamma, case.beta, case.dy, eps, dxb)
+        causes = confirmed(impl, "dx", eps, functools.partial(
+            training_causes, "dx", dx, case.x, case.gamma, case.beta, case.dy, eps, dxb), tol, case.features)
         raise BatchNormPropertyError("null_space", impl, case, problems, [causes])
 
 
@@ -286,6 +294,7 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
 
     Use scales that are powers of two (:func:`~bnsym.testing.strategies.scales`) so that ``a·x`` is exact.
     """
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     a = float(a)
     if not np.isfinite(a) or a == 0:
         raise KitUsageError(f"the scale a must be a finite non-zero number, got {a!r}")
@@ -302,8 +311,9 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
         if problem:
             problems.append(problem)
             for x_in, eps_in, gamma_in, actual_in in inputs:
-                causes.append(functools.partial(training_causes, name, actual_in, x_in, gamma_in, case.beta,
-                                                case.dy, eps_in, bound))
+                causes.append(confirmed(impl, name, eps_in, functools.partial(
+                    training_causes, name, actual_in, x_in, gamma_in, case.beta, case.dy, eps_in, bound), tol,
+                    case.features))
 
     y_scaled = impl.forward(ax, case.gamma, case.beta)
     y_ref = impl.forward(case.x, case.gamma, case.beta, eps2)
@@ -332,6 +342,7 @@ def assert_running_statistics(impl: Adapter, case: BNCase, tolerance: Tolerance 
     """One training step from ``case.running_mean``/``case.running_var`` updates them by the implementation's
     momentum convention (PyTorch's by default: unbiased variance, ``new = (1 - momentum)·old + momentum·batch``),
     and inference mode on ``x`` is the affine map of those running statistics (property ``running_statistics``)."""
+    __tracebackhide__ = True  # pytest shows the message, not the kit's frames
     if not impl.has_running:
         raise KitUsageError(f"{impl!r} has no running statistics or inference mode to check")
     if case.running_mean is None or case.running_var is None:

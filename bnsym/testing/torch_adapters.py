@@ -89,33 +89,47 @@ class TorchFunctionAdapter(Adapter):
         return tuple(t.grad if t.grad is not None else _torch().zeros_like(t) for t in inputs)
 
 
-#: PyTorch's normalization modules that do not take ``(samples, features)`` batches normalized per feature
-_OTHER_LAYOUTS = {
-    "BatchNorm2d": "normalizes (N, C, H, W) inputs per channel over N·H·W",
-    "BatchNorm3d": "normalizes (N, C, D, H, W) inputs per channel over N·D·H·W",
-    "LazyBatchNorm2d": "normalizes (N, C, H, W) inputs per channel over N·H·W",
-    "LazyBatchNorm3d": "normalizes (N, C, D, H, W) inputs per channel over N·D·H·W",
-    "SyncBatchNorm": "needs a process group",
-    "LayerNorm": "normalizes each sample over its features, not each feature over the batch",
-    "RMSNorm": "scales each sample by its root mean square, not each feature over the batch",
-    "GroupNorm": "normalizes each sample over groups of channels, not each feature over the batch",
-    "InstanceNorm1d": "normalizes each sample and channel over its length, not each feature over the batch",
-    "InstanceNorm2d": "normalizes each sample and channel over H·W, not each feature over the batch",
-    "InstanceNorm3d": "normalizes each sample and channel over D·H·W, not each feature over the batch",
-}
+def route(module: Any) -> str | None:
+    """How ``check_batchnorm(module=...)`` takes a module: ``None`` for a module called like
+    ``torch.nn.BatchNorm1d`` on ``(samples, features)`` (this adapter), ``"batch"`` for a BatchNorm2d/3d or a
+    wrapper around one batch normalization (checked by :func:`~bnsym.testing.check_normalization`, which reads its
+    layout and ε without changing it); another kind of normalization is misuse, with what to call instead.
+
+    >>> import torch
+    >>> route(torch.nn.BatchNorm1d(2)), route(torch.nn.BatchNorm2d(2))
+    (None, 'batch')
+    >>> route(torch.nn.LayerNorm(3))
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.KitUsageError: LayerNorm is layer normalization, not batch normalization of (samples, features) ...
+    """
+    from .norm_adapters import torch_kind
+
+    torch = _torch()
+    if torch is None or isinstance(module, torch.nn.BatchNorm1d):
+        return None
+    subs = module.modules() if isinstance(module, torch.nn.Module) else []
+    found = [k for sub in subs if (k := torch_kind(sub)) is not None]
+    if not found:
+        return None
+    kind, cls, _ = found[0]
+    if kind != "batch":
+        raise KitUsageError(
+            f"{cls} is {kind} normalization, not batch normalization of (samples, features) batches as "
+            f"torch.nn.BatchNorm1d takes them: check it with bnsym.testing.check_normalization({kind!r}, module=...)")
+    return "batch"
 
 
-def _check_layout(torch, module) -> None:
-    """Refuse, as misuse, a PyTorch normalization module that the kit's batch-norm properties do not describe
-    (checking it would report its correct behaviour as failed properties)."""
-    for name, what in _OTHER_LAYOUTS.items():
-        kind = getattr(torch.nn, name, None)
-        if kind is not None and isinstance(module, kind):
-            raise KitUsageError(
-                f"{type(module).__name__} {what}; the kit checks batch normalization of (samples, features) "
-                "batches, as torch.nn.BatchNorm1d takes them. Check a torch.nn.BatchNorm1d with the same "
-                "settings, or pass a wrapper module (or forward=/backward= functions) that takes and returns "
-                "(samples, features) arrays")
+def route_layout(module: Any) -> bool:
+    """Whether ``module`` is itself a torch normalization (it takes its own layout) rather than a wrapper.
+
+    >>> import torch
+    >>> route_layout(torch.nn.BatchNorm2d(2)), route_layout(torch.nn.Sequential(torch.nn.BatchNorm1d(2)))
+    (True, False)
+    """
+    from .norm_adapters import torch_kind
+
+    return torch_kind(module) is not None
 
 
 class TorchModuleAdapter(Adapter):
@@ -125,7 +139,6 @@ class TorchModuleAdapter(Adapter):
         torch = _torch()
         if torch is None or not isinstance(module, torch.nn.Module):
             raise KitUsageError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-        _check_layout(torch, module)
         module_eps = getattr(module, "eps", None)
         if module_eps is not None:
             module_eps = check_real(module_eps, f"the eps attribute of {type(module).__name__}", low=0.0)
