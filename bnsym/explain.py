@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from dataclasses import dataclass, field, fields, replace  # noqa: F401 - fields for the doctests
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Mapping, Sequence

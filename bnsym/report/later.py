@@ -45,7 +45,8 @@ def markdown_blocks(markdown: str) -> list[Block]:
     blocks: list[Block] = []
     for chunk in re.split(r"\n\s*\n", markdown.strip()):
         lines = [ln for ln in chunk.splitlines() if ln.strip()]
-        if len(lines) >= 2 and lines[0].lstrip().startswith("|") and set(lines[1].replace("|", "").strip()) <= set("-: "):
+        rule = len(lines) >= 2 and set(lines[1].replace("|", "").strip()) <= set("-: ")
+        if rule and lines[0].lstrip().startswith("|"):
             blocks.append(Table(_cells(lines[0]), [_cells(ln) for ln in lines[2:]]))
         elif lines:
             blocks.append(Text(_plain(" ".join(ln.strip() for ln in lines))))
