@@ -55,7 +55,7 @@ MATH_COMMANDS = frozenset(NAME_COMMANDS | {
     "left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl",
     "Biggr", "langle", "rangle", "lvert", "rvert", "lVert", "rVert", "vert", "Vert", "lfloor", "rfloor",
     "lceil", "rceil",
-    "quad", "qquad", "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits",
+    "substack", "quad", "qquad", "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits",
     "text", "textrm", "textit", "textbf", "mathop", "begin", "end",
 })
 #: Environments of :func:`check_math`; not ``array``, whose column specification can repeat (``*{N}{c}``).

@@ -22,7 +22,8 @@ layout of :data:`LAYOUTS` (channels-last too), eval mode of batch norm (``traini
 and a torch module in its own dtype (float64, float32, float16, bfloat16), never changed by the kit;
 ``check_batchnorm`` is its ``kind="batch"`` on ``(N, C)`` functions. The known mistakes of each kind:
 :func:`mistakes` (matched by the diagnosis on several batches before one is named) and :func:`implementations_of`
-(NumPy implementations of them, in the function convention). ``orders=(1,)`` is the only derivative order today.
+(NumPy implementations of them, in the function convention). ``orders=(1, 2, 3)`` adds second and third
+derivatives in every differentiation mode (:func:`check_higher_order`, :mod:`bnsym.testing.orders`).
 
 >>> import torch
 >>> from bnsym.testing import check_normalization
@@ -50,6 +51,8 @@ from ..errors import MissingDependencyError
 
 _PUBLIC = {
     "check_normalization": "normalization",
+    "check_higher_order": "higher_order",
+    "HigherOrderMismatch": "higher_order",
     "NormalizationCheckError": "normalization",
     "NormPropertyError": "norm_properties",
     "KINDS": "kinds",
@@ -93,6 +96,7 @@ __all__ = [
     "BatchNormCheckError",
     "BatchNormPropertyError",
     "CheckReport",
+    "HigherOrderMismatch",
     "KINDS",
     "LAYOUTS",
     "NormPropertyError",
@@ -114,6 +118,7 @@ __all__ = [
     "bn_cases",
     "bn_implementations",
     "check_batchnorm",
+    "check_higher_order",
     "check_normalization",
     "gammas",
     "implementations_of",
@@ -168,6 +173,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .norm_mistakes import implementations_of, mistakes
     from .norm_properties import NormPropertyError
     from .normalization import NormalizationCheckError, check_normalization
+    from .higher_order import HigherOrderMismatch, check_higher_order
     from .properties import (
         PROPERTIES,
         BatchNormPropertyError,

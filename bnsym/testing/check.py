@@ -19,7 +19,7 @@ import sys
 import unittest
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, given
@@ -42,6 +42,7 @@ from .properties import (
 from .strategies import INFORMATIVE_SCALE, bn_cases, informative_cases, scales
 from .torch_adapters import route, route_layout
 from .timing import CALL_DEADLINE, TIME_BUDGET, Clock, TimeLimitExceeded
+from .orders import check_orders, split_orders
 from .tolerance import Tolerance
 
 __all__ = ["check_batchnorm", "CheckReport", "BatchNormCheckError", "PROFILES", "set_default_profile"]
@@ -231,6 +232,8 @@ def check_batchnorm(
     forward_inference: Callable | None = None,
     call_deadline: float = CALL_DEADLINE,
     time_budget: float = TIME_BUDGET,
+    orders: tuple = (1,),
+    routines: Mapping[str, Callable] | None = None,
 ) -> CheckReport:
     """Check a batch-norm implementation against the closed forms and identities of docs/math.md; raise
     :class:`BatchNormCheckError` (an ``AssertionError``) listing every failing property, or return a
@@ -263,12 +266,31 @@ def check_batchnorm(
     ``call_deadline`` (Hypothesis's own deadline is switched off: it would also time the kit's reference values
     and report timing flakiness instead of a property). A call that never returns cannot be interrupted.
 
+    ``orders``: ``(1,)`` by default; ``orders=(1, 2, 3)`` adds the second and third directional derivatives in
+    every torch differentiation mode (``module=``) or in the modes of ``routines`` (NumPy-style functions), each
+    against exact values (:mod:`bnsym.testing.orders`).
+
     >>> check_batchnorm(module=None)
     Traceback (most recent call last):
     ...
     bnsym.errors.KitUsageError: give either forward=... and backward=... (functions) or module=... (a torch module)
     """
     __tracebackhide__ = True
+    first, higher = split_orders(orders)
+    if higher:  # orders 2, 3 (4): every differentiation mode against exact values (bnsym.testing.orders)
+        passed = check_orders("batch", higher, module=module, routines=routines, training=True, eps=eps,
+                              groups=None, features=features)
+        report = (check_batchnorm(forward, backward, module=module, eps=eps, dtype=dtype, features=features,
+                                  max_batch=max_batch, properties=properties, tolerance=tolerance, profile=profile,
+                                  settings=settings, momentum=momentum, momentum_convention=momentum_convention,
+                                  running_var_unbiased=running_var_unbiased, update_running=update_running,
+                                  forward_inference=forward_inference, call_deadline=call_deadline,
+                                  time_budget=time_budget)
+                  if first else CheckReport(repr(module if module is not None else forward)))
+        report.passed += passed
+        return report
+    if routines is not None:
+        raise KitUsageError("routines= are for orders 2 and above: pass orders=(1, 2, 3)")
     if module is not None and forward is None and backward is None and route(module) == "batch":
         from .normalization import check_normalization  # BatchNorm2d/3d or a wrapper: read, never changed
 

@@ -12,7 +12,7 @@ the canonical layout of :mod:`bnsym.testing.kinds`.
 from __future__ import annotations
 
 from typing import Any
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 from hypothesis import Phase, assume, given
@@ -27,13 +27,14 @@ from .kinds import LAYOUTS, Spec, to_layout
 from .norm_adapters import NormAdapter, NormFunctions, NormModule, check_kind, check_layout, round_to
 from .norm_diagnosis import confirm_cases
 from .norm_properties import PROPERTIES, NormCase, NormPropertyError, run_property
+from .orders import DEFAULT_ORDERS, check_orders, split_orders
 from .tolerance import Tolerance
 
 __all__ = ["check_normalization", "NormalizationCheckError", "ORDERS"]
 
-ORDERS = (1,)
-"""The derivative orders checked today (``orders=(1,)``: forward and first derivatives); higher orders are
-planned through :mod:`bnsym.testing.higher_order`."""
+ORDERS = DEFAULT_ORDERS
+"""The default derivative orders (``(1,)``: forward and first derivatives); ``orders=(1, 2, 3)`` adds the higher
+ones (:mod:`bnsym.testing.orders`)."""
 
 
 class NormalizationCheckError(AssertionError):
@@ -182,6 +183,7 @@ def check_normalization(
     profile: str | None = None,
     settings: Settings | None = None,
     orders: tuple = (1,),
+    routines: Mapping[str, Callable] | None = None,
     **batchnorm: Any,
 ) -> CheckReport:
     """Check a normalization of ``kind`` (see :mod:`bnsym.testing.kinds`) against its closed forms; raise
@@ -195,7 +197,9 @@ def check_normalization(
     (torch modules: their own layout, the default). ``training``: default the module's own flag; ``False``
     checks ``batch``'s eval mode (running statistics). Geometry when no torch module gives it: ``features`` (C),
     ``normalized_shape``, ``groups``, ``affine``. ``eps``: read from the module; needed otherwise.
-    ``orders``: derivative orders, only ``(1,)`` today. Other keywords go to :func:`check_batchnorm` for
+    ``orders``: derivative orders (:mod:`bnsym.testing.orders`): ``1`` the first-order properties, ``2``, ``3``
+    (``4``) the directional derivatives of that order in every torch differentiation mode against exact ones
+    (``module=``), or in the modes of ``routines`` (functions). Other keywords go to :func:`check_batchnorm` for
     ``kind="batch"`` functions on ``(N, C)``.
 
     >>> check_normalization("batch", module=None)
@@ -205,8 +209,21 @@ def check_normalization(
     """
     __tracebackhide__ = True
     kind, layout = check_kind(kind), check_layout(layout)
-    if tuple(orders) != ORDERS:
-        raise KitUsageError(f"orders={orders!r}: only orders=(1,) (forward and first derivatives) is checked today")
+    first, higher = split_orders(orders)
+    if higher:
+        passed = check_orders(kind, higher, module=module, routines=routines,
+                              training=bool(getattr(module, "training", True) if training is None else training),
+                              eps=eps, groups=groups, features=features)
+        report = (check_normalization(kind, forward, backward, module=module, eps=eps, layout=layout,
+                                      training=training, features=features, normalized_shape=normalized_shape,
+                                      groups=groups, affine=affine, dtype=dtype, max_batch=max_batch,
+                                      properties=properties, tolerance=tolerance, profile=profile,
+                                      settings=settings, **batchnorm)
+                  if first else CheckReport(repr(module if module is not None else forward)))
+        report.passed += passed
+        return report
+    if routines is not None:
+        raise KitUsageError("routines= are for orders 2 and above: pass orders=(1, 2, 3)")
     if module is None and forward is None:
         raise KitUsageError("give either forward=... and backward=... (functions) or module=... (a torch module)")
     if module is not None and (forward is not None or backward is not None):
