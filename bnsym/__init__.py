@@ -15,6 +15,7 @@ from typing import Any
 from .errors import (
     BnsymError,
     ConditionError,
+    ConfigError,
     KitUsageError,
     LatexError,
     MissingDependencyError,
@@ -42,11 +43,13 @@ _EXPORTS = {
 }
 _SUBMODULES = {"theorems", "numeric", "dynamics", "testing", "sweep", "latex", "plots", "report", "exact", "functions",
                "layers", "network", "derive", "explain", "kernel", "replay",
-               "vectorized", "batchform", "gradient_zero", "builders", "spec", "evaluation", "pretty"}
+               "vectorized", "batchform", "gradient_zero", "builders", "spec", "evaluation", "pretty", "config",
+               "optimizers", "hessian", "laterwork", "layouts"}
 
 __all__ = [  # literal, so static tools see it; _EXPORTS' names are all in it (see __getattr__'s doctest)
     "BnsymError",
     "ConditionError",
+    "ConfigError",
     "KitUsageError",
     "LatexError",
     "MissingDependencyError",
