@@ -11,7 +11,7 @@ from bnsym.dynamics import gradient_descent
 from bnsym.errors import ConfigError, NetworkSpecError, ValuesError
 from bnsym.explain import sweep_configs
 from bnsym.numeric import init_mlp
-from bnsym.sweep import SweepConfig, _engine, initial_parameters, largest_stable_lr, run_sweep, sweep_data
+from bnsym.sweep import SweepConfig, _engine, initial_parameters, run_sweep, sweep_data
 from bnsym.vectorized import reference_mlp
 from tests.tools import need_module
 
@@ -211,3 +211,19 @@ def test_the_config_refuses_what_it_cannot_build(tmp_path):
         load_config(path)
     path.write_text('[network]\nnormalization = "layer"\n' + minibatch, encoding="utf-8")
     assert dict(load_config(path).settings.options)["minibatch"] == 1
+
+
+def test_the_benchmark_prints_a_row_per_depth_and_a_rate_per_kind():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_norm_sweep.py"), "--depths", "2", "3",
+                           "--seeds", "1", "--steps", "5"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "none" in done.stdout and "weight" in done.stdout
+    rows = [line.split() for line in done.stdout.splitlines() if re.match(r"\s+[23]\s", line)]
+    assert [row[0] for row in rows] == ["2", "3"]
+    assert all(len(row) == 1 + 3 * 5 and row[2::3] == ["/"] * 5 for row in rows)  # stable / training per kind
