@@ -20,7 +20,6 @@ bnsym.errors.ConfigError: .../explain.toml, line 2: unknown key 'network.widht' 
 """
 from __future__ import annotations
 
-import inspect
 import math
 import re
 import tomllib
@@ -39,7 +38,7 @@ from .sweep import SweepConfig, initial_parameters
 
 __all__ = ["ExplainConfig", "load_config", "NORMALIZATIONS", "SCHEMA"]
 
-#: the normalization kinds a configuration may name; only "batch" (and "none") can be built today
+#: the normalization kinds a configuration may name; "group" and "instance" cannot be built by the sweeps yet
 NORMALIZATIONS = ("batch", "none", "layer", "rms", "group", "instance", "weight")
 
 
@@ -127,6 +126,8 @@ _SETTINGS = {("data", "batch"): "batch", ("network", "width"): "width", ("init",
              ("report", "cap_seeds"): "cap_seeds",
              ("report", "hessian_depths"): "hessian_depths", ("report", "goodfellow_depth"): "goodfellow_depth",
              ("report", "pdf"): "pdf", ("report", "progress"): "progress", ("report", "later"): "later"}
+#: the normalizations the sweeps build (SweepConfig.norm; "none" turns the normalized sweeps off)
+_SWEPT = ("batch", "none", "layer", "rms", "weight")
 #: config keys that are SweepConfig fields
 _OPTIONS = {("network", "activation"): "activation", ("network", "placement"): "placement",
             ("network", "eps"): "eps", ("data", "inputs"): "inputs", ("init", "gain"): "gain",
@@ -244,16 +245,19 @@ def _settings(path: Path, text: str, values: dict[tuple[str, str], Any], base: E
     options = dict(base.options)
     options.update({_OPTIONS[k]: v for k, v in values.items() if k in _OPTIONS})
     kind = values.get(("network", "normalization"), "batch")
-    if kind not in ("batch", "none"):
-        from .builders import mlp
-
-        has_norm = "norm" in inspect.signature(mlp).parameters
-        why = ("bnsym.mlp takes norm= but the sweeps do not pass it yet" if has_norm else
-               "bnsym.mlp has no norm parameter: it builds batch normalization only")
+    if kind not in _SWEPT:
+        why = {"group": "the configuration has no key for GroupNorm's number of groups",
+               "instance": "the reference MLP's features have no spatial positions"}.get(kind, "unknown")
         raise _fail(path, text, "network", "normalization",
-                    f"normalization {kind!r} cannot be built yet ({why}); use \"batch\" or \"none\"")
+                    f"normalization {kind!r} cannot be built yet ({why}); use one of "
+                    f"{', '.join(map(repr, _SWEPT))}")
     if kind == "none":
         changes["normalized"] = (False,)
+    elif kind != "batch":
+        options["norm"] = kind  # the sweeps' normalized networks (SweepConfig.norm) use it in place of BN
+        if kind == "weight" and ("network", "placement") in values:
+            raise _fail(path, text, "network", "placement", "weight normalization reparametrizes the hidden "
+                        "layers' weights: network.placement means nothing for it; leave it out")
     settings = replace(base, **changes)
     if ("data", "source") in values and values[("data", "source")] != "reference":
         options.update(_data_file(path, text, values, options))
@@ -265,7 +269,7 @@ def _settings(path: Path, text: str, values: dict[tuple[str, str], Any], base: E
         if options.get("minibatch", 0) > settings.batch:
             raise ConfigError(f"optimizer.minibatch ({options['minibatch']}) is larger than the batch "
                               f"({settings.batch} samples)")
-        if options.get("minibatch") == 1 and True in settings.normalized:
+        if options.get("minibatch") == 1 and True in settings.normalized and options.get("norm", "batch") == "batch":
             raise ConfigError("optimizer.minibatch = 1 leaves batch normalization no batch: give 2 or more")
         for depth in {*settings.depths, settings.scale_depth}:
             SweepConfig(depth=depth, width=settings.width, batch=settings.batch, **options)
@@ -312,7 +316,7 @@ def _parameter_file(path: Path, text: str, name: str, settings: ExplainSettings,
     arrays = load_npz(source, what=f"the initial parameters (init.parameters in {path})")
     depth = settings.depths[0]
     wanted = initial_parameters(SweepConfig(depth=depth, bn=True, width=settings.width,
-                                            **{k: v for k, v in options.items() if k in ("inputs", "outputs")}))
+                                            **{k: v for k, v in options.items() if k in ("inputs", "outputs", "norm")}))
     shapes = {k: v.shape for k, v in arrays.items()}
     expected = {k: v.shape for k, v in wanted.items()}
     if shapes != expected:

@@ -223,24 +223,50 @@ def check_divisors(divisors, computed) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # The reference MLP's parameters: seeded initialization and parameter vectors
 # ---------------------------------------------------------------------------------------------------------
-def init_mlp(widths, *, bn: bool, seed: int = 0, gain: float = 2.0, scale: float = 1.0) -> dict[str, np.ndarray]:
+#: the normalizations :func:`init_mlp` knows, each with the parameters it adds to a hidden layer
+_NORM_PARAMETERS = {None: (), "batch": ("gamma", "beta"), "layer": ("gamma", "beta"), "group": ("gamma", "beta"),
+                    "rms": ("gamma",), "weight": ("g",)}
+
+
+def init_mlp(widths, *, bn: bool = False, seed: int = 0, gain: float = 2.0, scale: float = 1.0,
+             norm: str | None = None) -> dict[str, np.ndarray]:
     """Seeded initialization: weights ``N(0, (scale·gain/√fan_in)²)``, biases 0, ``γ = 1``, ``β = 0``.
 
     Names follow :func:`bnsym.mlp`: ``W1, b1, gamma1, beta1, …``; biases and ``γ, β`` are ``1 × width`` rows.
+    ``bn=True`` is ``norm="batch"``; ``norm=`` gives the parameters of another normalization of the hidden
+    layers (:func:`~bnsym.vectorized.reference_mlp`): ``"layer"`` and ``"group"`` ``γ, β``, ``"rms"`` ``γ``
+    only, ``"weight"`` a magnitude row ``g_k = ‖W_k[r, :]‖`` per hidden layer, so that the effective weight
+    ``g·v/‖v‖`` is the plain draw ``W_k`` itself. The weights are the same draws for every kind.
 
     >>> p = init_mlp([2, 8, 1], bn=True, seed=0)
     >>> sorted(p), p["W1"].shape, p["b2"].shape
     (['W1', 'W2', 'b1', 'b2', 'beta1', 'gamma1'], (8, 2), (1, 1))
+    >>> w = init_mlp([2, 3, 1], norm="weight")
+    >>> list(w), bool(np.allclose(w["g1"][0], np.linalg.norm(w["W1"], axis=1)))
+    (['W1', 'g1', 'b1', 'W2', 'b2'], True)
+    >>> init_mlp([2, 3, 1], bn=True, norm="rms")
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.ValuesError: bn=True means norm='batch', but norm='rms' was given; give one of bn= or norm=
     """
+    if norm is not None and not isinstance(norm, str) or norm not in _NORM_PARAMETERS:
+        known = ", ".join(repr(k) for k in _NORM_PARAMETERS)
+        raise ValuesError(f"init_mlp knows the normalizations {known}; got norm={norm!r}")
+    if bn and norm not in (None, "batch"):
+        raise ValuesError(f"bn=True means norm='batch', but norm={norm!r} was given; give one of bn= or norm=")
+    kind = "batch" if bn else norm
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
     for k in range(1, len(widths)):
         fan_in, fan_out = widths[k - 1], widths[k]
         params[f"W{k}"] = rng.standard_normal((fan_out, fan_in)) * (scale * gain / np.sqrt(fan_in))
+        hidden = k < len(widths) - 1
+        if hidden and kind == "weight":
+            params[f"g{k}"] = np.linalg.norm(params[f"W{k}"], axis=1).reshape(1, fan_out)
         params[f"b{k}"] = np.zeros((1, fan_out))
-        if bn and k < len(widths) - 1:
-            params[f"gamma{k}"] = np.ones((1, fan_out))
-            params[f"beta{k}"] = np.zeros((1, fan_out))
+        if hidden and kind != "weight":
+            for name in _NORM_PARAMETERS[kind]:
+                params[f"{name}{k}"] = (np.ones if name == "gamma" else np.zeros)((1, fan_out))
     return params
 
 

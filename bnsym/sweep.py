@@ -53,7 +53,9 @@ LR_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, 0, 17))
 class SweepConfig:
     """One network and training budget: an MLP ``[inputs, width × depth−1 …, 1]`` with ``depth`` Linear layers.
 
-    ``bn`` puts BN (``ε = eps``) before every hidden activation; weights start as
+    ``bn`` puts BN (``ε = eps``) before every hidden activation (or after it: ``placement="post"``), or the
+    normalization ``norm`` (``"layer"``, ``"rms"``, ``"group"`` with ``groups``, ``"weight"``: see
+    :func:`~bnsym.vectorized.reference_mlp`); weights start as
     ``N(0, (scale·gain/√fan_in)²)`` from ``seed``; full-batch GD on :func:`~bnsym.dynamics.reference_data`.
     ``backend`` is ``"bnsym"`` (the layers' own kernels, :mod:`bnsym.vectorized`) or ``"torch"`` (PyTorch
     autograd). With ``train_fraction`` (in (0, 1)), :func:`largest_stable_lr` also finds the largest rate that
@@ -90,6 +92,9 @@ class SweepConfig:
     data_digest: str = ""
     init: str = "seeded"                   # or an .npz file of initial parameters
     init_digest: str = ""
+    # added with the normalization sweep: the kind of normalization bn=True puts on the hidden layers
+    norm: str = "batch"                    # "batch", "layer", "rms", "group" (with groups) or "weight"
+    groups: int | None = None              # GroupNorm's number of groups
 
     @property
     def widths(self) -> list[int]:
@@ -110,16 +115,31 @@ class SweepConfig:
 
     def record(self) -> dict:
         """The configuration as the results file stores it: every field, but the ones added with configurable
-        experiments only where they differ from their defaults (so older results files still resume).
+        experiments only where they differ from their defaults (so older results files still resume). ``norm``
+        and ``groups`` name the normalization ``bn=True`` builds, so without BN they are left out too (the same
+        network).
 
         >>> "optimizer" in SweepConfig(depth=2).record(), SweepConfig(depth=2, optimizer="adam").record()["optimizer"]
         (False, 'adam')
+        >>> SweepConfig(depth=2, bn=True, norm="rms").record()["norm"]
+        'rms'
+        >>> "norm" in SweepConfig(depth=2, norm="rms").record()   # no BN switched on: the plain network
+        False
         """
         out = asdict(self)
         for name in _LATER_FIELDS:
-            if out[name] == _DEFAULTS[name]:
+            if out[name] == _DEFAULTS[name] or name in _NORM_FIELDS and not self.bn:
                 del out[name]
         return out
+
+    @property
+    def normalization(self) -> str | None:
+        """The normalization of the hidden layers: ``norm`` with BN's switch on, else ``None``.
+
+        >>> SweepConfig(depth=2, bn=True, norm="layer").normalization, SweepConfig(depth=2, norm="layer").normalization
+        ('layer', None)
+        """
+        return self.norm if self.bn else None
 
     @property
     def optimizer_rule(self) -> Optimizer:
@@ -132,14 +152,18 @@ class SweepConfig:
 
 
 _LATER_FIELDS = ("placement", "outputs", "optimizer", "minibatch", "momentum", "beta1", "beta2", "adam_epsilon",
-                 "divergence_factor", "data", "data_digest", "init", "init_digest")
+                 "divergence_factor", "data", "data_digest", "init", "init_digest", "norm", "groups")
+_NORM_FIELDS = ("norm", "groups")
 _DEFAULTS = {f.name: f.default for f in fields(SweepConfig)}
 
 
 def _engine(config: SweepConfig) -> VectorizedNetwork:
     """The configuration's network (built once per process by :func:`~bnsym.vectorized.reference_mlp`)."""
-    return reference_mlp(config.widths, config.activation, bn=config.placement if config.bn else None,
-                         eps=config.eps)
+    kind = config.normalization
+    if kind in (None, "batch"):  # exactly the network bn= has always built
+        return reference_mlp(config.widths, config.activation, bn=config.placement if kind else None, eps=config.eps)
+    return reference_mlp(config.widths, config.activation, norm=kind, eps=config.eps,
+                         placement=None if kind == "weight" else config.placement, groups=config.groups)
 
 
 def sweep_data(config: SweepConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -156,14 +180,18 @@ def sweep_data(config: SweepConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def initial_parameters(config: SweepConfig) -> dict[str, np.ndarray]:
-    """The starting point: :func:`~bnsym.numeric.init_mlp` from the seed, or the arrays of the ``init`` file
-    (weights times ``scale``; without BN, its ``gamma``, ``beta`` are dropped).
+    """The starting point: :func:`~bnsym.numeric.init_mlp` from the seed (the parameters of the configuration's
+    normalization), or the arrays of the ``init`` file (weights times ``scale``; without BN, its ``gamma``,
+    ``beta`` are dropped).
 
     >>> sorted(initial_parameters(SweepConfig(depth=2, width=3)))
     ['W1', 'W2', 'b1', 'b2']
+    >>> sorted(initial_parameters(SweepConfig(depth=2, width=3, bn=True, norm="rms")))
+    ['W1', 'W2', 'b1', 'b2', 'gamma1']
     """
     if config.init == "seeded":
-        return init_mlp(config.widths, bn=config.bn, seed=config.seed, gain=config.gain, scale=config.scale)
+        return init_mlp(config.widths, norm=config.normalization, seed=config.seed, gain=config.gain,
+                        scale=config.scale)
     arrays = cached_npz(config.init, config.init_digest, None, "the initial parameters")
     return {k: (v * config.scale if k.startswith("W") else v).copy() for k, v in arrays.items()
             if config.bn or not k.startswith(("gamma", "beta"))}

@@ -20,10 +20,48 @@ if TYPE_CHECKING:
 
 __all__ = ["torch_gradient_descent"]
 
+#: the normalizations the PyTorch rerun builds (``None``: none)
+_KINDS = (None, "batch", "layer", "rms", "group", "weight")
+
+
+def _norm_module(torch, config: SweepConfig, params: dict, k: int):
+    """The torch module of hidden layer ``k``'s normalization with its affine step, loaded from ``params``:
+    ``BatchNorm1d``, ``LayerNorm``, ``GroupNorm`` (``γ, β``) or ``RMSNorm`` (``γ`` only)."""
+    width, eps = config.widths[k], config.eps
+    kind = config.normalization
+    module: torch.nn.Module
+    if kind == "batch":
+        module = torch.nn.BatchNorm1d(width, eps=eps)
+    elif kind == "layer":
+        module = torch.nn.LayerNorm(width, eps=eps)
+    elif kind == "group":
+        module = torch.nn.GroupNorm(config.groups, width, eps=eps)
+    else:
+        module = torch.nn.RMSNorm(width, eps=eps)
+    module = module.double()
+    module.weight.copy_(torch.as_tensor(params[f"gamma{k}"][0]))
+    if kind != "rms":
+        module.bias.copy_(torch.as_tensor(params[f"beta{k}"][0]))
+    return module
+
+
+def _weight_normed(torch, lin, direction, magnitude):
+    """``lin`` with weight norm over its inputs (``weight_norm(…, dim=0)``: ``W = g v/‖v‖`` per output row), its
+    direction ``v`` and magnitude ``g`` set from the arrays (so the trained parameters are ``v`` and ``g``)."""
+    lin = torch.nn.utils.parametrizations.weight_norm(lin, name="weight", dim=0)
+    weight = lin.parametrizations.weight
+    weight.original0.copy_(torch.as_tensor(magnitude).reshape(-1, 1))
+    weight.original1.copy_(torch.as_tensor(direction))
+    return lin
+
 
 def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: np.ndarray,
                            lr: float) -> tuple[list[float], bool]:
     """The same run with PyTorch autograd (``nn.Linear``, ``nn.BatchNorm1d``, ``torch.optim``), float64.
+
+    The configuration's normalization (:attr:`~bnsym.sweep.SweepConfig.normalization`) is torch's own module:
+    ``nn.LayerNorm``, ``nn.RMSNorm``, ``nn.GroupNorm``, or ``torch.nn.utils.parametrizations.weight_norm``
+    (``dim=0``) on the hidden ``nn.Linear`` layers.
 
     ``params`` (from :func:`~bnsym.numeric.init_mlp`) are loaded into the torch modules, so both runs start
     from the same point; BN's placement, the optimizer (``SGD``, ``SGD(momentum=…)``, ``Adam``), the
@@ -49,21 +87,25 @@ def torch_gradient_descent(config: SweepConfig, params: dict, x: np.ndarray, t: 
     torch.set_num_threads(1)
     activations = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
                    "identity": torch.nn.Identity}
+    kind = config.normalization
+    if kind not in _KINDS:
+        raise ValuesError(f"backend='torch' builds the normalizations {', '.join(map(repr, _KINDS))}; "
+                          f"got norm={kind!r}")
     layers: list[torch.nn.Module] = []
     widths = config.widths
     with torch.no_grad():
         for k in range(1, len(widths)):
+            hidden_layer = k < len(widths) - 1
             lin = torch.nn.Linear(widths[k - 1], widths[k]).double()
             lin.weight.copy_(torch.as_tensor(params[f"W{k}"]))
             lin.bias.copy_(torch.as_tensor(params[f"b{k}"][0]))
+            if kind == "weight" and hidden_layer:
+                lin = _weight_normed(torch, lin, params[f"W{k}"], params[f"g{k}"])
             layers.append(lin)
-            if k < len(widths) - 1:
+            if hidden_layer:
                 hidden = [activations[config.activation]()]
-                if config.bn:
-                    bn = torch.nn.BatchNorm1d(widths[k], eps=config.eps).double()
-                    bn.weight.copy_(torch.as_tensor(params[f"gamma{k}"][0]))
-                    bn.bias.copy_(torch.as_tensor(params[f"beta{k}"][0]))
-                    hidden.insert(0 if config.placement == "pre" else 1, bn)
+                if kind not in (None, "weight"):
+                    hidden.insert(0 if config.placement == "pre" else 1, _norm_module(torch, config, params, k))
                 layers += hidden
     net = torch.nn.Sequential(*layers).train()
     rule = config.optimizer_rule

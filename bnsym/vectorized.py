@@ -318,16 +318,24 @@ class VectorizedNetwork:
 
 
 def reference_mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | bool | None = None, eps=0.0,
-                  output_activation: str = "identity") -> VectorizedNetwork:
-    """The MLP ``[Linear → (BN) → activation]* → Linear → output activation`` with MSE, on the vectorized route.
+                  output_activation: str = "identity", norm: str | None = None, placement: str | None = None,
+                  groups: int | None = None) -> VectorizedNetwork:
+    """The MLP ``[Linear → (norm) → activation]* → Linear → output activation`` with MSE, on the vectorized route.
 
     The layers are :func:`bnsym.mlp`'s over a symbolic batch (``batch="m"``: nothing is written out per entry,
     and the kernels take any batch), named as there: ``W1, b1, gamma1, beta1, …``. ``bn`` is ``None``, ``"pre"``
     (BN before each hidden activation), ``"post"`` (after it); ``True``/``False`` mean ``"pre"``/``None``.
+    ``norm=`` (with ``placement=``, and ``groups=`` for ``"group"``) chooses another normalization as in
+    :func:`bnsym.mlp`: ``"layer"`` (``γ, β`` per feature), ``"rms"`` (``γ`` only), ``"group"``, or ``"weight"``
+    (the hidden layers' weights ``W1, …`` become directions with magnitudes ``g1, …``; no placement).
     Networks are built once per arguments and shared; the builders' layer and width limits apply.
 
     >>> reference_mlp([2, 4, 1], "tanh", bn=True, eps=1e-5).parameter_names()
     ['W1', 'b1', 'gamma1', 'beta1', 'W2', 'b2']
+    >>> reference_mlp([2, 4, 1], norm="rms", eps=1e-5).parameter_names()
+    ['W1', 'b1', 'gamma1', 'W2', 'b2']
+    >>> reference_mlp([2, 4, 1], norm="weight").parameter_names()
+    ['W1', 'g1', 'b1', 'W2', 'b2']
     >>> reference_mlp([2, 3, 1], "swish")
     Traceback (most recent call last):
     ...
@@ -341,23 +349,26 @@ def reference_mlp(widths: Sequence[int], activation: str = "relu", *, bn: str | 
         bn = "pre" if bn else None
     plain = (isinstance(widths, Sequence) and not isinstance(widths, (str, bytes))
              and all(isinstance(w, numbers.Integral) and not isinstance(w, (bool, np.bool_)) for w in widths))
+    kind = (norm, placement, groups)
     try:
-        hash((activation, bn, eps, output_activation))
+        hash((activation, bn, eps, output_activation, kind))
     except TypeError:
         plain = False
     if plain:
-        return _cached_mlp(tuple(int(w) for w in widths), activation, bn, eps, output_activation)
-    return _build_mlp(widths, activation, bn, eps, output_activation)  # an invalid request: mlp says why
+        return _cached_mlp(tuple(int(w) for w in widths), activation, bn, eps, output_activation, kind)
+    return _build_mlp(widths, activation, bn, eps, output_activation, kind)  # an invalid request: mlp says why
 
 
-def _build_mlp(widths, activation, bn, eps, output_activation) -> VectorizedNetwork:
+def _build_mlp(widths, activation, bn, eps, output_activation, kind=(None, None, None)) -> VectorizedNetwork:
     from .network import mlp
 
+    norm, placement, groups = kind
     net = mlp(list(widths) if isinstance(widths, tuple) else widths, activation, bn=bn, batch="m", eps=eps,
-              output_activation=output_activation, loss="mse")  # a symbolic batch: cheap, and no entries
+              output_activation=output_activation, loss="mse", norm=norm, placement=placement,
+              groups=groups)  # a symbolic batch: cheap, and no entries
     return VectorizedNetwork.from_network(net)
 
 
 @lru_cache(maxsize=128, typed=True)
-def _cached_mlp(widths: tuple, activation, bn, eps, output_activation) -> VectorizedNetwork:
-    return _build_mlp(widths, activation, bn, eps, output_activation)
+def _cached_mlp(widths: tuple, activation, bn, eps, output_activation, kind) -> VectorizedNetwork:
+    return _build_mlp(widths, activation, bn, eps, output_activation, kind)

@@ -64,7 +64,7 @@ def test_a_default_config_gives_todays_sweep_records(tmp_path):
     ("[sweep]\nlrs = [0.1]\nlr_grid = { low = 0.1, high = 1.0, count = 3 }\n", "either sweep.lrs or sweep.lr_grid"),
     ("[sweep]\nlr_grid = { low = 1.0, high = 0.1, count = 3 }\n", "low < high"),
     ("[sweep\nsteps = 2\n", "is not valid TOML"),
-    ("[network]\nnormalization = \"layer\"\n", "line 2: normalization 'layer' cannot be built yet ("),
+    ("[network]\nnormalization = \"group\"\n", "line 2: normalization 'group' cannot be built yet ("),
     ("[network]\nactivation = \"swish\"\n", "network.activation must be one of 'relu'"),
     ("[optimizer]\nkind = \"gd\"\nminibatch = 4\n", "optimizer 'gd' is full-batch"),
     ("[optimizer]\nkind = \"sgd\"\nminibatch = 64\n", "minibatch (64) is larger than the batch (32 samples)"),
