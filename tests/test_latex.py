@@ -656,3 +656,14 @@ def test_the_time_budget_stops_a_printer_and_says_so(monkeypatch):
     assert "left out: the printer used up its time budget of 0 s" in tex
     assert tex.startswith(r"\begin{align*}") and tex.endswith(r"\end{align*}")
     assert "left out: the printer used up its time budget of 0 s" in str(d)
+
+
+@pytest.mark.parametrize("kind, operator", [("rms", r"\mathrm{RMSNorm}"), ("batch", r"\operatorname{BN}")])
+def test_a_normalizing_step_is_named_as_its_operator(kind, operator):
+    d = bnsym.two_layer("tanh", norm=kind, batch=3).gradient("w1")
+    assert operator + r"\left(z_{1}\right)" in bnsym.to_latex(d)
+
+
+def test_layer_norm_is_named_as_its_operator():
+    d = bnsym.mlp([2, 2, 1], "tanh", norm="layer", batch=2).gradient("W1")
+    assert r"\mathrm{LN}\left(z_{1}\right)" in bnsym.to_latex(d)

@@ -104,10 +104,13 @@ def _derivation_rows(d, rows: _Rows) -> None:
                 pending.append(defined[s])
     involved = {f.of for f in factors} | {f.wrt for f in factors}
     nodes = list(getattr(getattr(d, "network", None), "nodes", []))
-    for previous, node in itertools.pairwise(nodes):  # name the batch-norm steps the chain passes through
-        if getattr(getattr(node, "layer", None), "normalizes_batch", False) and node.label in involved:
+    for previous, node in itertools.pairwise(nodes):  # name the normalizing steps the chain passes through
+        layer = getattr(node, "layer", None)
+        operator = (notation.bn if getattr(layer, "normalizes_batch", False) else
+                    layer.latex_name if getattr(layer, "normalizes", False) else None)
+        if operator and node.label in involved:
             rows.equation(print_latex(node.label, notation),
-                          r"%s\left(%s\right)" % (notation.bn, print_latex(previous.label, notation)))
+                          r"%s\left(%s\right)" % (operator, print_latex(previous.label, notation)))
     for symbol, expr in definitions:
         if symbol in used:
             rows.equation(print_latex(symbol, notation), expr)

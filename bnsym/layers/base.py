@@ -354,6 +354,9 @@ class Layer:
     #: whether the layer is batch normalization's normalizing step, which a derivation names as an operator of
     #: its input (``\\hat{z}_{1} = \\operatorname{BN}(z_{1})``, :attr:`bnsym.latex.Notation.bn`)
     normalizes_batch: bool = False
+    #: whether the layer is another normalizing step (LayerNorm, RMSNorm, per-channel or eval-mode BN, …), which a
+    #: derivation names as the operator :attr:`latex_name` of its input (``\hat{z}_{1} = \mathrm{LN}(z_{1})``)
+    normalizes: bool = False
 
     def output_width(self, width: int) -> int:
         """Features of the output for an input of ``width`` features (default: the same)."""

@@ -56,6 +56,7 @@ class ChannelNormalize(Layer):
 
     kind = "channel_normalize"
     latex_name = r"\mathrm{BN}"
+    normalizes = True
     couples_batch = True
 
     def __init__(self, name: str, *, samples, channels: int, positions: int, eps: Expr | float = 0,

@@ -72,6 +72,7 @@ class EvalNormalize(Layer):
 
     kind = "eval_normalize"
     latex_name = r"\mathrm{BN}_{\mathrm{eval}}"
+    normalizes = True
     affine = True
 
     def __init__(self, name: str, *, features: int, eps: Expr | float = 0, statistic: str = "",

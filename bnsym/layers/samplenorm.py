@@ -52,6 +52,7 @@ class SampleNormalize(Layer):
 
     kind = "sample_normalize"
     latex_name = r"\mathrm{Norm}"
+    normalizes = True
     couples_batch = False
     #: how messages name the layer
     what = "per-sample normalization"

@@ -9,7 +9,7 @@
 >>> split_orders((0,))
 Traceback (most recent call last):
 ...
-bnsym.errors.KitUsageError: orders must be a non-empty sequence of distinct integers from 1 to 4 (e.g. (1, 2, 3)), got (0,)
+bnsym.errors.KitUsageError: orders must be distinct integers from 1 to 4, e.g. (1, 2, 3); got (0,)
 """
 from __future__ import annotations
 
@@ -28,8 +28,7 @@ DEFAULT_ORDERS = (1,)
 def split_orders(orders: Any) -> tuple[bool, tuple[int, ...]]:
     """``(whether order 1 is asked, the higher orders asked)``; anything else is a
     :class:`~bnsym.errors.KitUsageError`. See the module's example."""
-    bad = KitUsageError("orders must be a non-empty sequence of distinct integers from 1 to 4 (e.g. (1, 2, 3)), "
-                        f"got {orders!r}")
+    bad = KitUsageError(f"orders must be distinct integers from 1 to 4, e.g. (1, 2, 3); got {orders!r}")
     if isinstance(orders, (str, bytes)) or not isinstance(orders, Sequence) or not orders:
         raise bad
     if any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 4 for k in orders):
@@ -48,13 +47,13 @@ def check_orders(kind: str, higher: tuple[int, ...], *, module: Any = None, rout
     ...              features=None)
     Traceback (most recent call last):
     ...
-    bnsym.errors.KitUsageError: orders 2 and above are checked for the kinds 'batch', 'layer', 'rms', 'group', not 'weight'
+    bnsym.errors.KitUsageError: orders 2 and above are checked for 'batch', 'layer', 'rms', 'group', not 'weight'
     """
     __tracebackhide__ = True
     from .higher_order import KINDS, check_higher_order
 
     if kind not in KINDS:
-        raise KitUsageError(f"orders 2 and above are checked for the kinds {', '.join(map(repr, KINDS))}, "
+        raise KitUsageError(f"orders 2 and above are checked for {', '.join(map(repr, KINDS))}, "
                             f"not {kind!r}")
     if module is None and routines is None:
         raise KitUsageError("orders 2 and above need module=... (a torch module: every torch mode is checked) or "
