@@ -107,7 +107,7 @@ def _derivation_rows(d, rows: _Rows) -> None:
     for previous, node in itertools.pairwise(nodes):  # name the normalizing steps the chain passes through
         layer = getattr(node, "layer", None)
         operator = (notation.bn if getattr(layer, "normalizes_batch", False) else
-                    layer.latex_name if getattr(layer, "normalizes", False) else None)
+                    getattr(layer, "latex_name", None) if getattr(layer, "normalizes", False) else None)
         if operator and node.label in involved:
             rows.equation(print_latex(node.label, notation),
                           r"%s\left(%s\right)" % (operator, print_latex(previous.label, notation)))
