@@ -358,6 +358,14 @@ class Layer:
     #: derivation names as the operator :attr:`latex_name` of its input (``\hat{z}_{1} = \mathrm{LN}(z_{1})``)
     normalizes: bool = False
 
+    @property
+    def _eps_float(self) -> float:
+        """``float(self.eps)`` of a layer with an ``ε``, computed once (the NumPy kernels read it every call)."""
+        value = self.__dict__.get("_eps_value")
+        if value is None:
+            value = self.__dict__["_eps_value"] = float(self.eps)  # type: ignore[attr-defined]
+        return value
+
     def output_width(self, width: int) -> int:
         """Features of the output for an input of ``width`` features (default: the same)."""
         return width

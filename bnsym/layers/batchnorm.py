@@ -282,13 +282,6 @@ class Normalize(Layer):
         return (f"batch normalization {self.name!r} is undefined for this batch: {which} {verb} constant (σ = 0) "
                 f"and ε = 0; give the samples different values or use eps > 0")
 
-    @property
-    def _eps_float(self) -> float:
-        value = self.__dict__.get("_eps_value")
-        if value is None:
-            value = self.__dict__["_eps_value"] = float(self.eps)
-        return value
-
     def torch_forward(self, x, params: dict):
         import torch
 

@@ -294,13 +294,6 @@ class SampleNormalize(Layer):
         return (f"{self.what} {self.name!r} is undefined for this batch: {samples}{where} {verb} {state} "
                 f"({sym} = 0) and ε = 0; give the features {fix} or use eps > 0")
 
-    @property
-    def _eps_float(self) -> float:
-        value = self.__dict__.get("_eps_value")
-        if value is None:
-            value = self.__dict__["_eps_value"] = float(self.eps)
-        return value
-
     def torch_formula(self, x):
         """The output for a torch tensor ``x`` by the explicit formula (any ``ε``, including 0)."""
         z = x.reshape(x.shape[0], self.groups, self.width)
