@@ -11,14 +11,16 @@ from .model import FigureRef, Math, Report, Section, Table, Text  # noqa: F401 -
 __all__ = ["to_tex", "tex_text"]
 
 #: Characters that :func:`bnsym.latex.escape_text` does not transliterate (yet): typeset here.
-_TEX_OVERRIDES = {"⋯": r"$\cdots$", "ŷ": r"$\hat{y}$", "′": "$'$", "∝": r"$\propto$", "⁻⁵": r"$^{-5}$", "∈": r"$\in$"}
+_TEX_OVERRIDES = {"⋯": r"$\cdots$", "ŷ": r"$\hat{y}$", "′": "$'$", "∝": r"$\propto$", "⁻⁵": r"$^{-5}$", "∈": r"$\in$",
+                 "/": r"/\allowbreak{}"}  # a line may break after a slash (‖∂J/∂W₁‖/‖∂J/∂W_L‖ in a narrow cell)
 
 
 def tex_text(text: str) -> str:
-    r"""Plain text as LaTeX: :func:`bnsym.latex.escape_text`, plus a few characters it does not know.
+    r"""Plain text as LaTeX: :func:`bnsym.latex.escape_text`, plus a few characters it does not know, and a
+    permitted line break after each slash.
 
     >>> tex_text("ŷ ∝ 1/c² at 50%")
-    '$\\hat{y}$ $\\propto$ 1/c$^{2}$ at 50\\%'
+    '$\\hat{y}$ $\\propto$ 1/\\allowbreak{}c$^{2}$ at 50\\%'
     """
     from ..latex import escape_text
 
