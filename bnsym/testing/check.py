@@ -129,7 +129,7 @@ def _applicability(impl: Adapter) -> dict:
         "forward": None,
         "backward": None if impl.has_backward else "no backward pass",
         "null_space": None if impl.has_backward else "no backward pass",
-        "scale_invariance": None if (impl.eps == 0 or impl.can_set_eps) else "ε cannot be changed (no eps attribute)",
+        "scale_invariance": None,  # a module keeps its ε: the reference gives the ε-deviation
         "running_statistics": None if impl.has_running else (
             "the module tracks no running statistics" if type(impl).__name__ == "TorchModuleAdapter"
             else "no running statistics given (update_running=..., forward_inference=...)"),
@@ -218,7 +218,7 @@ def check_batchnorm(
     *,
     module: Any = None,
     eps: float | None = None,
-    dtype=np.float64,
+    dtype: Any = None,
     features: int | None = None,
     max_batch: int = 12,
     properties: Iterable[str] | None = None,
@@ -245,7 +245,9 @@ def check_batchnorm(
     ``torch.nn.BatchNorm1d`` (its own ``eps`` and ``momentum``).
 
     Options: ``dtype`` the precision your implementation runs in (inputs are rounded to it, tolerances follow
-    it); ``eps`` 0 or in :func:`~bnsym.testing.arguments.eps_range` of the dtype; ``features`` fix the number of
+    it; default float64 for functions; a module runs in its own dtype, float64, float32, float16 or bfloat16, and
+    is never converted, so ``dtype``, when given, must be the module's); ``eps`` 0 or in
+    :func:`~bnsym.testing.arguments.eps_range` of the dtype; ``features`` fix the number of
     features, 1 to 256 (a module's ``num_features`` is used automatically); ``max_batch`` the largest ``m`` drawn
     (2 to 256); ``properties`` a subset of :data:`~bnsym.testing.properties.PROPERTIES`; ``tolerance`` a
     :class:`~bnsym.testing.tolerance.Tolerance`; ``profile`` ``"ci"`` (default, derandomized) or ``"thorough"``,
@@ -295,6 +297,8 @@ def check_batchnorm(
         from .normalization import check_normalization  # BatchNorm2d/3d or a wrapper: read, never changed
 
         layout = None if route_layout(module) else "NC"  # a wrapper takes (samples, features) here
+        _routed_options(module, dtype, momentum, momentum_convention, running_var_unbiased, update_running,
+                        forward_inference)
         return check_normalization("batch", module=module, eps=eps, properties=properties, tolerance=tolerance,
                                    profile=profile, settings=settings, layout=layout)
     running: dict = dict(momentum_convention=momentum_convention, running_var_unbiased=running_var_unbiased)
@@ -368,6 +372,28 @@ def check_batchnorm(
     if failures:
         raise BatchNormCheckError(impl, failures, profile_name, clock) from None
     return report
+
+
+def _routed_options(module: Any, dtype: Any, momentum: Any, convention: Any, unbiased: Any, update: Any,
+                    inference: Any) -> None:
+    """Refuse the options the engine of ``check_normalization`` (BatchNorm2d/3d, wrappers, float16/bfloat16
+    modules) does not take, rather than ignoring them."""
+    from .torch_adapters import module_dtype
+
+    own = module_dtype(module)
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except (TypeError, ValueError):
+        name = str(dtype).removeprefix("torch.")  # a torch dtype, or nonsense: refused below unless the module's
+    if name is not None and name != own:
+        raise KitUsageError(f"dtype={dtype!r} given but the module runs in {own}; the kit never converts it: "
+                            "convert it yourself (module.to(dtype)) and drop dtype=...")
+    if update is not None or inference is not None:
+        raise KitUsageError("update_running/forward_inference are for functions; a module has its own buffers")
+    if momentum is not None or convention != "pytorch" or unbiased is not True:
+        raise KitUsageError(f"{type(module).__name__} (a {own} module) is checked with its own momentum, PyTorch's "
+                            "convention and the unbiased running variance: drop momentum=, momentum_convention= and "
+                            "running_var_unbiased=")
 
 
 def _wanted(properties: Any, applicable: dict, impl: Adapter) -> list:
