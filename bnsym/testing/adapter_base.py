@@ -74,7 +74,8 @@ class Adapter:
 
     Attributes: ``description``; ``dtype`` (what the implementation computes in); ``eps``; ``features`` (fixed
     number of features, or ``None``); ``affine``; ``has_backward``; ``can_set_eps`` (``ε`` can be passed to the
-    implementation; else scale invariance uses the reference's ε-deviation); ``momentum``, ``momentum_convention``, ``running_var_unbiased``.
+    implementation; else scale invariance uses the reference's ε-deviation); ``momentum``,
+    ``momentum_convention``, ``running_var_unbiased``.
     """
 
     description = "implementation"

@@ -51,8 +51,8 @@ def adapt(
     **running: Any,
 ) -> Adapter:
     """Select the adapter for what was given (see the module docstring); ``dtype``: float64 for functions by
-    default, a module's own (given, it must be the module's: the kit never converts one); ``running`` holds ``momentum``,
-    ``momentum_convention``, ``running_var_unbiased``, ``update_running``, ``forward_inference``.
+    default, a module's own (given, it must be the module's: the kit never converts one); ``running`` holds
+    ``momentum``, ``momentum_convention``, ``running_var_unbiased``, ``update_running``, ``forward_inference``.
 
     >>> adapt()
     Traceback (most recent call last):

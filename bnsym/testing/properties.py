@@ -337,7 +337,7 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
         d_scaled = impl.backward(case.dy, ax, case.gamma, case.beta)
         if own:
             d_raw = impl.backward(case.dy, case.x, case.gamma, case.beta)
-            d_ref = tuple(None if d is None else d + (r2 - r1) for d, r2, r1 in zip(
+            d_ref: tuple = tuple(None if d is None else d + (r2 - r1) for d, r2, r1 in zip(
                 d_raw, ref.backward(case.dy, case.x, case.gamma, case.beta, eps2),
                 ref.backward(case.dy, case.x, case.gamma, case.beta, impl.eps), strict=True))
             for name, raw in zip(("dx", "dgamma", "dbeta"), d_raw, strict=True):

@@ -93,8 +93,9 @@ class TorchFunctionAdapter(Adapter):
 def route(module: Any) -> str | None:
     """How ``check_batchnorm(module=...)`` takes a module: ``None`` for a float32/float64 module called like
     ``torch.nn.BatchNorm1d`` on ``(samples, features)`` (:class:`TorchModuleAdapter`), ``"batch"`` for a
-    BatchNorm2d/3d, a wrapper around one batch normalization or a float16/bfloat16 module (checked by :func:`~bnsym.testing.check_normalization`, which reads its
-    layout and ε without changing it); another kind of normalization is misuse, with what to call instead.
+    BatchNorm2d/3d, a wrapper around one batch normalization or a float16/bfloat16 module (checked by
+    :func:`~bnsym.testing.check_normalization`, which reads its layout and ε without changing it); another kind
+    of normalization is misuse, with what to call instead.
 
     >>> import torch
     >>> route(torch.nn.BatchNorm1d(2)), route(torch.nn.BatchNorm2d(2))
@@ -112,10 +113,10 @@ def route(module: Any) -> str | None:
     if torch is None or not isinstance(module, torch.nn.Module):
         return None
     if module_dtype(module) not in _NUMPY:  # float16, bfloat16: the engine of check_normalization runs them
-        kind = torch_kind(module)
-        if kind is not None and kind[0] != "batch":
-            raise KitUsageError(f"{kind[1]} is {kind[0]} normalization, not batch normalization: check it with "
-                                f"bnsym.testing.check_normalization({kind[0]!r}, module=...)")
+        own = torch_kind(module)
+        if own is not None and own[0] != "batch":
+            raise KitUsageError(f"{own[1]} is {own[0]} normalization, not batch normalization: check it with "
+                                f"bnsym.testing.check_normalization({own[0]!r}, module=...)")
         return "batch"
     if isinstance(module, torch.nn.BatchNorm1d):
         return None
