@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Iterable, Mapping
 
-import numpy as np
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
@@ -40,7 +39,7 @@ from .properties import (
     assert_scale_invariance,
 )
 from .strategies import INFORMATIVE_SCALE, bn_cases, informative_cases, scales
-from .torch_adapters import route, route_layout
+from .torch_adapters import route, route_layout, routed_options
 from .timing import CALL_DEADLINE, TIME_BUDGET, Clock, TimeLimitExceeded
 from .orders import check_orders, split_orders
 from .tolerance import Tolerance
@@ -297,7 +296,7 @@ def check_batchnorm(
         from .normalization import check_normalization  # BatchNorm2d/3d or a wrapper: read, never changed
 
         layout = None if route_layout(module) else "NC"  # a wrapper takes (samples, features) here
-        _routed_options(module, dtype, momentum, momentum_convention, running_var_unbiased, update_running,
+        routed_options(module, dtype, momentum, momentum_convention, running_var_unbiased, update_running,
                         forward_inference)
         return check_normalization("batch", module=module, eps=eps, properties=properties, tolerance=tolerance,
                                    profile=profile, settings=settings, layout=layout)
@@ -372,28 +371,6 @@ def check_batchnorm(
     if failures:
         raise BatchNormCheckError(impl, failures, profile_name, clock) from None
     return report
-
-
-def _routed_options(module: Any, dtype: Any, momentum: Any, convention: Any, unbiased: Any, update: Any,
-                    inference: Any) -> None:
-    """Refuse the options the engine of ``check_normalization`` (BatchNorm2d/3d, wrappers, float16/bfloat16
-    modules) does not take, rather than ignoring them."""
-    from .torch_adapters import module_dtype
-
-    own = module_dtype(module)
-    try:
-        name = None if dtype is None else np.dtype(dtype).name
-    except (TypeError, ValueError):
-        name = str(dtype).removeprefix("torch.")  # a torch dtype, or nonsense: refused below unless the module's
-    if name is not None and name != own:
-        raise KitUsageError(f"dtype={dtype!r} given but the module runs in {own}; the kit never converts it: "
-                            "convert it yourself (module.to(dtype)) and drop dtype=...")
-    if update is not None or inference is not None:
-        raise KitUsageError("update_running/forward_inference are for functions; a module has its own buffers")
-    if momentum is not None or convention != "pytorch" or unbiased is not True:
-        raise KitUsageError(f"{type(module).__name__} (a {own} module) is checked with its own momentum, PyTorch's "
-                            "convention and the unbiased running variance: drop momentum=, momentum_convention= and "
-                            "running_var_unbiased=")
 
 
 def _wanted(properties: Any, applicable: dict, impl: Adapter) -> list:

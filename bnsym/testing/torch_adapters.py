@@ -23,7 +23,7 @@ from ..errors import KitUsageError
 from .adapter_base import Adapter, ImplementationCrash, RunningResult, _check_signature, _name, _torch
 from .arguments import check_real, complex_error, real_array, shaped
 
-__all__ = ["TorchFunctionAdapter", "TorchModuleAdapter", "module_dtype"]
+__all__ = ["TorchFunctionAdapter", "TorchModuleAdapter", "module_dtype", "routed_options"]
 
 
 def _torch_dtype(dtype: np.dtype):
@@ -130,6 +130,34 @@ def route(module: Any) -> str | None:
             f"{cls} is {kind} normalization, not batch normalization of (samples, features) batches as "
             f"torch.nn.BatchNorm1d takes them: check it with bnsym.testing.check_normalization({kind!r}, module=...)")
     return "batch"
+
+
+def routed_options(module: Any, dtype: Any, momentum: Any, convention: Any, unbiased: Any, update: Any,
+                    inference: Any) -> None:
+    """Refuse the options the engine of ``check_normalization`` (BatchNorm2d/3d, wrappers, float16/bfloat16
+    modules) does not take, rather than ignoring them.
+
+    >>> import torch
+    >>> routed_options(torch.nn.BatchNorm2d(2), None, None, "pytorch", True, None, None)
+    >>> routed_options(torch.nn.BatchNorm2d(2), "float64", None, "pytorch", True, None, None)
+    Traceback (most recent call last):
+    ...
+    bnsym.errors.KitUsageError: dtype='float64' given but the module runs in float32; the kit never converts it: ...
+    """
+    own = module_dtype(module)
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except (TypeError, ValueError):
+        name = str(dtype).removeprefix("torch.")  # a torch dtype, or nonsense: refused below unless the module's
+    if name is not None and name != own:
+        raise KitUsageError(f"dtype={dtype!r} given but the module runs in {own}; the kit never converts it: "
+                            "convert it yourself (module.to(dtype)) and drop dtype=...")
+    if update is not None or inference is not None:
+        raise KitUsageError("update_running/forward_inference are for functions; a module has its own buffers")
+    if momentum is not None or convention != "pytorch" or unbiased is not True:
+        raise KitUsageError(f"{type(module).__name__} (a {own} module) is checked with its own momentum, PyTorch's "
+                            "convention and the unbiased running variance: drop momentum=, momentum_convention= and "
+                            "running_var_unbiased=")
 
 
 def route_layout(module: Any) -> bool:
