@@ -73,8 +73,9 @@ class Adapter:
     """Base class: uniform float64 access to one implementation. Subclasses implement ``_forward``/``_backward``.
 
     Attributes: ``description``; ``dtype`` (what the implementation computes in); ``eps``; ``features`` (fixed
-    number of features, or ``None``); ``affine``; ``has_backward``; ``can_set_eps`` (``ε`` can be changed, for the
-    scale-invariance property); ``momentum``, ``momentum_convention``, ``running_var_unbiased``.
+    number of features, or ``None``); ``affine``; ``has_backward``; ``can_set_eps`` (``ε`` can be passed to the
+    implementation; else scale invariance uses the reference's ε-deviation); ``momentum``,
+    ``momentum_convention``, ``running_var_unbiased``.
     """
 
     description = "implementation"

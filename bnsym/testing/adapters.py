@@ -9,7 +9,8 @@
   or any function of torch tensors with the forward signature; autograd computes the backward.
 - :class:`TorchModuleAdapter`: anything called like ``torch.nn.BatchNorm1d`` (``module(x)``, parameters
   ``weight``/``bias`` or none when ``affine=False``, attribute ``eps``, buffers ``running_mean``/``running_var``
-  when it tracks running statistics). The module is deep-copied before every use: yours is never modified.
+  when it tracks running statistics), float32 or float64. It runs in its own dtype through
+  ``torch.func.functional_call`` with the kit's tensors: yours is never modified (``eps`` is read, never set).
 
 Every adapter takes and returns float64 NumPy arrays; inputs are rounded to the implementation's ``dtype`` first.
 Misuse (wrong signature, wrong return type or shape) raises :class:`~bnsym.errors.KitUsageError`.
@@ -46,11 +47,12 @@ def adapt(
     module: Any = None,
     *,
     eps: float | None = None,
-    dtype=np.float64,
+    dtype: Any = None,
     **running: Any,
 ) -> Adapter:
-    """Select the adapter for what was given (see the module docstring); ``running`` holds ``momentum``,
-    ``momentum_convention``, ``running_var_unbiased``, ``update_running``, ``forward_inference``.
+    """Select the adapter for what was given (see the module docstring); ``dtype``: float64 for functions by
+    default, a module's own (given, it must be the module's: the kit never converts one); ``running`` holds
+    ``momentum``, ``momentum_convention``, ``running_var_unbiased``, ``update_running``, ``forward_inference``.
 
     >>> adapt()
     Traceback (most recent call last):
@@ -69,6 +71,7 @@ def adapt(
             raise KitUsageError("backward=... given without forward=...")
         raise KitUsageError("give either forward=... and backward=... (functions) or module=... (a torch module)")
     eps = 1e-5 if eps is None else eps
+    dtype = np.float64 if dtype is None else dtype
     torch = _torch()
     if torch is not None and isinstance(forward, torch.nn.Module):
         raise KitUsageError("a torch.nn.Module goes in module=..., not forward=...")

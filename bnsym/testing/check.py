@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Iterable, Mapping
 
-import numpy as np
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
@@ -40,7 +39,7 @@ from .properties import (
     assert_scale_invariance,
 )
 from .strategies import INFORMATIVE_SCALE, bn_cases, informative_cases, scales
-from .torch_adapters import route, route_layout
+from .torch_adapters import route, route_layout, routed_options
 from .timing import CALL_DEADLINE, TIME_BUDGET, Clock, TimeLimitExceeded
 from .orders import check_orders, split_orders
 from .tolerance import Tolerance
@@ -129,7 +128,7 @@ def _applicability(impl: Adapter) -> dict:
         "forward": None,
         "backward": None if impl.has_backward else "no backward pass",
         "null_space": None if impl.has_backward else "no backward pass",
-        "scale_invariance": None if (impl.eps == 0 or impl.can_set_eps) else "ε cannot be changed (no eps attribute)",
+        "scale_invariance": None,  # a module keeps its ε: the reference gives the ε-deviation
         "running_statistics": None if impl.has_running else (
             "the module tracks no running statistics" if type(impl).__name__ == "TorchModuleAdapter"
             else "no running statistics given (update_running=..., forward_inference=...)"),
@@ -218,7 +217,7 @@ def check_batchnorm(
     *,
     module: Any = None,
     eps: float | None = None,
-    dtype=np.float64,
+    dtype: Any = None,
     features: int | None = None,
     max_batch: int = 12,
     properties: Iterable[str] | None = None,
@@ -245,7 +244,9 @@ def check_batchnorm(
     ``torch.nn.BatchNorm1d`` (its own ``eps`` and ``momentum``).
 
     Options: ``dtype`` the precision your implementation runs in (inputs are rounded to it, tolerances follow
-    it); ``eps`` 0 or in :func:`~bnsym.testing.arguments.eps_range` of the dtype; ``features`` fix the number of
+    it; default float64 for functions; a module runs in its own dtype, float64, float32, float16 or bfloat16, and
+    is never converted, so ``dtype``, when given, must be the module's); ``eps`` 0 or in
+    :func:`~bnsym.testing.arguments.eps_range` of the dtype; ``features`` fix the number of
     features, 1 to 256 (a module's ``num_features`` is used automatically); ``max_batch`` the largest ``m`` drawn
     (2 to 256); ``properties`` a subset of :data:`~bnsym.testing.properties.PROPERTIES`; ``tolerance`` a
     :class:`~bnsym.testing.tolerance.Tolerance`; ``profile`` ``"ci"`` (default, derandomized) or ``"thorough"``,
@@ -295,6 +296,8 @@ def check_batchnorm(
         from .normalization import check_normalization  # BatchNorm2d/3d or a wrapper: read, never changed
 
         layout = None if route_layout(module) else "NC"  # a wrapper takes (samples, features) here
+        routed_options(module, dtype, momentum, momentum_convention, running_var_unbiased, update_running,
+                        forward_inference)
         return check_normalization("batch", module=module, eps=eps, properties=properties, tolerance=tolerance,
                                    profile=profile, settings=settings, layout=layout)
     running: dict = dict(momentum_convention=momentum_convention, running_var_unbiased=running_var_unbiased)

@@ -290,7 +290,8 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
     """Forward and backward at ``a·x`` (own ``ε``) against forward and backward at ``x`` with ``ε/a²``
     (property ``scale_invariance``; exact for every ``ε ≥ 0``, docs/math.md §1 and §3):
     ``BN_ε(a x) - β = sign(a)·(BN_{ε/a²}(x) - β)``, ``∂ℓ/∂x(a x) = ∂ℓ/∂x(x)/|a|``, ``∂ℓ/∂γ`` times ``sign(a)``,
-    ``∂ℓ/∂β`` unchanged.
+    ``∂ℓ/∂β`` unchanged. An implementation whose ``ε`` cannot be set (a module: ``can_set_eps`` false) runs
+    with its own ``ε`` only: its values at ``x`` plus the reference's exact deviation between ``ε/a²`` and ``ε``.
 
     Use scales that are powers of two (:func:`~bnsym.testing.strategies.scales`) so that ``a·x`` is exact.
     """
@@ -298,8 +299,6 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
     a = float(a)
     if not np.isfinite(a) or a == 0:
         raise KitUsageError(f"the scale a must be a finite non-zero number, got {a!r}")
-    if impl.eps > 0 and not impl.can_set_eps:
-        raise KitUsageError(f"{impl!r} has eps > 0 and no way to change it: scale invariance cannot be checked")
     tol = _tolerance(tolerance)
     sign, eps2 = np.sign(a), impl.eps / (a * a)
     ax = case.x * a
@@ -315,13 +314,36 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
                     training_causes, name, actual_in, x_in, gamma_in, case.beta, case.dy, eps_in, bound), tol,
                     case.features))
 
+    own = not impl.can_set_eps  # a module keeps its ε: the ε-deviation comes from the reference
+    own_bounds = _bounds(impl, case, tol, impl.eps) if own else {}
+
+    def plus_own(name, raw):
+        """With its own ε at x, the implementation's error there (its own bound) adds to the bound at ε/a²."""
+        if not own or raw is None:
+            return bounds[name]
+        return Bound(bounds[name].atol + own_bounds[name].allowed(raw), bounds[name].rtol)
+
     y_scaled = impl.forward(ax, case.gamma, case.beta)
-    y_ref = impl.forward(case.x, case.gamma, case.beta, eps2)
+    if own:
+        y_raw = impl.forward(case.x, case.gamma, case.beta)
+        y_ref = y_raw + (ref.forward(case.x, case.gamma, case.beta, eps2)
+                         - ref.forward(case.x, case.gamma, case.beta, impl.eps))
+        bounds["y"] = plus_own("y", y_raw)
+    else:
+        y_ref = impl.forward(case.x, case.gamma, case.beta, eps2)
     compare("y", y_scaled, sign * (y_ref - case.beta) + case.beta, bounds["y"].scaled(2),
-            [(ax, impl.eps, case.gamma, y_scaled), (case.x, eps2, case.gamma, y_ref)])
+            [(ax, impl.eps, case.gamma, y_scaled)] + ([] if own else [(case.x, eps2, case.gamma, y_ref)]))
     if impl.has_backward and not problems:
         d_scaled = impl.backward(case.dy, ax, case.gamma, case.beta)
-        d_ref = impl.backward(case.dy, case.x, case.gamma, case.beta, eps2)
+        if own:
+            d_raw = impl.backward(case.dy, case.x, case.gamma, case.beta)
+            d_ref: tuple = tuple(None if d is None else d + (r2 - r1) for d, r2, r1 in zip(
+                d_raw, ref.backward(case.dy, case.x, case.gamma, case.beta, eps2),
+                ref.backward(case.dy, case.x, case.gamma, case.beta, impl.eps), strict=True))
+            for name, raw in zip(("dx", "dgamma", "dbeta"), d_raw, strict=True):
+                bounds[name] = plus_own(name, raw)
+        else:
+            d_ref = impl.backward(case.dy, case.x, case.gamma, case.beta, eps2)
         dxb = bounds["dx"].scaled(2)
         compare("dx", d_scaled[0], d_ref[0] / abs(a), Bound(dxb.atol / abs(a), dxb.rtol),
                 [(ax, impl.eps, case.gamma, d_scaled[0])])
@@ -332,7 +354,8 @@ def assert_scale_invariance(impl: Adapter, case: BNCase, a: float, tolerance: To
             compare("dbeta", d_scaled[2], d_ref[2], bounds["dbeta"].scaled(2), [])
     if problems:
         header = (f"scale a = {a!r}, ε = {impl.eps!r}: expected = the implementation's own values at x with "
-                  f"ε/a² = {eps2!r}, transformed as stated")
+                  f"ε/a² = {eps2!r}, transformed as stated" + (" (its values at x with its own ε plus the exact "
+                  "ε-deviation of the reference: its ε is never changed)" if own else ""))
         raise BatchNormPropertyError("scale_invariance", impl, case, [header] + problems, causes,
                                      note=f"scaled by a = {a!r}")
 
