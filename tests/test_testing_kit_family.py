@@ -204,7 +204,7 @@ MISUSE = {
     "torch-module-channels-last": (dict(kind="batch", module=torch.nn.BatchNorm2d(3), layout="NHWC"), "channels-first"),
     "kind-mismatch": (dict(kind="batch", module=torch.nn.LayerNorm(3)), "pass kind='layer'"),
     "unknown-kind": (dict(kind="batchnorm", module=torch.nn.BatchNorm1d(3)), "unknown kind"),
-    "orders": (dict(kind="batch", module=torch.nn.BatchNorm1d(3), orders=(1, 2)), "orders"),
+    "orders": (dict(kind="batch", module=torch.nn.BatchNorm1d(3), orders=(1, 5)), "orders"),
     "no-eps": (dict(kind="batch", module=torch.nn.Linear(3, 3), features=3), "pass eps="),
     "eps-mismatch": (dict(kind="layer", module=torch.nn.LayerNorm(3), eps=0.1), "module uses eps"),
     "dtype-of-module": (dict(kind="layer", module=torch.nn.LayerNorm(3), dtype="float16"), "never converts"),
