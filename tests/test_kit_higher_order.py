@@ -121,7 +121,7 @@ def test_the_exact_reference_agrees_with_mpmath_in_eval_mode_batch_norm():
 
 def test_misuse_is_a_kit_usage_error(torch):
     with pytest.raises(KitUsageError, match="kind"):
-        check_higher_order("instance", module=torch.nn.LayerNorm(3))
+        check_higher_order("spectral", module=torch.nn.LayerNorm(3))
     with pytest.raises(KitUsageError, match="exactly one"):
         check_higher_order("layer", module=torch.nn.LayerNorm(3), forward=lambda *a: a[0])
     with pytest.raises(KitUsageError, match="LayerNorm"):
