@@ -121,7 +121,7 @@ def test_the_exact_reference_agrees_with_mpmath_in_eval_mode_batch_norm():
 
 def test_misuse_is_a_kit_usage_error(torch):
     with pytest.raises(KitUsageError, match="kind"):
-        check_higher_order("instance", module=torch.nn.LayerNorm(3))
+        check_higher_order("spectral", module=torch.nn.LayerNorm(3))
     with pytest.raises(KitUsageError, match="exactly one"):
         check_higher_order("layer", module=torch.nn.LayerNorm(3), forward=lambda *a: a[0])
     with pytest.raises(KitUsageError, match="LayerNorm"):
@@ -132,3 +132,110 @@ def test_misuse_is_a_kit_usage_error(torch):
         check_higher_order("layer", module=torch.nn.LayerNorm(3), modes=("finite_differences",))
     with pytest.raises(KitUsageError, match="groups"):
         check_higher_order("group", forward=lambda *a: a[0], groups=3, features=4)
+
+
+# -- instance and weight normalization ----------------------------------------------------------------------
+def _instance(torch):
+    def forward(x, w, b):
+        mu = x.mean(-1, keepdim=True)
+        y = (x - mu) / torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + EPS)
+        return y * w[:, None] + b[:, None]
+
+    return forward
+
+
+def _weight_norm(torch):
+    def forward(x, v, g, b):
+        return x @ (g * v / torch.sqrt((v**2).sum(1, keepdim=True))).T + b
+
+    return forward
+
+
+@pytest.mark.parametrize("kind,build", [("instance", _instance), ("weight", _weight_norm)])
+def test_a_correct_composite_instance_or_weight_norm_passes_every_mode(torch, kind, build):
+    report = check_higher_order(kind, forward=build(torch), eps=EPS, features=4)
+    assert {mode for _, mode in report.passed} == set(TORCH_MODES)
+    assert {order for order, _ in report.passed} == {1, 2, 3}
+
+
+def _finite_difference(torch, kind, module, order, h=1e-4):
+    """An independent route to order ``k``: central differences (float64) of torch's autograd order ``k − 1``
+    (the second difference of order 1 for ``k = 3``), which the check finds right at order 1."""
+    from bnsym.testing.higher_order import _module_layout, _torch_runner
+
+    layout, net = _module_layout(torch, module, kind)
+    point, direction, u = _point(layout, 0, True)
+    run = _torch_runner(torch, layout, net, None, True)
+
+    def first(s):
+        moved = {n: point[n] + s * direction[n] if n in direction else point[n] for n in point}
+        return run("autograd", 1, moved, direction, u)
+
+    if order == 2:
+        return (first(h) - first(-h)) / (2 * h)
+    h = 1e-3
+    return (first(h) - 2 * first(0.0) + first(-h)) / h**2
+
+
+def _torch_modules(torch):
+    from torch.nn.utils.parametrizations import weight_norm
+
+    return {"instance": torch.nn.InstanceNorm1d(2, affine=True), "weight": weight_norm(torch.nn.Linear(4, 3))}
+
+
+@pytest.mark.parametrize("kind", ["instance", "weight"])
+def test_torch_instance_and_weight_norm_every_disagreement_is_confirmed_by_finite_differences(torch, kind):
+    """Which torch modes pass is recorded, not assumed: order 1 must pass in autograd; every failing (order, mode)
+    must be a raise or a value that finite differences of the first order also contradict."""
+    module = _torch_modules(torch)[kind]
+    assert (1, "autograd") in check_higher_order(kind, module=module, orders=(1,), modes=("autograd",)).passed
+    for order in (2, 3):
+        try:
+            check_higher_order(kind, module=module, orders=(order,))
+        except HigherOrderMismatch as failure:
+            fd = _finite_difference(torch, kind, module, order)
+            for f in failure.failures:
+                assert f"order {order}, mode {f.mode!r}" in str(failure)
+                assert abs(fd - f.expected) <= 1e-4 * max(1.0, abs(f.expected))
+                assert f.got is None or abs(fd - f.got) > 100 * abs(fd - f.expected)
+
+
+def test_a_weight_norm_backward_that_detaches_the_norm_fails_at_order_two(torch):
+    class DetachedNorm(torch.autograd.Function):
+        """w = g v/‖v‖ with the right first-order backward, but ‖v‖ and v̂ saved as constants."""
+
+        @staticmethod
+        def forward(ctx, v, g):
+            norm = v.norm(dim=1, keepdim=True)
+            ctx.save_for_backward((v / norm).detach(), norm.detach(), g.detach())
+            return g * v / norm
+
+        @staticmethod
+        def backward(ctx, grad):
+            vhat, norm, g = ctx.saved_tensors
+            dg = (grad * vhat).sum(1, keepdim=True)
+            return (g / norm) * (grad - dg * vhat), dg
+
+    def forward(x, v, g, b):
+        return x @ DetachedNorm.apply(v, g).T + b
+
+    assert check_higher_order("weight", forward=forward, orders=(1,), modes=("autograd",)).passed
+    with pytest.raises(HigherOrderMismatch) as failure:
+        check_higher_order("weight", forward=forward, orders=(1, 2), modes=("autograd",))
+    assert "order 2, mode 'autograd'" in str(failure.value)
+    assert [(f.order, f.mode) for f in failure.value.failures] == [(2, "autograd")]
+
+
+def test_instance_and_weight_misuse_is_a_kit_usage_error(torch):
+    from torch.nn.utils.parametrizations import weight_norm
+
+    with pytest.raises(KitUsageError, match="weight_norm"):
+        check_higher_order("weight", module=torch.nn.Linear(3, 2))
+    with pytest.raises(KitUsageError, match="dim=0"):
+        check_higher_order("weight", module=weight_norm(torch.nn.Linear(3, 2), dim=1))
+    with pytest.raises(KitUsageError, match="InstanceNorm1d"):
+        check_higher_order("instance", module=torch.nn.LayerNorm(3))
+    with pytest.raises(KitUsageError, match="running statistics"):
+        check_higher_order("instance", module=torch.nn.InstanceNorm1d(2, track_running_stats=True), training=False)
+    with pytest.raises(KitUsageError, match="outputs"):
+        check_higher_order("weight", forward=_weight_norm(torch), outputs=0)

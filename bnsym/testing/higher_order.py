@@ -14,8 +14,10 @@ repeated), ``"jvp"`` (``torch.func.jvp`` nested), ``"jacfwd"``, ``"jacrev"`` (ne
 direction), ``"hessian"`` (``torch.func.hessian``, then ``jacfwd`` for order 3), ``"fwd_over_rev"``
 (``torch.func.jvp`` over ``torch.func.grad``). For a NumPy-style function pass ``routines={name: f}`` with
 ``f(order, point, direction, cotangent) -> float`` (``point``/``direction`` dicts with ``"x"``, ``"weight"``,
-``"bias"``). Kinds: ``"batch"`` (training: biased batch statistics; eval: the running statistics), ``"layer"``,
-``"rms"``, ``"group"``.
+``"bias"``; for ``"weight"``: ``"x"``, ``"v"``, ``"g"``, ``"bias"``). Kinds: ``"batch"`` (training: biased batch
+statistics; eval: the running statistics), ``"layer"``, ``"rms"``, ``"group"``, ``"instance"`` (statistics per
+sample and channel over the spatial positions of ``(N, C, L…)``) and ``"weight"`` (weight normalization of a
+``Linear``, ``dim=0``: ``(x, v, g, b) ↦ x·(g v/‖v‖)ᵀ + b``, one ``g`` per output row, the point includes ``v``, ``g``).
 
 >>> import pytest; torch = pytest.importorskip("torch")
 >>> report = check_higher_order("rms", module=torch.nn.RMSNorm(3), orders=(2,), modes=("jvp",))
@@ -31,16 +33,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sympy
 
 from ..errors import KitUsageError
+from .higher_order_reference import _Layout, _names, _point, exact_directional
 
 __all__ = ["KINDS", "TORCH_MODES", "ModeResult", "HigherOrderReport", "HigherOrderMismatch", "check_higher_order",
            "exact_directional"]
 
-KINDS = ("batch", "layer", "rms", "group")
+KINDS = ("batch", "layer", "rms", "group", "instance", "weight")
 TORCH_MODES = ("autograd", "jvp", "jacfwd", "jacrev", "hessian", "fwd_over_rev")
 _FIRST_ONLY_REVERSE = ("hessian", "fwd_over_rev")  # modes that start at order 2
+_MODULE_NAMES = {"g": "parametrizations.weight.original0", "v": "parametrizations.weight.original1"}
 
 
 @dataclass(frozen=True)
@@ -103,94 +106,6 @@ class HigherOrderMismatch(AssertionError):
         super().__init__("\n".join([*lines, *(f"  {f}" for f in self.failures)]))
 
 
-# -- the point, and the exact reference ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Layout:
-    kind: str
-    shape: tuple[int, int]
-    eps: float
-    groups: int
-    weight: bool
-    bias: bool
-
-
-def _dyadic(rng: np.random.Generator, shape, low: int, high: int) -> np.ndarray:
-    return rng.integers(low, high + 1, size=shape).astype(float) / 8.0  # exact in float64
-
-
-def _point(layout: _Layout, seed: int, training: bool) -> tuple[dict, dict, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    n, c = layout.shape
-    point = {"x": _dyadic(rng, (n, c), -16, 16)}
-    while np.ptp(point["x"], axis=0).min() == 0 or np.ptp(point["x"], axis=1).min() == 0:
-        point["x"] = _dyadic(rng, (n, c), -16, 16)
-    direction = {"x": _dyadic(rng, (n, c), -8, 8)}
-    if layout.weight:
-        point["weight"], direction["weight"] = _dyadic(rng, c, 4, 16), _dyadic(rng, c, -8, 8)
-    if layout.bias:
-        point["bias"], direction["bias"] = _dyadic(rng, c, -8, 8), _dyadic(rng, c, -8, 8)
-    if layout.kind == "batch" and not training:
-        point["running_mean"], point["running_var"] = _dyadic(rng, c, -8, 8), _dyadic(rng, c, 2, 16)
-    return point, direction, _dyadic(rng, (n, c), -8, 8)
-
-
-def _blocks(layout: _Layout, training: bool) -> list[list[tuple[int, int]]]:
-    """The entries normalized together (one list per group of shared statistics)."""
-    n, c = layout.shape
-    if layout.kind == "batch":
-        return [[(i, j) for i in range(n)] for j in range(c)]
-    if layout.kind == "group":
-        size = c // layout.groups
-        return [[(i, j) for j in range(g * size, (g + 1) * size)] for i in range(n) for g in range(layout.groups)]
-    return [[(i, j) for j in range(c)] for i in range(n)]
-
-
-def exact_directional(layout: _Layout, point: Mapping, direction: Mapping, cotangent: np.ndarray, orders,
-                      training: bool) -> dict[int, float]:
-    """``d^k/dt^k ⟨u, f(θ + t v)⟩`` at ``t = 0`` for each ``k``, by SymPy on exact rationals, rounded at the end.
-
-    >>> lay = _Layout("layer", (1, 2), 0.0, 1, False, False)
-    >>> exact_directional(lay, {"x": np.array([[0.0, 2.0]])}, {"x": np.array([[0.0, 1.0]])},
-    ...                   np.array([[0.0, 1.0]]), (1,), True)     # y₂ = (x₂−x₁)/|x₂−x₁| = 1: constant
-    {1: 0.0}
-    """
-    t = sympy.Symbol("t", real=True)
-    q = sympy.Rational
-
-    def line(name, *index):
-        return q(float(point[name][index])) + t * q(float(direction[name][index])) if name in direction \
-            else q(float(point[name][index]))
-
-    eps = q(layout.eps)
-    phi_parts = []
-    for block in _blocks(layout, training):
-        xs = [line("x", i, j) for i, j in block]
-        size = len(xs)
-        if layout.kind == "batch" and not training:
-            j = block[0][1]
-            centred = [xv - q(float(point["running_mean"][j])) for xv in xs]
-            scale = 1 / sympy.sqrt(q(float(point["running_var"][j])) + eps)
-        elif layout.kind == "rms":
-            centred = xs
-            scale = 1 / sympy.sqrt(sum(xv**2 for xv in xs) / size + eps)
-        else:
-            mean = sum(xs) / size
-            centred = [xv - mean for xv in xs]
-            scale = 1 / sympy.sqrt(sum(cv**2 for cv in centred) / size + eps)
-        for (i, j), cv in zip(block, centred, strict=True):
-            y = cv * scale
-            if layout.weight:
-                y = y * line("weight", j)
-            if layout.bias:
-                y = y + line("bias", j)
-            phi_parts.append(q(float(cotangent[i, j])) * y)
-    out = {}
-    for k in orders:
-        value = sum(sympy.diff(part, t, k).subs(t, 0) for part in phi_parts)
-        out[k] = float(sympy.N(value, 40))
-    return out
-
-
 # -- the torch modes ----------------------------------------------------------------------------------------
 def _contract(tensor, v, order: int):
     for _ in range(order):
@@ -230,14 +145,40 @@ def _torch_mode(torch, mode: str, phi: Callable, theta, v, order: int) -> float:
     return float(g(theta))
 
 
-def _module_layout(torch, module, kind: str) -> tuple[_Layout, Callable]:
+_SPATIAL = {1: (3,), 2: (2, 2), 3: (2, 1, 2)}  # instance norm: tiny spatial sizes, 1-d to 3-d
+
+
+def _weight_norm_layout(torch, module) -> tuple[_Layout, Any]:
+    plist = getattr(getattr(module, "parametrizations", None), "weight", None)
+    if not isinstance(module, torch.nn.Linear) or plist is None or \
+            not isinstance(plist[0], torch.nn.utils.parametrizations._WeightNorm):
+        raise KitUsageError("kind 'weight' checks torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(...)), "
+                            f"got {type(module).__name__} without that parametrization")
+    if plist[0].dim != 0:
+        raise KitUsageError("kind 'weight' checks weight_norm(..., dim=0) (one g per output row), got "
+                            f"dim={plist[0].dim}")
+    out, inputs = plist.original1.shape
+    return _Layout("weight", (2, inputs), 0.0, 1, True, module.bias is not None, out), module
+
+
+def _module_layout(torch, module, kind: str, training: bool = True) -> tuple[_Layout, Callable]:
     nn = torch.nn
-    expected = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm, "group": nn.GroupNorm, "rms": nn.RMSNorm}[kind]
+    if kind == "weight":
+        return _weight_norm_layout(torch, module)
+    expected: Any = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm, "group": nn.GroupNorm, "rms": nn.RMSNorm,
+                     "instance": (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)}[kind]
     if not isinstance(module, expected):
-        raise KitUsageError(f"kind {kind!r} checks a torch.nn.{expected.__name__} module, got "
-                            f"{type(module).__name__}; pass forward=... for another implementation")
+        names = " or ".join(f"torch.nn.{e.__name__}" for e in (expected if isinstance(expected, tuple) else
+                                                               (expected,)))
+        raise KitUsageError(f"kind {kind!r} checks a {names} module, got {type(module).__name__}; pass "
+                            "forward=... for another implementation")
     weight, bias = getattr(module, "weight", None) is not None, getattr(module, "bias", None) is not None
     if kind == "batch":
+        features, groups = module.num_features, 1
+    elif kind == "instance":
+        if module.track_running_stats and not training:
+            raise KitUsageError("an InstanceNorm with track_running_stats=True normalizes with its running statistics "
+                                "in eval mode; the check takes the per-sample statistics: pass training=True")
         features, groups = module.num_features, 1
     elif kind == "group":
         features, groups = module.num_channels, module.num_groups
@@ -247,24 +188,30 @@ def _module_layout(torch, module, kind: str) -> tuple[_Layout, Callable]:
                                 f"normalized_shape={tuple(module.normalized_shape)}")
         features, groups = module.normalized_shape[0], 1
     eps = module.eps if module.eps is not None else torch.finfo(torch.float64).eps
-    rows = 2 if kind in ("layer", "rms", "group") else 4
-    return _Layout(kind, (rows, features), float(eps), groups, weight, bias), module
+    rows = 2 if kind in ("layer", "rms", "group", "instance") else 4
+    shape: tuple[int, ...] = (rows, features)
+    if kind == "instance":
+        rank = next(d for d, cls in enumerate(expected, 1) if isinstance(module, cls))
+        shape += _SPATIAL[rank]
+    return _Layout(kind, shape, float(eps), groups, weight, bias), module
 
 
 def check_higher_order(kind: str, *, module: Any = None, forward: Callable | None = None,
                        routines: Mapping[str, Callable] | None = None, orders: Sequence[int] = (1, 2, 3),
                        modes: Sequence[str] | None = None, training: bool = True, eps: float = 1e-5,
-                       groups: int = 2, features: int = 4, batch: int = 4, seed: int = 0,
+                       groups: int = 2, features: int = 4, batch: int = 4, outputs: int = 3, seed: int = 0,
                        rtol: float = 1e-8) -> HigherOrderReport:
     """Check each order's directional derivative in each mode against the exact one (see the module doc).
 
-    Give one of ``module`` (a ``torch.nn`` BatchNorm1d, LayerNorm, GroupNorm or RMSNorm; its ``eps`` and groups
-    are read from it, the point's weight and bias replace its own, a copy runs in float64, and in eval mode the
-    copy's running statistics are set to the point's), ``forward`` (a torch function ``forward(x, weight, bias)``,
-    plus ``running_mean, running_var`` for ``kind="batch"`` in eval mode; ``bias`` is ``None`` for ``"rms"``),
-    or ``routines`` (NumPy-style, one per mode). A disagreement, or a mode that raises, is a
-    :class:`HigherOrderMismatch` naming the order and the mode; misuse a :class:`~bnsym.errors.KitUsageError`.
-    Tolerance: ``|got − exact| ≤ rtol·max(1, |exact|)``.
+    Give one of ``module`` (a ``torch.nn`` BatchNorm1d, LayerNorm, GroupNorm, RMSNorm, InstanceNorm1d/2d/3d or a
+    ``weight_norm``-parametrized Linear; its ``eps`` and groups are read from it, the point's parameters replace
+    its own, a copy runs in float64, and in eval mode the copy's running statistics are set to the point's),
+    ``forward`` (a torch function ``forward(x, weight, bias)``, plus ``running_mean, running_var`` for
+    ``kind="batch"`` in eval mode; ``bias`` is ``None`` for ``"rms"``; ``x`` is ``(2, features, 3)`` for
+    ``"instance"``; ``forward(x, v, g, bias)`` for ``"weight"``, ``x`` of ``(2, features)``, ``v`` of
+    ``(outputs, features)``, ``g`` of ``(outputs, 1)``), or ``routines`` (NumPy-style, one per mode). A
+    disagreement, or a mode that raises, is a :class:`HigherOrderMismatch` naming the order and the mode; misuse
+    a :class:`~bnsym.errors.KitUsageError`. Tolerance: ``|got − exact| ≤ rtol·max(1, |exact|)``.
 
     >>> import pytest; torch = pytest.importorskip("torch")
     >>> f = lambda x, w, b: torch.nn.functional.group_norm(x, 2, w, b, 1e-5)
@@ -282,6 +229,8 @@ def check_higher_order(kind: str, *, module: Any = None, forward: Callable | Non
         raise KitUsageError(f"training must be True or False, got {training!r}")
     if not (isinstance(rtol, float) and 0 < rtol < 1):
         raise KitUsageError(f"rtol must be a float in (0, 1), got {rtol!r}")
+    if kind == "weight" and (isinstance(outputs, bool) or not isinstance(outputs, int) or outputs < 1):
+        raise KitUsageError(f"outputs must be a positive integer, got {outputs!r}")
     if kind == "group" and (not isinstance(groups, int) or groups < 1 or features % groups):
         raise KitUsageError(f"groups must be a positive integer dividing features={features}, got {groups!r}")
     if routines is not None:
@@ -296,24 +245,31 @@ def check_higher_order(kind: str, *, module: Any = None, forward: Callable | Non
     if unknown or not chosen:
         raise KitUsageError(f"unknown mode(s) {unknown or chosen!r}; this check offers: {', '.join(available)}")
     if routines is not None:
-        layout = _Layout(kind, (batch, features), float(eps), groups, True, kind != "rms")
+        layout = _given_layout(kind, batch, features, eps, groups, outputs)
         return _run(layout, training, seed, orders, chosen, rtol, lambda m, k, p, d, u: routines[m](k, p, d, u))
     try:
         import torch
     except ImportError:
         raise KitUsageError("module= and forward= need PyTorch (pip install torch); pass routines= otherwise") from None
     if module is not None:
-        layout, module = _module_layout(torch, module, kind)
+        layout, module = _module_layout(torch, module, kind, training)
     else:
         if not callable(forward):
             raise KitUsageError(f"forward must be callable, got {type(forward).__name__}")
-        layout = _Layout(kind, (batch if kind == "batch" else 2, features), float(eps), groups, True, kind != "rms")
+        layout = _given_layout(kind, batch if kind == "batch" else 2, features, eps, groups, outputs)
     return _run(layout, training, seed, orders, chosen, rtol, _torch_runner(torch, layout, module, forward, training))
+
+
+def _given_layout(kind: str, rows: int, features: int, eps: float, groups: int, outputs: int) -> _Layout:
+    shape: tuple[int, ...] = (rows, features, *((3,) if kind == "instance" else ()))
+    if kind == "weight":
+        return _Layout(kind, shape, 0.0, 1, True, True, outputs)
+    return _Layout(kind, shape, float(eps), groups, True, kind != "rms")
 
 
 def _torch_runner(torch, layout: _Layout, module, forward, training: bool):
     def run(mode, order, point, direction, cotangent):
-        names = [n for n in ("x", "weight", "bias") if n in point]
+        names = _names(layout)
         sizes = [point[n].size for n in names]
         theta = torch.tensor(np.concatenate([point[n].ravel() for n in names]), dtype=torch.float64)
         v = torch.tensor(np.concatenate([direction[n].ravel() for n in names]), dtype=torch.float64)
@@ -322,18 +278,20 @@ def _torch_runner(torch, layout: _Layout, module, forward, training: bool):
         net = None
         if module is not None:
             net = copy.deepcopy(module).double().train(training)
-            if layout.kind == "batch" and training:  # the output ignores the running statistics; torch.func
-                torch.func.replace_all_batch_norm_modules_(net)  # refuses their in-place update (its documented fix)
+            if layout.kind in ("batch", "instance") and training:  # the output ignores the running statistics;
+                torch.func.replace_all_batch_norm_modules_(net)  # torch.func refuses their in-place update (its fix)
             if layout.kind == "batch" and not training:
                 net.running_mean.copy_(stats[0])
                 net.running_var.copy_(stats[1])
 
         def phi(s):
-            parts = dict(zip(names, torch.split(s, sizes), strict=True))
-            x = parts["x"].reshape(layout.shape)
+            parts = {n: p.reshape(point[n].shape) for n, p in zip(names, torch.split(s, sizes), strict=True)}
+            x = parts.pop("x")
             if net is not None:
-                params = {n: parts[n] for n in ("weight", "bias") if n in parts}
+                params = {_MODULE_NAMES.get(n, n): p for n, p in parts.items()}
                 y = torch.func.functional_call(net, params, (x,))
+            elif layout.kind == "weight":
+                y = forward(x, parts["v"], parts["g"], parts.get("bias"))
             else:
                 y = forward(x, parts.get("weight"), parts.get("bias"), *stats)
             return (u * y).sum()

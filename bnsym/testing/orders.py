@@ -43,11 +43,11 @@ def check_orders(kind: str, higher: tuple[int, ...], *, module: Any = None, rout
     """Run the higher orders of ``kind`` on ``module`` (or ``routines``); the ``"order k (mode)"`` labels that
     passed, or :class:`~bnsym.testing.higher_order.HigherOrderMismatch` naming the failing order and mode.
 
-    >>> check_orders("weight", (2,), module=None, routines=None, training=True, eps=None, groups=None,
+    >>> check_orders("spectral", (2,), module=None, routines=None, training=True, eps=None, groups=None,
     ...              features=None)
     Traceback (most recent call last):
     ...
-    bnsym.errors.KitUsageError: orders 2 and above are checked for 'batch', 'layer', 'rms', 'group', not 'weight'
+    bnsym.errors.KitUsageError: orders 2 and above are checked for 'batch', ..., 'weight', not 'spectral'
     """
     __tracebackhide__ = True
     from .higher_order import KINDS, check_higher_order
