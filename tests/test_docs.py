@@ -88,3 +88,14 @@ def test_screenshot_is_not_blank(site, tmp_path):
     gray = pixels[..., :3].mean(axis=2)
     ink = float((gray < 0.5).mean())
     assert 0.005 < ink < 0.6, f"{ink:.4f} of the screenshot is dark"
+
+
+def test_tutorial_shows_the_report_figures(site):
+    """The tutorial's last section shows every figure the report makes, made by the report's own code."""
+    from bnsym.explain import ExplainSettings, run_explain
+
+    page = (site / "tutorial.html").read_text(encoding="utf-8")
+    names = [f.name for f in run_explain(ExplainSettings.tiny()).figures]
+    assert len(names) >= 6
+    for name in names:
+        assert name in page and (site / "_images" / name).stat().st_size > 5000, name

@@ -122,6 +122,33 @@ class BnsymValue(SphinxDirective):
         return [nodes.literal_block(text, text)]
 
 
+class BnsymFigures(SphinxDirective):
+    """Save the :class:`bnsym.plots.Figure` s the code's last expression gives (one or a sequence) under
+    ``_generated/`` and show each with its caption: the figures are the library's own, made at build time."""
+
+    has_content = True
+
+    def run(self):
+        from pathlib import Path
+
+        code = "\n".join(self.content)
+        try:
+            value = _run(code)
+            figures = list(value) if isinstance(value, (list, tuple)) else [value]
+            out = Path(self.env.srcdir) / "_generated"
+            out.mkdir(exist_ok=True)
+            saved = [(f.save(out).name, f.caption) for f in figures]
+        except Exception as exc:
+            raise self.error(f"bnsym-figures: {type(exc).__name__}: {exc}") from exc
+        result = []
+        for name, caption in saved:
+            figure = nodes.figure()
+            figure += nodes.image(uri=f"_generated/{name}")
+            figure += nodes.caption(caption, caption)
+            result.append(figure)
+        return result
+
+
 def theorem_options(name: str):
     """The options the catalogue proves ``name`` with: symbolic ``ε ≥ 0`` if that is a hypothesis, else defaults.
 
@@ -340,6 +367,7 @@ def _optional_pages(app, docname, source):
 def setup(app):
     app.add_directive("bnsym-math", BnsymMath)
     app.add_directive("bnsym-value", BnsymValue)
+    app.add_directive("bnsym-figures", BnsymFigures)
     app.add_directive("bnsym-theorem", BnsymTheorem)
     app.connect("env-purge-doc", _purge_theorems)
     app.connect("env-merge-info", _merge_theorems)
