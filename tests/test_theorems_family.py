@@ -12,7 +12,7 @@ from bnsym.theorems.batch import Options, i, k
 from bnsym.theorems.checks import residual
 from bnsym.theorems.family import GROUPS, check_library_tie, ln_jacobian, rms_jacobian
 from bnsym.theorems.family_checks import (eval_norm, jacobian, layer_norm, ln_weight_grad, rel, rms_norm,
-                                          weight_norm)
+                                          weight_grad, weight_norm)
 
 FAMILY = [t.name for t in theorems() if t.group in GROUPS]
 HOLDS = [n for n in FAMILY if not registry.get(n).refuted]
@@ -45,8 +45,12 @@ def test_each_certificate_replays(name):
 
 
 # -- refutations: the witness of each holds=False proof is evaluated in NumPy -----------------------------------
-def _ln_grad_entry(W, u, e):
-    return jacobian(lambda flat: layer_norm(flat.reshape(W.shape) @ u, e)[:1], W.ravel()).reshape(W.shape)
+NORMS = {"layer_norm": layer_norm, "rms_norm": rms_norm, "group_norm": layer_norm}  # GN: the witness's own group
+
+
+def _out_grad(norm, W, u, e, row=0):
+    """``∂norm_ε(W u)_row/∂W`` by the complex step."""
+    return jacobian(lambda flat: norm(flat.reshape(W.shape) @ u, e)[row:row + 1], W.ravel()).reshape(W.shape)
 
 
 def _sides(name: str, c: dict):
@@ -59,13 +63,12 @@ def _sides(name: str, c: dict):
         return layer_norm(c["a"] * z + c["b"], e), layer_norm(z, e / c["a"] ** 2)
     if name == "layer_norm_jacobian_null_space":
         return jacobian(lambda x: layer_norm(x, e), z) @ layer_norm(z, e), np.zeros(len(z))
-    if name == "layer_norm_gradient_scaling":
-        W, u = np.array(c["W"]), np.array(c["u"])
-        return _ln_grad_entry(c["c"] * W, u, e), _ln_grad_entry(W, u, e) / c["c"]
-    if name == "layer_norm_weight_orthogonality":
-        W, u = np.array(c["W"]), np.array(c["u"])
-        return np.array([(W * jacobian(lambda f: layer_norm(f.reshape(W.shape) @ u, e)[:1], W.ravel())
-                          .reshape(W.shape)).sum()]), np.zeros(1)
+    kind, _, prop = name.partition("_norm_")
+    if kind + "_norm" in NORMS and prop in ("gradient_scaling", "weight_orthogonality"):
+        norm, W, u = NORMS[kind + "_norm"], np.array(c["W"]), np.array(c["u"])
+        if prop == "gradient_scaling":
+            return _out_grad(norm, c["c"] * W, u, e), _out_grad(norm, W, u, e) / c["c"]
+        return np.array([(W * _out_grad(norm, W, u, e, c["i"] - 1)).sum()]), np.zeros(1)
     if name == "layer_norm_row_scaling_counterexample":
         return layer_norm(np.array(c["C"]) * z), layer_norm(z)
     if name == "rms_norm_scale_invariance":
@@ -93,11 +96,13 @@ VARIANTS = ([(n, {}) for n in REFUTED]
             + [(n, {"assume": {"a": "negative"}}) for n in (
                 "layer_norm_scale_invariance", "layer_norm_eps_deviation", "layer_norm_gradient_scaling",
                 "rms_norm_scale_invariance", "rms_norm_eps_deviation", "weight_norm_scale_invariance",
-                "weight_norm_gradient_scaling", "group_norm_scale_invariance", "group_norm_one_group_scaling")]
+                "weight_norm_gradient_scaling", "group_norm_scale_invariance", "group_norm_one_group_scaling",
+                "rms_norm_gradient_scaling", "group_norm_gradient_scaling")]
             + [(n, {"eps": "positive"}) for n in (
                 "layer_norm_scale_invariance", "layer_norm_jacobian_null_space", "layer_norm_gradient_scaling",
                 "layer_norm_weight_orthogonality", "rms_norm_scale_invariance", "rms_norm_jacobian_null_space",
-                "group_norm_scale_invariance")]
+                "group_norm_scale_invariance", "rms_norm_gradient_scaling", "rms_norm_weight_orthogonality",
+                "group_norm_gradient_scaling", "group_norm_weight_orthogonality")]
             + [("layer_norm_scale_invariance", {"eps": 0.01, "batch": 5})])
 
 
@@ -111,6 +116,45 @@ def test_a_dropped_hypothesis_is_refuted_by_a_witness_that_refutes(name, kwargs)
     assert rel(lhs, rhs) > 1e-3, (lhs, rhs)
     report = check_certificate(p.certificate(), points=1)
     assert report.ok and report.holds is False
+
+
+FEEDING = [f"{kind}_{prop}" for kind in NORMS for prop in ("gradient_scaling", "weight_orthogonality",
+                                                               "weight_norm_growth")]
+
+
+def test_every_kind_fed_by_weights_has_the_three_weight_theorems():
+    assert set(FEEDING) <= set(HOLDS)
+    for name in FEEDING:
+        if name.endswith("growth"):  # it cites the orthogonality, which needs ε = 0: undecided, not refuted
+            p = prove(name, eps="positive")
+            assert p.holds is None and "needs ε = 0" in p.reason and "orthogonality" in p.reason
+
+
+@pytest.mark.parametrize("kind", ["layer_norm", "rms_norm"])
+@settings(max_examples=20, deadline=None)
+@given(d=st.integers(1, 3).flatmap(lambda nn: st.tuples(
+    st.lists(st.lists(st.floats(-3, 3), min_size=nn, max_size=nn), min_size=3, max_size=4),
+    st.lists(st.floats(-2, 2), min_size=nn, max_size=nn))), c=st.floats(0.2, 5) | st.floats(-5, -0.2),
+       eps=st.floats(1e-3, 1.0))
+def test_what_holds_instead_of_the_gradient_scaling_and_orthogonality(kind, d, c, eps):
+    """The replacements the refuted variants state: ``∂out_ε(Vu)/∂V`` at ``V = cW`` is ``(1/|c|)·∂out_{ε/c²}/∂W``,
+    and Euler's sum ``Σ_rs W_rs ∂out_i/∂W_rs`` is ``x̂_i ε/(σ² + ε)`` (LN) or ``y_i ε/ν²`` (RMS)."""
+    W, u = np.array(d[0]), np.array(d[1])
+    z = W @ u
+    assume(z.std() > 1e-2 * max(1.0, np.abs(z).max()) and np.abs(z).max() > 1e-2)
+    norm = NORMS[kind]
+    for row in range(len(z)):
+        scaled = _out_grad(norm, c * W, u, eps, row)
+        scale = max(1.0, float(np.abs(scaled).max()))
+        assert rel(scaled / scale, _out_grad(norm, W, u, eps / c**2, row) / abs(c) / scale) < 1e-8
+        euler = (W * _out_grad(norm, W, u, eps, row)).sum()
+        value = (norm(z, eps)[row] * eps / (z.var() + eps) if kind == "layer_norm"
+                 else norm(z, eps)[row] * eps / (np.mean(z**2) + eps))
+        assert abs(euler - value) < 1e-9 * max(1.0, abs(value))
+        if c < 0:  # the claim 1/c (rather than 1/|c|) is wrong wherever the gradient is not 0
+            claimed = _out_grad(norm, W, u, eps / c**2, row) / c
+            assert np.abs(scaled + claimed).max() <= 1e-8 * scale  # the sign is the only difference
+            assert np.abs(scaled - claimed).max() >= 1.9 * np.abs(claimed).max()
 
 
 def test_weight_normalization_has_no_eps():
@@ -215,6 +259,38 @@ def test_torch_rms_norm(torch, d, eps):
     shifted = F.rms_norm(z + 1.0, (n,), eps=0.0).detach().numpy()  # a shift is not removed (unless z ∝ z + 1)
     if abs(np.corrcoef(np.vstack([zn, zn + 1.0]))[0, 1] - 1) > 1e-6 or np.allclose(zn, zn[0]):
         assert rel(shifted, rms_norm(zn)) > 1e-9
+
+
+@settings(max_examples=15, deadline=None)
+@given(d=draws())
+def test_torch_weights_feeding_rms_norm_and_one_group_of_group_norm(torch, d):
+    """The weight theorems of RMSNorm and GroupNorm against autograd through ``F.rms_norm`` / ``F.group_norm``."""
+    from bnsym.theorems.units.groupnorm import weights_grad
+
+    F = torch.nn.functional
+    x, g = torch.tensor(d["W"], dtype=torch.float64), torch.tensor(d["g"], dtype=torch.float64)
+    n = d["u"].shape[0]
+    H = torch.tensor(d["u"][::-1].copy() + 1.0, dtype=torch.float64)  # the second group's weights, as in weights_grad
+
+    def rms_loss(M):
+        return (g * F.rms_norm(M @ x, (n,), eps=0.0)).sum()
+
+    def gn_loss(M):  # M feeds group 1, H feeds group 2 (upstream g reversed): one sample, 2 groups of n channels
+        out = F.group_norm(torch.cat([M @ x, H @ x])[None, :, None], 2, eps=0.0).reshape(-1)
+        return (torch.cat([g, g.flip(0)]) * out).sum()
+
+    for loss, ours in ((rms_loss, weight_grad(rms_norm, d["u"], d["W"], d["g"])),
+                       (gn_loss, weights_grad(d["u"], d["W"], d["g"]))):
+        M = torch.tensor(d["u"], dtype=torch.float64, requires_grad=True)
+        grad = torch.autograd.grad(loss(M), M)[0].numpy()
+        Mc = torch.tensor(d["c"] * d["u"], dtype=torch.float64, requires_grad=True)
+        grad_c = torch.autograd.grad(loss(Mc), Mc)[0].numpy()
+        scale = max(1.0, float(np.abs(grad).max()))
+        assert rel(grad, ours) < 1e-7 * scale  # our NumPy gradient is torch's
+        assert rel(grad_c * d["c"] / scale, grad / scale) < 1e-7  # gradient_scaling: 1/c
+        assert abs(float((d["u"] * grad).sum())) < 1e-7 * max(1.0, np.linalg.norm(d["u"]) * np.linalg.norm(grad))
+        step = d["u"] - d["eta"] * grad  # weight_norm_growth
+        assert rel((step**2).sum(), (d["u"] ** 2).sum() + d["eta"] ** 2 * (grad**2).sum()) < 1e-8
 
 
 @settings(max_examples=15, deadline=None)

@@ -31,7 +31,8 @@ from .batch import (Options, V, W, _stats, beta, gamma, j, mu, mut, n, q, sigma,
 
 __all__ = ["GROUPS", "Options", "ln_context", "rms_context", "wn_context", "group_context", "eval_context", "size_of",
            "d", "p", "s", "nu", "nut", "y", "yt", "v", "w", "wt", "gn", "h", "hhat", "muh", "sigmah", "murun",
-           "varrun", "b", "C", "ln_jacobian", "rms_jacobian", "check_library_tie"]
+           "varrun", "b", "C", "H", "f", "group_weights_context", "ln_jacobian", "rms_jacobian",
+           "check_library_tie"]
 
 #: the catalogue groups of the family (docs/normalization.md) and the size each proof is general in
 GROUPS = {8: ("number of features", "n"), 9: ("number of features", "n"), 10: ("length of v", "n"),
@@ -55,6 +56,8 @@ murun = Symbol("mu_run", real=True)
 varrun = Symbol("v_run", positive=True)
 b = Symbol("b", real=True)  # a shift
 C = sympy.IndexedBase("C", positive=True)  # per-row scales
+H = sympy.IndexedBase("H", real=True)  # the weights feeding a second group (GroupNorm)
+f = sympy.IndexedBase("f", real=True)  # the upstream gradient of the second group's outputs
 
 
 def size_of(opts: Options, symbol=n) -> sympy.Expr:
@@ -104,7 +107,25 @@ def ln_context(opts: Options, *, free=(), scaled: str | None = None, linear: boo
 def group_context(opts: Options, *, free=()) -> K.Context:
     """Two groups of ``p`` entries of one sample (``z`` and ``h``), each normalized over itself, the first
     scaled by ``a``: ``z̃ := a z`` (GroupNorm)."""
-    ctx = ln_context(opts, free=free, scaled="affine", size_symbol=p)
+    return _second_group(ln_context(opts, free=free, scaled="affine", size_symbol=p), opts)
+
+
+def group_weights_context(opts: Options, *, free=(), scaled: bool = False, inputs: int | None = None) -> K.Context:
+    """Two groups of ``p`` channels of one sample fed by weights: ``z_t := Σ_q W_tq u_q`` and
+    ``h_t := Σ_q H_tq u_q`` (``d`` inputs), each group normalized over itself (GroupNorm); ``scaled``: the first
+    group's weights evaluated at ``V = aW`` (``z̃_t := Σ_q V_tq u_q``), the second's unchanged.
+
+    >>> [str(d.symbol) for d in group_weights_context(Options()).definitions]
+    ['z', 'mu', 'sigma', 'xhat', 'h', 'mu_h', 'sigma_h', 'hhat']
+    """
+    ctx = ln_context(opts, free=free, scaled="weights" if scaled else None, linear=True, size_symbol=p,
+                     inputs=inputs)
+    width = d if inputs is None else sympy.Integer(inputs)
+    ctx = ctx.define(h, Sum(H[t, q] * u[q], (q, 1, width)), index=t, text="the second group h_t = Σ_q H_tq u_q")
+    return _second_group(ctx, opts)
+
+
+def _second_group(ctx: K.Context, opts: Options) -> K.Context:
     size = size_of(opts, p)
     ctx = _stats(ctx, h, muh, sigmah, hhat, opts.eps_symbol, size)
     ctx = ctx.assume_positive(sigmah**2, "the second group's entries not all equal (σ_h > 0)")
@@ -116,19 +137,33 @@ def _rms(ctx: K.Context, x, norm, out, eps, size) -> K.Context:
     return ctx.define(out, x[t] / norm, index=t, text="RMS-normalized features")
 
 
-def rms_context(opts: Options, *, free=(), scaled: str | None = None) -> K.Context:
-    """RMSNorm of one sample's ``n`` features; ``scaled``: ``"scale"`` (``z̃ := a z``) or ``"shift"``
-    (``z̃ := z + b``). Hypothesis: ``z ≠ 0``."""
+def rms_context(opts: Options, *, free=(), scaled: str | None = None, linear: bool = False,
+                inputs: int | None = None) -> K.Context:
+    """RMSNorm of one sample's ``n`` features; ``scaled``: ``"scale"`` (``z̃ := a z``), ``"shift"``
+    (``z̃ := z + b``) or ``"weights"`` (``z̃_t := Σ_q V_tq u_q`` at ``V = aW``); with ``linear``,
+    ``z_t := Σ_q W_tq u_q`` (``d`` inputs, or ``inputs``). Hypothesis: ``z ≠ 0``.
+
+    >>> [str(d.symbol) for d in rms_context(Options(), linear=True, scaled="weights").definitions]
+    ['z', 'nu', 'y', 'ztilde', 'nutilde', 'ytilde', 'V']
+    """
     size = size_of(opts)
     eps = opts.eps_symbol
-    ctx = _eps(_rms(K.Context(m=size, free=tuple(free), size=n), z, nu, y, eps, size), opts)
+    width = d if inputs is None else sympy.Integer(inputs)
+    ctx = K.Context(m=size, free=tuple(free), size=n)
+    if linear:
+        ctx = ctx.define(z, Sum(W[t, q] * u[q], (q, 1, width)), index=t, text="features z_t = Σ_q W_tq u_q")
+    ctx = _eps(_rms(ctx, z, nu, y, eps, size), opts)
     ctx = ctx.assume_positive(Sum(z[j] ** 2, (j, 1, size)), "features not all zero (Σ_j z_j² > 0)")
     ctx = K.positive_fact(ctx, Sum(z[j] ** 2, (j, 1, size)) / size + eps, "ν² > 0")
     if scaled:
-        ctx = ctx.define(zt, opts.a * z[t] if scaled == "scale" else z[t] + b, index=t,
-                         text="the features scaled by a" if scaled == "scale" else "the features shifted by b")
+        texts = {"scale": "the features scaled by a", "shift": "the features shifted by b",
+                 "weights": "features with weights V"}
+        ctx = ctx.define(zt, {"scale": opts.a * z[t], "shift": z[t] + b,
+                              "weights": Sum(V[t, q] * u[q], (q, 1, width))}[scaled], index=t, text=texts[scaled])
         ctx = _rms(ctx, zt, nut, yt, eps, size)
-        if scaled == "scale":
+        if scaled == "weights":
+            ctx = ctx.define(V, opts.a * W[t, s], index=(t, s), text="evaluated at V = aW", at=True)
+        if scaled != "shift":
             ctx = K.positive_fact(ctx, Sum(zt[j] ** 2, (j, 1, size)) / size + eps, "ν̃² > 0")
         else:
             ctx = ctx.assume_positive(Sum(zt[j] ** 2, (j, 1, size)) / size + eps, "ν̃² > 0")

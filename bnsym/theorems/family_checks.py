@@ -16,8 +16,8 @@ import numpy as np
 
 from .checks import rel
 
-__all__ = ["layer_norm", "rms_norm", "weight_norm", "eval_norm", "jacobian", "features", "ln_weight_grad",
-           "rel"]
+__all__ = ["layer_norm", "rms_norm", "group_norm", "weight_norm", "eval_norm", "jacobian", "features",
+           "weight_grad", "ln_weight_grad", "rel"]
 
 _H = 1e-30
 
@@ -39,6 +39,17 @@ def rms_norm(z: np.ndarray, eps: float = 0.0) -> np.ndarray:
     True
     """
     return z / np.sqrt((z * z).mean() + eps)
+
+
+def group_norm(z: np.ndarray, groups: int, eps: float = 0.0) -> np.ndarray:
+    """:func:`layer_norm` of each of ``groups`` equal consecutive slices of ``z`` (GroupNorm of one sample).
+
+    >>> group_norm(np.array([0.0, 2.0, 5.0, 9.0]), 2).tolist()
+    [-1.0, 1.0, -1.0, 1.0]
+    """
+    if len(z) % groups:
+        raise ValueError(f"{len(z)} channels do not split into {groups} equal groups")
+    return np.concatenate([layer_norm(part, eps) for part in np.split(z, groups)])
 
 
 def weight_norm(vec: np.ndarray, gain: float = 1.0) -> np.ndarray:
@@ -84,13 +95,25 @@ def features(d: dict) -> np.ndarray:
     return np.asarray(d["u"], dtype=float) @ np.asarray(d["W"], dtype=float)
 
 
+def weight_grad(norm: Callable, M: np.ndarray, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``∂ℓ/∂M`` for ``ℓ = Σ_i g_i norm(M x)_i`` (weights ``M`` feeding the normalization ``norm``), by the
+    complex step.
+
+    >>> M = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> G = weight_grad(rms_norm, M, np.array([1.0, 2.0]), np.array([1.0, 0.0, -1.0]))
+    >>> G.shape, abs(float((M * G).sum())) < 1e-12
+    ((3, 2), True)
+    """
+    row = jacobian(lambda flat: g @ norm(flat.reshape(M.shape) @ x), M.ravel())
+    return row.reshape(M.shape)
+
+
 def ln_weight_grad(M: np.ndarray, x: np.ndarray, g: np.ndarray, eps: float = 0.0) -> np.ndarray:
-    """``∂ℓ/∂M`` for ``ℓ = Σ_i g_i LN(M x)_i`` (weights ``M`` feeding LayerNorm), by the complex step.
+    """:func:`weight_grad` for LayerNorm with ``ε``.
 
     >>> M = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     >>> G = ln_weight_grad(M, np.array([1.0, 2.0]), np.array([1.0, 0.0, -1.0]))
     >>> G.shape, abs(float((M * G).sum())) < 1e-12
     ((3, 2), True)
     """
-    row = jacobian(lambda flat: g @ layer_norm(flat.reshape(M.shape) @ x, eps), M.ravel())
-    return row.reshape(M.shape)
+    return weight_grad(lambda zz: layer_norm(zz, eps), M, x, g)

@@ -1,5 +1,6 @@
-"""GroupNorm: per sample and group, the LayerNorm statements over the group's ``p`` entries, and what a scaling of
-one group's channels does (nothing: that group is invariant and the others do not depend on it).
+"""GroupNorm: per sample and group, the LayerNorm statements over the group's ``p`` entries, what a scaling of
+one group's channels does (nothing: that group is invariant and the others do not depend on it), and the weights
+``W_g`` feeding one group beside a second group fed by ``H`` (gradient 1/c, orthogonality, norm growth).
 
 >>> from bnsym.theorems.batch import Options
 >>> invariance(Options()).holds, invariance(Options(sign="negative")).holds
@@ -12,13 +13,14 @@ import sympy
 from sympy import Abs, KroneckerDelta
 
 from ..batch import Options, i, k, mu, mut, sigma, sigmat, xhat, xt, z
-from ..family import b, group_context, h, hhat, p
-from ..family_checks import features, jacobian as num_jac, layer_norm, rel
+from ..family import H, b, f, group_context, group_weights_context, h, hhat, p
+from ..family_checks import features, group_norm, jacobian as num_jac, layer_norm, rel, weight_grad
 from ..proof import Theorem
 from ..record import Recorder
 from ..registry import lemma, register
 from .common import A_POS, EPS0, EPS_ANY
 from .famcommon import FEATS, GN, P2, refute, witness
+from .feeding import Feeding, register_weight_theorems
 
 D = sympy.Derivative
 
@@ -88,6 +90,36 @@ def jacobian(opts: Options):
     return rec.proved(jacobian_claims(opts))
 
 
+def _euler(opts: Options):
+    return 0 if opts.eps_is_zero else xhat[i] * opts.eps_symbol / (sigma**2 + opts.eps_symbol)
+
+
+def _second_weights(size: int) -> dict:
+    """The witness's second group: ``H = ((0, 1), (1, 1), (2, 1), …)`` (entries ``0, 1, 2, …``)."""
+    return {**{H[q + 1, 1]: sympy.Integer(q) for q in range(size)}, **{H[q + 1, 2]: sympy.Integer(1)
+                                                                       for q in range(size)}}
+
+
+def weights_grad(M: np.ndarray, x: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """``∂ℓ/∂M`` for ``ℓ = g·GN(M x, H x)``, two groups: ``M`` feeds the first, ``H = M[::-1] + 1`` the second,
+    whose upstream is ``g`` reversed (so ``ℓ`` depends on both groups).
+
+    >>> G = weights_grad(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([1.0, 2.0]), np.ones(3))
+    >>> G.shape
+    (3, 2)
+    """
+    other = M[::-1] + 1.0
+    upstream = np.concatenate([up, up[::-1]])
+    return weight_grad(lambda zz: group_norm(np.concatenate([zz, other @ x]), 2), M, x, upstream)
+
+
+#: the weights W_g (``p × d``) feeding one group of GroupNorm, beside a second group fed by H: theorems
+#: group_norm_gradient_scaling, _weight_orthogonality and _weight_norm_growth (:mod:`bnsym.theorems.units.feeding`)
+WEIGHTS = Feeding("group_norm", "GN", xhat, xt, p, group_weights_context, _euler,
+                  "within the group as for LayerNorm (n = p): Σ_r J_ir z_r = x̂_i ε/(σ² + ε)", "x̂_i·ε/(σ² + ε)",
+                  (P2, FEATS), weights_grad, weights="W_g", others=((hhat, f),), witness_extra=_second_weights)
+
+
 # -- numeric checks: group 1 = the features z = u W of a draw, group 2 = (0, 1, …) ------------------------------
 def _groups(dr):
     zz = features(dr)
@@ -138,3 +170,4 @@ register(Theorem("group_norm_jacobian", "The GroupNorm Jacobian is block diagona
                  r"\frac{\hat{x}_{i}\hat{x}_{k}}{p}}{\sqrt{\sigma^{2} + \epsilon}},\; "
                  r"\frac{\partial \hat{x}_{i}}{\partial h_{k}} = 0", GN, (EPS_ANY, P2, FEATS), 11, jacobian,
                  claims=jacobian_claims, numeric=jacobian_numeric))
+register_weight_theorems(WEIGHTS, "one group of GroupNorm", GN, 11)

@@ -14,20 +14,19 @@ import numpy as np
 import sympy
 from sympy import Abs, KroneckerDelta, Sum
 
-from ..batch import Options, V, W, g, i, k, l, mu, mut, n, r, sigma, sigmat, u, xhat, xt, z
-from ..family import C, b, d, ln_context, ln_jacobian, s
-from ..family_checks import features, jacobian as num_jac, layer_norm, ln_weight_grad, rel
+from ..batch import Options, i, k, l, mu, mut, n, sigma, sigmat, xhat, xt, z
+from ..family import C, b, ln_context, ln_jacobian
+from ..family_checks import features, jacobian as num_jac, layer_norm, rel
 from ...kernel import core as K
 from ...kernel.index import substitute
-from ..proof import Step, Theorem
+from ..proof import Theorem
 from ..record import Recorder
 from ..registry import lemma, register
-from .common import A_POS, C_POS, EPS0, EPS_ANY
+from .common import A_POS, EPS0, EPS_ANY
 from .famcommon import FEATS, LN, N2, refute, witness
+from .feeding import Feeding, numeric_weight_grad, register_weight_theorems
 
 D = sympy.Derivative
-eta = sympy.Symbol("eta", positive=True)
-G = sympy.IndexedBase("G", real=True)
 
 
 def _root(opts: Options, over=1):
@@ -150,91 +149,19 @@ def null_space(opts: Options):
     return rec.proved(null_claims(opts))
 
 
-def grad(base=W, out=xhat, row=r, col=s):
-    """``∂ℓ/∂W_rs = Σ_i g_i ∂x̂_i/∂W_rs`` (``g_i = ∂ℓ/∂x̂_i``)."""
-    return Sum(g[i] * D(out[i], base[row, col]), (i, 1, n))
+def _feeding_context(opts: Options, *, free=(), scaled: bool = False, inputs: int | None = None):
+    return ln_context(opts, free=free, linear=True, scaled="weights" if scaled else None, inputs=inputs)
 
 
-def scaling_claims(opts: Options):
-    """``∂x̃_i/∂V_rs |_{V=cW} = (1/c)·∂x̂_i/∂W_rs`` and the same for ``∂ℓ/∂W``."""
-    c = opts.a
-    return [sympy.Eq(D(xt[i], V[r, s]), D(xhat[i], W[r, s]) / c, evaluate=False),
-            sympy.Eq(grad(V, xt), grad() / c, evaluate=False)]
+def _euler(opts: Options):
+    return 0 if opts.eps_is_zero else xhat[i] * opts.eps_symbol / (sigma**2 + opts.eps_symbol)
 
 
-def gradient_scaling(opts: Options):
-    """``∇J(cW) = ∇J(W)/c`` for ``c > 0``, ``ε = 0``: the weights ``W`` (``n × d``) feed LayerNorm."""
-    rec = Recorder(ln_context(opts, free=(i, r, (s, d)), linear=True, scaled="weights"))
-    c = opts.a
-    if opts.sign == "positive" and opts.eps_is_zero:
-        f = rec.eq(D(xt[i], V[r, s]), D(xhat[i], W[r, s]) / c, "V u at V = cW is c z: x̃ = x̂, one factor 1/c")
-        rec.eq(grad(V, xt), grad() / c, "sum over i with the same upstream g (the output is unchanged)", cites=[f])
-        return rec.proved(scaling_claims(opts))
-    wopts, zs = witness(opts)
-    vals = {c: sympy.Integer(2 if opts.sign == "positive" else -2), u[1]: sympy.Integer(1), u[2]: sympy.Integer(0)}
-    vals.update({W[p + 1, 1]: x for p, x in enumerate(zs)})
-    vals.update({W[p + 1, 2]: sympy.Integer(1) for p in range(len(zs))})
-    return refute(rec, ln_context(wopts, linear=True, scaled="weights", inputs=2), D(xt[1], V[1, 1]),
-                  D(xhat[1], W[1, 1]) / c, vals, "at W = ((0, 1), (1, 1), (3, 1), …), u = (1, 0)",
-                  reason="fails unless c > 0 and ε = 0",
-                  replacement="∂LN(Vu)/∂V at V = cW is (1/|c|)·(c/|c|)·∂LN_{ε/c²}(Wu)/∂W",
-                  replacement_latex=sympy.latex(sympy.Eq(D(xt[i], V[r, s]), D(xhat[i], W[r, s]) / Abs(c))),
-                  numbers={"n": wopts.batch, "W": [[float(x), 1.0] for x in zs], "u": [1.0, 0.0],
-                           "c": float(vals[c]), "eps": float(wopts.eps)})
-
-
-def _inner(weights=W, vec=None):
-    body = weights[r, s] * (vec[r, s] if vec is not None else grad())
-    return Sum(Sum(body, (s, 1, d)), (r, 1, n))
-
-
-def orth_claims(opts: Options):
-    """``Σ_rs W_rs ∂x̂_i/∂W_rs = 0`` and ``⟨W, ∂ℓ/∂W⟩ = 0``."""
-    return [sympy.Eq(Sum(Sum(W[r, s] * D(xhat[i], W[r, s]), (s, 1, d)), (r, 1, n)), 0, evaluate=False),
-            sympy.Eq(_inner(), 0, evaluate=False)]
-
-
-def orthogonality(opts: Options):
-    """Euler: ``⟨W, ∂x̂_i/∂W⟩ = x̂_i ε/(σ² + ε)``, 0 exactly when ``ε = 0``."""
-    rec = Recorder(ln_context(opts, free=(i,), linear=True))
-    per = Sum(Sum(W[r, s] * D(xhat[i], W[r, s]), (s, 1, d)), (r, 1, n))
-    value = 0 if opts.eps_is_zero else xhat[i] * opts.eps_symbol / (sigma**2 + opts.eps_symbol)
-    f = rec.eq(per, value, "∂x̂_i/∂W_rs = J_ir u_s; Σ_s W_rs u_s = z_r; Σ_r J_ir z_r = x̂_i ε/(σ² + ε)")
-    if not opts.eps_is_zero:
-        wopts, zs = witness(opts)
-        vals = {u[1]: sympy.Integer(1), u[2]: sympy.Integer(0)}
-        vals.update({W[p + 1, 1]: x for p, x in enumerate(zs)})
-        vals.update({W[p + 1, 2]: sympy.Integer(1) for p in range(len(zs))})
-        return refute(rec, ln_context(wopts, linear=True, inputs=2), per.xreplace({i: 1, n: wopts.batch, d: 2}), 0,
-                      vals, "at W = ((0, 1), (1, 1), (3, 1), …), u = (1, 0)", reason="⟨W, ∇ℓ⟩ = 0 needs ε = 0",
-                      replacement="Σ_rs W_rs ∂x̂_i/∂W_rs = x̂_i·ε/(σ² + ε)",
-                      replacement_latex=sympy.latex(sympy.Eq(per, value, evaluate=False)),
-                      numbers={"n": wopts.batch, "W": [[float(x), 1.0] for x in zs], "u": [1.0, 0.0],
-                               "eps": float(wopts.eps)})
-    rec.eq(_inner(), 0, "⟨W, ∂ℓ/∂W⟩ = Σ_i g_i ⟨W, ∂x̂_i/∂W⟩", cites=[f])
-    return rec.proved(orth_claims(opts))
-
-
-def growth_claims(opts: Options):
-    """``‖W − η∇ℓ‖² = ‖W‖² + η²‖∇ℓ‖²``."""
-    sq = Sum(Sum((W[r, s] - eta * grad()) ** 2, (s, 1, d)), (r, 1, n))
-    return [sympy.Eq(sq, Sum(Sum(W[r, s] ** 2, (s, 1, d)), (r, 1, n))
-                     + eta**2 * Sum(Sum(grad() ** 2, (s, 1, d)), (r, 1, n)), evaluate=False)]
-
-
-def norm_growth(opts: Options):
-    """Expand the square and use ``⟨W, ∇ℓ⟩ = 0`` (theorem layer_norm_weight_orthogonality)."""
-    rec = Recorder(ln_context(opts, free=(), linear=True))
-    if not opts.eps_is_zero:
-        return rec.outcome(None, reason="needs ⟨W, ∇ℓ⟩ = 0, which needs ε = 0 (layer_norm_weight_orthogonality)")
-    orth = rec.cite(lemma("layer_norm_weight_orthogonality", opts, 1), "layer_norm_weight_orthogonality",
-                    "⟨W, ∇ℓ⟩ = 0 (theorem layer_norm_weight_orthogonality)")
-    lhs, rhs = growth_claims(opts)[0].args
-    expand = rec.eq(lhs, rhs - 2 * eta * orth.lhs, "expand the square (⟨W, ∇ℓ⟩ kept)")
-    fact = K.rewrite(expand, orth)
-    rec.steps.append(Step(fact.relation, "with ⟨W, ∇ℓ⟩ = 0", checked=True, rule=fact.rule, fact=fact))
-    rec.facts.append(fact)
-    return rec.proved(growth_claims(opts))
+#: the weights W (``n × d``) feeding LayerNorm: theorems layer_norm_gradient_scaling, _weight_orthogonality and
+#: _weight_norm_growth (:mod:`bnsym.theorems.units.feeding`)
+WEIGHTS = Feeding("layer_norm", "LN", xhat, xt, n, _feeding_context, _euler,
+                  "∂x̂_i/∂W_rs = J_ir u_s; Σ_s W_rs u_s = z_r; Σ_r J_ir z_r = x̂_i ε/(σ² + ε)", "x̂_i·ε/(σ² + ε)",
+                  (N2, FEATS), numeric_weight_grad(layer_norm))
 
 
 def rows_claims(opts: Options):
@@ -293,30 +220,6 @@ def null_numeric(dr) -> float:
     return rel(np.concatenate([J @ np.ones(len(zz)), J @ layer_norm(zz)]), 0.0)
 
 
-def _g(dr):
-    return np.asarray(dr.get("g", np.ones(len(dr["u"]))), dtype=float)
-
-
-def scaling_numeric(dr) -> float:
-    """``∇(cM)`` against ``∇(M)/c`` for the weights ``M = u`` feeding LN (input ``W``)."""
-    M, x = np.asarray(dr["u"], dtype=float), np.asarray(dr["W"], dtype=float)
-    return rel(ln_weight_grad(dr["c"] * M, x, _g(dr)), ln_weight_grad(M, x, _g(dr)) / dr["c"])
-
-
-def orth_numeric(dr) -> float:
-    """``⟨M, ∇ℓ⟩`` relative to ``‖M‖‖∇ℓ‖``."""
-    M, x = np.asarray(dr["u"], dtype=float), np.asarray(dr["W"], dtype=float)
-    G_ = ln_weight_grad(M, x, _g(dr))
-    return abs(float((M * G_).sum())) / max(1.0, float(np.linalg.norm(M) * np.linalg.norm(G_)))
-
-
-def growth_numeric(dr) -> float:
-    """``‖M − η∇‖²`` against ``‖M‖² + η²‖∇‖²``."""
-    M, x = np.asarray(dr["u"], dtype=float), np.asarray(dr["W"], dtype=float)
-    G_, e = ln_weight_grad(M, x, _g(dr)), dr.get("eta", 0.1)
-    return rel(((M - e * G_) ** 2).sum(), (M**2).sum() + e**2 * (G_**2).sum())
-
-
 def rows_numeric(dr) -> float:
     """What holds instead: a common scale ``c`` of all rows leaves LN unchanged (``c = 1 + |a|``)."""
     zz, c = features(dr), 1.0 + abs(dr.get("a", 2.0))
@@ -324,7 +227,6 @@ def rows_numeric(dr) -> float:
 
 
 _H = (A_POS, EPS0, N2, FEATS)
-_HC = (C_POS, EPS0, N2, FEATS)
 register(Theorem("layer_norm_scale_invariance", "LayerNorm is invariant under a x + b·1", "LN(a z + b·1) = LN(z)",
                  r"\mathrm{LN}(a z + b\mathbf{1}) = \mathrm{LN}(z)", LN, _H, 8, forward, claims=forward_claims,
                  scale=True, numeric=forward_numeric))
@@ -340,15 +242,7 @@ register(Theorem("layer_norm_jacobian", "The LayerNorm Jacobian in closed form",
 register(Theorem("layer_norm_jacobian_null_space", "1 and x̂ span the null space of the LayerNorm Jacobian",
                  "J·1 = 0 and J·x̂ = 0; null J = span{1, x̂}", r"J\mathbf{1} = 0,\; J\hat{x} = 0", LN,
                  (EPS0, N2, FEATS), 8, null_space, claims=null_claims, numeric=null_numeric))
-register(Theorem("layer_norm_gradient_scaling", "Weights feeding LayerNorm: the gradient scales as 1/c",
-                 "∇J(cW) = ∇J(W)/c for c > 0", r"\nabla J(cW) = \frac{1}{c}\nabla J(W)", LN, _HC, 8,
-                 gradient_scaling, claims=scaling_claims, scale=True, numeric=scaling_numeric))
-register(Theorem("layer_norm_weight_orthogonality", "Weights feeding LayerNorm are orthogonal to their gradient",
-                 "⟨W, ∂J/∂W⟩ = 0", r"\left\langle W, \frac{\partial J}{\partial W}\right\rangle = 0", LN,
-                 (EPS0, N2, FEATS), 8, orthogonality, claims=orth_claims, numeric=orth_numeric))
-register(Theorem("layer_norm_weight_norm_growth", "Weights feeding LayerNorm: one gradient step grows the norm",
-                 "‖W − η∇J‖² = ‖W‖² + η²‖∇J‖²", r"\|W - \eta\nabla J\|^{2} = \|W\|^{2} + \eta^{2}\|\nabla J\|^{2}",
-                 LN, (EPS0, N2, FEATS), 8, norm_growth, claims=growth_claims, numeric=growth_numeric))
+register_weight_theorems(WEIGHTS, "LayerNorm", LN, 8)
 register(Theorem("layer_norm_row_scaling_counterexample", "A scale per row of W is not a LayerNorm invariance",
                  "LN(diag(C) W u) = LN(W u) (refuted: false for C ≠ c·1)",
                  r"\mathrm{LN}(\operatorname{diag}(C)\,W u) \neq \mathrm{LN}(W u)", LN, (N2, FEATS), 8, row_scaling,

@@ -1,5 +1,5 @@
 """RMSNorm ``y = z/√(mean z² + ε)`` through the kernel: scale invariance, the ε deviation, a shift is not removed,
-the Jacobian and its null space.
+the Jacobian and its null space, and the weights feeding it (gradient 1/c, orthogonality, norm growth).
 
 >>> from bnsym.theorems.batch import Options
 >>> scale(Options()).holds, shift(Options()).holds
@@ -23,6 +23,7 @@ from ..record import Recorder
 from ..registry import lemma, register
 from .common import A_POS, EPS0, EPS_ANY
 from .famcommon import N2, NONZERO, RMS, refute, witness
+from .feeding import Feeding, numeric_weight_grad, register_weight_theorems
 
 D = sympy.Derivative
 
@@ -153,6 +154,21 @@ def null_space(opts: Options):
     return rec.proved(null_claims(opts))
 
 
+def _feeding_context(opts: Options, *, free=(), scaled: bool = False, inputs: int | None = None):
+    return rms_context(opts, free=free, linear=True, scaled="weights" if scaled else None, inputs=inputs)
+
+
+def _euler(opts: Options):
+    return 0 if opts.eps_is_zero else y[i] * opts.eps_symbol / nu**2
+
+
+#: the weights W (``n × d``) feeding RMSNorm: theorems rms_norm_gradient_scaling, _weight_orthogonality and
+#: _weight_norm_growth (:mod:`bnsym.theorems.units.feeding`)
+WEIGHTS = Feeding("rms_norm", "RMS", y, yt, n, _feeding_context, _euler,
+                  "∂y_i/∂W_rs = J_ir u_s; Σ_s W_rs u_s = z_r; Σ_r J_ir z_r = y_i (1 − Σ_j z_j²/(n ν²)) = y_i ε/ν²",
+                  "y_i·ε/ν²", (N2, NONZERO), numeric_weight_grad(rms_norm))
+
+
 # -- numeric checks: the features z = u W of a draw -------------------------------------------------------------
 def _eps(dr) -> float:
     return float(dr.get("eps", 0.0))
@@ -209,3 +225,4 @@ register(Theorem("rms_norm_jacobian", "The RMSNorm Jacobian in closed form", "�
 register(Theorem("rms_norm_jacobian_null_space", "y spans the null space of the RMSNorm Jacobian",
                  "J·y = 0 (and J·1 ≠ 0: no centering)", r"J y = 0", RMS, (EPS0, N2, NONZERO), 9, null_space,
                  claims=null_claims, numeric=null_numeric))
+register_weight_theorems(WEIGHTS, "RMSNorm", RMS, 9)
