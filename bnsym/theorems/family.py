@@ -27,11 +27,11 @@ from sympy import Sum, Symbol
 
 from ..kernel import core as K
 from ..kernel.index import index_symbol
-from .batch import (Options, V, W, _stats, beta, gamma, j, mu, mut, n, q, sigma, sigmat, t, u, xhat, xt, z, zt)
+from .batch import (Options, V, W, _stats, beta, gamma, i, j, mu, mut, n, q, sigma, sigmat, t, u, xhat, xt, z, zt)
 
 __all__ = ["GROUPS", "Options", "ln_context", "rms_context", "wn_context", "group_context", "eval_context", "size_of",
            "d", "p", "s", "nu", "nut", "y", "yt", "v", "w", "wt", "gn", "h", "hhat", "muh", "sigmah", "murun",
-           "varrun", "b", "C", "H", "f", "group_weights_context", "ln_jacobian", "rms_jacobian",
+           "varrun", "b", "C", "H", "f", "group_weights_context", "ln_euler", "ln_jacobian", "rms_jacobian",
            "check_library_tie"]
 
 #: the catalogue groups of the family (docs/normalization.md) and the size each proof is general in
@@ -200,6 +200,15 @@ def eval_context(opts: Options, *, free=(), scaled: bool = False) -> K.Context:
     if scaled:
         ctx = ctx.define(yt, gamma * (opts.a * z[t] - murun) / root + beta, index=t, text="eval-mode BN of a z")
     return ctx
+
+
+def ln_euler(opts: Options) -> sympy.Expr:
+    """Euler's sum of LayerNorm (or of one group of GroupNorm), ``Σ_r z_r ∂x̂_i/∂z_r = x̂_i ε/(σ² + ε)``: 0 at ε = 0.
+
+    >>> ln_euler(Options()), ln_euler(Options(eps="positive"))
+    (0, epsilon*xhat[i]/(epsilon + sigma**2))
+    """
+    return sympy.Integer(0) if opts.eps_is_zero else xhat[i] * opts.eps_symbol / (sigma**2 + opts.eps_symbol)
 
 
 def ln_jacobian(opts: Options, row, col) -> sympy.Expr:

@@ -179,7 +179,7 @@ def norm_growth(spec: Feeding, opts: Options):
 
 
 # -- numeric checks: the weights M = u (one row per feature) of a draw, applied to the input x = W --------------
-def _draw(spec: Feeding, dr):
+def _draw(dr):
     M, x = np.asarray(dr["u"], dtype=float), np.asarray(dr["W"], dtype=float)
     up = np.asarray(dr.get("g", np.ones(len(M))), dtype=float)
     return M, x, up
@@ -187,20 +187,20 @@ def _draw(spec: Feeding, dr):
 
 def scaling_numeric(spec: Feeding, dr) -> float:
     """``∇(cM)`` against ``∇(M)/c``."""
-    M, x, up = _draw(spec, dr)
+    M, x, up = _draw(dr)
     return rel(spec.numeric_grad(dr["c"] * M, x, up), spec.numeric_grad(M, x, up) / dr["c"])
 
 
 def orth_numeric(spec: Feeding, dr) -> float:
     """``⟨M, ∇ℓ⟩`` relative to ``‖M‖‖∇ℓ‖``."""
-    M, x, up = _draw(spec, dr)
+    M, x, up = _draw(dr)
     G = spec.numeric_grad(M, x, up)
     return abs(float((M * G).sum())) / max(1.0, float(np.linalg.norm(M) * np.linalg.norm(G)))
 
 
 def growth_numeric(spec: Feeding, dr) -> float:
     """``‖M − η∇‖²`` against ``‖M‖² + η²‖∇‖²``."""
-    M, x, up = _draw(spec, dr)
+    M, x, up = _draw(dr)
     G, e = spec.numeric_grad(M, x, up), dr.get("eta", 0.1)
     return rel(((M - e * G) ** 2).sum(), (M**2).sum() + e**2 * (G**2).sum())
 

@@ -13,7 +13,7 @@ import sympy
 from sympy import Abs, KroneckerDelta
 
 from ..batch import Options, i, k, mu, mut, sigma, sigmat, xhat, xt, z
-from ..family import H, b, f, group_context, group_weights_context, h, hhat, p
+from ..family import H, b, f, group_context, group_weights_context, h, hhat, ln_euler, p
 from ..family_checks import features, group_norm, jacobian as num_jac, layer_norm, rel, weight_grad
 from ..proof import Theorem
 from ..record import Recorder
@@ -90,10 +90,6 @@ def jacobian(opts: Options):
     return rec.proved(jacobian_claims(opts))
 
 
-def _euler(opts: Options):
-    return 0 if opts.eps_is_zero else xhat[i] * opts.eps_symbol / (sigma**2 + opts.eps_symbol)
-
-
 def _second_weights(size: int) -> dict:
     """The witness's second group: ``H = ((0, 1), (1, 1), (2, 1), …)`` (entries ``0, 1, 2, …``)."""
     return {**{H[q + 1, 1]: sympy.Integer(q) for q in range(size)}, **{H[q + 1, 2]: sympy.Integer(1)
@@ -115,7 +111,7 @@ def weights_grad(M: np.ndarray, x: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 #: the weights W_g (``p × d``) feeding one group of GroupNorm, beside a second group fed by H: theorems
 #: group_norm_gradient_scaling, _weight_orthogonality and _weight_norm_growth (:mod:`bnsym.theorems.units.feeding`)
-WEIGHTS = Feeding("group_norm", "GN", xhat, xt, p, group_weights_context, _euler,
+WEIGHTS = Feeding("group_norm", "GN", xhat, xt, p, group_weights_context, ln_euler,
                   "within the group as for LayerNorm (n = p): Σ_r J_ir z_r = x̂_i ε/(σ² + ε)", "x̂_i·ε/(σ² + ε)",
                   (P2, FEATS), weights_grad, weights="W_g", others=((hhat, f),), witness_extra=_second_weights)
 

@@ -15,7 +15,7 @@ import sympy
 from sympy import Abs, KroneckerDelta, Sum
 
 from ..batch import Options, i, k, l, mu, mut, n, sigma, sigmat, xhat, xt, z
-from ..family import C, b, ln_context, ln_jacobian
+from ..family import C, b, ln_context, ln_euler, ln_jacobian
 from ..family_checks import features, jacobian as num_jac, layer_norm, rel
 from ...kernel import core as K
 from ...kernel.index import substitute
@@ -153,13 +153,9 @@ def _feeding_context(opts: Options, *, free=(), scaled: bool = False, inputs: in
     return ln_context(opts, free=free, linear=True, scaled="weights" if scaled else None, inputs=inputs)
 
 
-def _euler(opts: Options):
-    return 0 if opts.eps_is_zero else xhat[i] * opts.eps_symbol / (sigma**2 + opts.eps_symbol)
-
-
 #: the weights W (``n × d``) feeding LayerNorm: theorems layer_norm_gradient_scaling, _weight_orthogonality and
 #: _weight_norm_growth (:mod:`bnsym.theorems.units.feeding`)
-WEIGHTS = Feeding("layer_norm", "LN", xhat, xt, n, _feeding_context, _euler,
+WEIGHTS = Feeding("layer_norm", "LN", xhat, xt, n, _feeding_context, ln_euler,
                   "∂x̂_i/∂W_rs = J_ir u_s; Σ_s W_rs u_s = z_r; Σ_r J_ir z_r = x̂_i ε/(σ² + ε)", "x̂_i·ε/(σ² + ε)",
                   (N2, FEATS), numeric_weight_grad(layer_norm))
 
